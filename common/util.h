@@ -1,0 +1,38 @@
+/* Small helpers shared by every binary. */
+#ifndef VMM_COMMON_UTIL_H
+#define VMM_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+
+/*
+ * Parse a size: decimal digits with an optional K, M, G or T suffix (powers
+ * of 1024, either case, an optional trailing "B" or "iB"). Returns 0 and
+ * *out, or -EINVAL for anything else (empty, sign, junk) and -ERANGE on
+ * overflow.
+ */
+int parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
+
+/*
+ * Parse an unsigned decimal integer in [min, max]. Returns 0 and *out,
+ * -EINVAL for junk, -ERANGE outside the bounds.
+ */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * Read a whole regular file into a malloc'ed buffer (*buf, *len; the
+ * caller frees it). Refuses files over max_len with -EFBIG and anything
+ * that is not a regular file with -EINVAL. Returns 0 or -errno.
+ */
+int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len)
+	__attribute__((warn_unused_result));
+
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif

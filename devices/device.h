@@ -1,0 +1,127 @@
+/*
+ * The one interface between a device model and whatever hosts it: the
+ * monitor (--devices inproc), a vmm-devproc process, a unit test's fake
+ * host or a fuzzer. Device code never touches KVM, never opens files and
+ * never exits: it gets what it needs through struct device_host.
+ */
+#ifndef VMM_DEVICES_DEVICE_H
+#define VMM_DEVICES_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trap.h"
+#include "device.pb-c.h"
+
+struct device;
+
+#define DEVICE_MAX_FDS 4
+#define DEVICE_MAX_IRQS 4
+
+/* Events a device posts to the monitor. */
+enum device_event {
+	DEV_EVENT_RESET = 1,	/* reset the machine (i8042 0xFE, ...) */
+	DEV_EVENT_POWEROFF,	/* power the machine off (ACPI S5, ...) */
+	DEV_EVENT_NEEDS_RESET,	/* the device saw bad guest input and stopped */
+};
+
+/*
+ * What the host provides. Every callback may be called from the thread that
+ * runs the device's trap/notify/backend ops, and only from there; the host
+ * serialises all calls into one device.
+ */
+struct device_host {
+	/*
+	 * Bounded guest-memory access: a host pointer to guest physical
+	 * [gpa, gpa + len) if that whole range is guest RAM, else NULL.
+	 */
+	void *(*mem_ptr)(struct device_host *h, uint64_t gpa, uint64_t len);
+	/*
+	 * Drive the device's interrupt line `line` (an index into
+	 * spec->irqs, not a GSI) to `level` (1 asserted, 0 deasserted).
+	 * Returns 0 or -errno (-EINVAL for a line the device does not own).
+	 */
+	int (*irq_set)(struct device_host *h, unsigned line, int level);
+	/* Post an event to the monitor. Returns 0 or -errno. */
+	int (*event)(struct device_host *h, enum device_event ev);
+	/* One finished log line (no newline) at enum log_level lvl. */
+	void (*log)(struct device_host *h, int lvl, const char *id, const char *msg);
+	void *opaque;		/* the host's own state */
+};
+
+/* One device instance. The host allocates and owns it. */
+struct device {
+	const struct device_ops *ops;
+	struct device_host *host;
+	char id[32];		/* "serial0": log prefix, process name */
+	void *priv;		/* the model's state, owned by the model */
+	/*
+	 * Backend fds the host handed over (class-specific meaning, see each
+	 * device file); -1 where absent. The device does not close them.
+	 */
+	int fds[DEVICE_MAX_FDS];
+	unsigned nfds;
+	/*
+	 * Bit i set: the host calls ops->backend(dev, i) when fds[i] is
+	 * readable. The device may change it in any op; the host re-reads it
+	 * after every call into the device.
+	 */
+	uint32_t poll_mask;
+	bool needs_reset;	/* the device stopped on bad guest input */
+};
+
+struct device_ops {
+	const char *name;	/* class: "serial", "rtc", ... */
+	/*
+	 * Build the model from spec (validated here: regions, irqs, params),
+	 * setting dev->priv. Returns 0 or -errno; on error nothing is left
+	 * allocated.
+	 */
+	int (*create)(struct device *dev, const DeviceSpec *spec)
+		__attribute__((warn_unused_result));
+	/*
+	 * Serve one access (PIO or MMIO alike). Reads fill t->data with
+	 * t->len bytes. Returns 0, or -errno if the access is not the
+	 * device's (the bus then answers as for an unclaimed access).
+	 */
+	int (*trap)(struct device *dev, struct trap *t);
+	/* Queue `queue` was notified (ioeventfd fired). May be NULL. */
+	void (*notify)(struct device *dev, unsigned queue);
+	/* fds[index] is readable (see poll_mask). May be NULL. */
+	void (*backend)(struct device *dev, unsigned index);
+	/* Back to power-on state. */
+	void (*reset)(struct device *dev);
+	/* Free dev->priv. */
+	void (*destroy)(struct device *dev);
+};
+
+/*
+ * The registry: every device class, in an explicit table. Returns the ops
+ * of class `name`, or NULL if there is none.
+ */
+const struct device_ops *device_class_find(const char *name);
+
+/*
+ * Log through the device's host with the device id as prefix. dev_warn is
+ * for guest-triggered problems: callers rate-limit (see dev_warn_once).
+ */
+void dev_log(struct device *dev, int lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define dev_err(dev, ...)   dev_log(dev, 0, __VA_ARGS__)
+#define dev_warn(dev, ...)  dev_log(dev, 1, __VA_ARGS__)
+#define dev_info(dev, ...)  dev_log(dev, 2, __VA_ARGS__)
+#define dev_debug(dev, ...) dev_log(dev, 3, __VA_ARGS__)
+
+/* dev_warn at most once per call site for the process's lifetime. */
+#define dev_warn_once(dev, ...) do {					\
+		static _Bool warned_;					\
+		if (!warned_) { warned_ = 1; dev_warn(dev, __VA_ARGS__); } \
+	} while (0)
+
+/* Put the device in NEEDS_RESET (bad guest input): log once, post event. */
+void dev_set_needs_reset(struct device *dev, const char *why);
+
+/* Look up "key=value" in spec->params; returns the value or NULL. */
+const char *dev_param(const DeviceSpec *spec, const char *key);
+
+#endif
