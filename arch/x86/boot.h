@@ -21,8 +21,9 @@
 #define X86_CMDLINE_ADDR    0x20000ULL	/* command line, NUL-terminated */
 #define X86_CMDLINE_MAX     0x10000ULL	/* bytes incl. NUL (header may say less) */
 #define X86_EBDA_START      0x9fc00ULL	/* e820: reserved from here to 1 MiB */
-#define X86_MPTABLE_ADDR    0x9fc00ULL	/* MP floating pointer + table (EBDA) */
+#define X86_MPTABLE_ADDR    0x9fc00ULL	/* MP floating pointer (EBDA) */
 #define X86_ACPI_ADDR       0xe0000ULL	/* RSDP and the ACPI tables */
+#define X86_MPTABLE_CFG_ADDR 0xf0000ULL	/* MP config table (too big for the EBDA at 64 CPUs) */
 #define X86_HIMEM_START     0x100000ULL	/* 1 MiB: kernels load from here */
 
 /* Fixed devices the tables describe. */
@@ -67,8 +68,9 @@ struct x86_boot_info {
 
 /*
  * Recognise the kernel image: 0 and *kind set for a bzImage (boot protocol
- * >= 2.06, with the 64-bit entry: XLF_KERNEL_64) or an ELF64 x86-64
- * executable; -ENOEXEC for anything else. Logs nothing.
+ * >= 2.12, the first with xloadflags, and with the 64-bit entry:
+ * XLF_KERNEL_64) or an ELF64 x86-64 executable; -ENOEXEC for anything
+ * else. Logs nothing.
  */
 int x86_kernel_probe(const uint8_t *img, size_t len, enum x86_kernel_kind *kind)
 	__attribute__((warn_unused_result));

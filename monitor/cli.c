@@ -1,0 +1,166 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "util.h"
+#include "vm.h"
+
+void cli_usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmm-monitor --kernel FILE [options]\n"
+"\n"
+"Run one x86-64 virtual machine on KVM. The guest's serial console is this\n"
+"terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+"\n"
+"  --kernel FILE     Linux bzImage or ELF64 kernel to boot (required)\n"
+"  --initrd FILE     initial ramdisk, placed high in guest RAM\n"
+"  --cmdline STR     kernel command line (default \"%s\")\n"
+"  --mem SIZE        guest RAM, suffix K/M/G (default 256M, at least %lluM,\n"
+"                    at most the host's RAM, a multiple of 4K)\n"
+"  --cpus N          number of vCPUs (default 1, at most what KVM allows)\n"
+"  --devices MODE    inproc: devices run inside the monitor (default for now);\n"
+"                    process: one vmm-devproc per device (not implemented yet)\n"
+"  --sandbox MODE    strict|log|off: device confinement (not implemented yet)\n"
+"  -v, --verbose     log debug detail (unclaimed accesses, trap counts)\n"
+"  -h, --help        show this text\n"
+"  --version         show the version\n"
+"\n"
+"Exit status: 0 the guest powered off, reset or was quit; 1 the VM failed\n"
+"(triple fault, KVM error, device failure); 2 bad command line or input.\n",
+		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20));
+}
+
+static int opt_mem(const char *arg, uint64_t host_mem, uint64_t *out, FILE *err)
+{
+	int r = parse_size(arg, out);
+
+	if (r) {
+		fprintf(err, "vmm-monitor: --mem %s: not a size (use e.g. 256M or 2G)\n", arg);
+		return -EINVAL;
+	}
+	if (*out < VM_MIN_MEM) {
+		fprintf(err, "vmm-monitor: --mem %s: too small, the minimum is %lluM\n", arg,
+			(unsigned long long)(VM_MIN_MEM >> 20));
+		return -EINVAL;
+	}
+	if (host_mem && *out > host_mem) {
+		fprintf(err, "vmm-monitor: --mem %s: more than this host's %llu MiB of RAM\n",
+			arg, (unsigned long long)(host_mem >> 20));
+		return -EINVAL;
+	}
+	if (*out & 0xfff) {
+		fprintf(err, "vmm-monitor: --mem %s: not a multiple of 4K\n", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int opt_cpus(const char *arg, unsigned max_cpus, unsigned *out, FILE *err)
+{
+	uint64_t v;
+
+	if (parse_uint(arg, 1, max_cpus, &v)) {
+		fprintf(err, "vmm-monitor: --cpus %s: must be a number from 1 to %u\n", arg,
+			max_cpus);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Match arg against names[]; the index, or -EINVAL with a message. */
+static int opt_choice(const char *opt, const char *arg, const char *const *names,
+		      int n, FILE *err)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(arg, names[i]) == 0)
+			return i;
+	fprintf(err, "vmm-monitor: --%s %s: must be one of", opt, arg);
+	for (int i = 0; i < n; i++)
+		fprintf(err, " %s", names[i]);
+	fprintf(err, "\n");
+	return -EINVAL;
+}
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
+       OPT_SANDBOX, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "devices", required_argument, NULL, OPT_DEVICES },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_mem,
+		      unsigned max_cpus, FILE *err)
+{
+	static const char *const devices[] = { "inproc", "process" };
+	static const char *const sandbox[] = { "strict", "log", "off" };
+	int r;
+
+	switch (c) {
+	case OPT_KERNEL: o->kernel = arg; return 0;
+	case OPT_INITRD: o->initrd = arg; return 0;
+	case OPT_CMDLINE: o->cmdline = arg; return 0;
+	case OPT_MEM: return opt_mem(arg, host_mem, &o->mem_size, err);
+	case OPT_CPUS: return opt_cpus(arg, max_cpus, &o->ncpus, err);
+	case OPT_DEVICES:
+		r = opt_choice("devices", arg, devices, 2, err);
+		o->devices = r == 1 ? CLI_DEVICES_PROCESS : CLI_DEVICES_INPROC;
+		return r < 0 ? r : 0;
+	case OPT_SANDBOX:
+		r = opt_choice("sandbox", arg, sandbox, 3, err);
+		o->sandbox = (enum cli_sandbox)(r + 1);
+		return r < 0 ? r : 0;
+	case 'v': o->verbose = true; return 0;
+	case 'h': o->help = true; return 0;
+	case OPT_VERSION: o->version = true; return 0;
+	}
+	/* getopt_long already printed "unrecognized option" or similar. */
+	fprintf(err, "vmm-monitor: bad command line (see --help)\n");
+	return -EINVAL;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
+	      unsigned max_cpus, FILE *err)
+{
+	int c;
+
+	*o = (struct cli_opts){ .cmdline = CLI_DEFAULT_CMDLINE, .mem_size = CLI_DEFAULT_MEM,
+				.ncpus = 1 };
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		if (c == '?') {
+			fprintf(err, "vmm-monitor: unknown option or missing argument: %s\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (cli_option(c, optarg, o, host_mem, max_cpus, err))
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		fprintf(err, "vmm-monitor: unexpected argument: %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->help && !o->version && !o->kernel) {
+		fprintf(err, "vmm-monitor: --kernel FILE is required (see --help)\n");
+		return -EINVAL;
+	}
+	if (host_mem && o->mem_size > host_mem) {
+		fprintf(err, "vmm-monitor: default --mem is more than this host's RAM\n");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* vmm-monitor's command line: parsing and validation, nothing else. */
+#ifndef VMM_MONITOR_CLI_H
+#define VMM_MONITOR_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cli_devices { CLI_DEVICES_INPROC, CLI_DEVICES_PROCESS };
+enum cli_sandbox { CLI_SANDBOX_DEFAULT, CLI_SANDBOX_STRICT, CLI_SANDBOX_LOG, CLI_SANDBOX_OFF };
+
+#define CLI_DEFAULT_MEM     (256ULL << 20)
+#define CLI_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+struct cli_opts {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned ncpus;
+	enum cli_devices devices;
+	enum cli_sandbox sandbox;
+	bool verbose;
+	bool help;		/* --help: print usage, exit 0 */
+	bool version;
+};
+
+/*
+ * Parse argv into *o, applying defaults. host_mem is the host's RAM (0:
+ * unknown) and max_cpus the most vCPUs KVM allows; they bound --mem and
+ * --cpus. Returns 0, or -EINVAL after writing one line naming the problem
+ * to err. Does not touch the file system.
+ */
+int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
+	      unsigned max_cpus, FILE *err) __attribute__((warn_unused_result));
+
+/* Print the usage text (every option) to f. */
+void cli_usage(FILE *f);
+
+#endif

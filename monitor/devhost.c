@@ -1,0 +1,203 @@
+#include "devhost.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vm.h"
+
+static struct inproc_dev *host_dev(struct device_host *h)
+{
+	return h->opaque;
+}
+
+static void *inproc_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(&host_dev(h)->vm->mem, gpa, len);
+}
+
+static int inproc_irq_set(struct device_host *h, unsigned line, int level)
+{
+	struct inproc_dev *d = host_dev(h);
+	struct kvm_irq_level irq;
+
+	if (line >= d->spec.spec.n_irqs)
+		return -EINVAL;
+	irq.irq = d->spec.spec.irqs[line];
+	irq.level = level ? 1 : 0;
+	if (ioctl(d->vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
+static int inproc_event(struct device_host *h, enum device_event ev)
+{
+	struct inproc_dev *d = host_dev(h);
+	char msg[96];
+
+	switch (ev) {
+	case DEV_EVENT_RESET:
+		snprintf(msg, sizeof(msg), "%s: guest requested a reset", d->dev.id);
+		vm_request_stop(d->vm, VM_EXIT_OK, msg);
+		return 0;
+	case DEV_EVENT_POWEROFF:
+		snprintf(msg, sizeof(msg), "%s: guest powered off", d->dev.id);
+		vm_request_stop(d->vm, VM_EXIT_OK, msg);
+		return 0;
+	case DEV_EVENT_NEEDS_RESET:
+		return 0;	/* the device logged why; the guest may reset it */
+	}
+	return -EINVAL;
+}
+
+static void inproc_log(struct device_host *h, int lvl, const char *id, const char *msg)
+{
+	vmm_log((enum log_level)lvl, id, "%s", msg);
+}
+
+/* Trap-bus handler: serialise with the control loop, note poll changes. */
+static int inproc_trap(void *opaque, struct trap *t)
+{
+	struct inproc_dev *d = opaque;
+	uint32_t mask;
+	uint64_t one = 1;
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	mask = d->dev.poll_mask;
+	ret = d->dev.ops->trap(&d->dev, t);
+	if (d->dev.poll_mask != mask && write(d->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("%s: cannot wake the control loop", d->dev.id);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+static int inproc_register(struct inproc_dev *d)
+{
+	for (size_t i = 0; i < d->spec.spec.n_regions; i++) {
+		const Region *r = d->spec.spec.regions[i];
+		struct trap_region tr = {
+			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
+			.region = (uint8_t)i, .name = d->dev.id,
+			.fn = inproc_trap, .opaque = d,
+		};
+		int err = trapbus_register(&d->vm->bus, &tr);
+
+		if (err) {
+			log_err("%s: region %zu at 0x%llx: %s", d->dev.id, i,
+				(unsigned long long)r->addr, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machine_dev *md,
+			 const int console_fds[2], int wake_fd)
+{
+	int err;
+
+	d->vm = vm;
+	d->wake_fd = wake_fd;
+	d->dev.ops = device_class_find(md->klass);
+	if (!d->dev.ops) {
+		log_err("device class '%s' is not built in", md->klass);
+		return -ENOENT;
+	}
+	snprintf(d->dev.id, sizeof(d->dev.id), "%s%u", md->klass, md->instance);
+	d->host = (struct device_host){ .mem_ptr = inproc_mem_ptr, .irq_set = inproc_irq_set,
+					.event = inproc_event, .log = inproc_log, .opaque = d };
+	d->dev.host = &d->host;
+	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
+		d->dev.fds[i] = -1;
+	if (md->console) {
+		d->dev.fds[0] = console_fds[0];
+		d->dev.fds[1] = console_fds[1];
+		d->dev.nfds = 2;
+	}
+	machine_spec_build(md, vm->mem.total, &d->spec);
+	if (pthread_mutex_init(&d->lock, NULL))
+		return -ENOMEM;
+	err = d->dev.ops->create(&d->dev, &d->spec.spec);
+	if (err) {
+		log_err("%s: create: %s", d->dev.id, strerror(-err));
+		pthread_mutex_destroy(&d->lock);
+		return err;
+	}
+	d->created = true;
+	return inproc_register(d);
+}
+
+void devhost_inproc_stop(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct inproc_dev *d = &vm->devs[i];
+
+		if (!d->created)
+			continue;
+		for (size_t r = 0; r < d->spec.spec.n_regions; r++)
+			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.regions[r].bus,
+					   d->spec.regions[r].addr);
+		d->dev.ops->destroy(&d->dev);
+		pthread_mutex_destroy(&d->lock);
+	}
+	free(vm->devs);
+	vm->devs = NULL;
+	vm->ndevs = 0;
+}
+
+int devhost_inproc_start(struct vm *vm, const int console_fds[2], int wake_fd)
+{
+	unsigned n;
+	const struct machine_dev *md = machine_x86_devices(&n);
+	int err = 0;
+
+	vm->devs = calloc(n, sizeof(*vm->devs));
+	if (!vm->devs)
+		return -ENOMEM;
+	vm->ndevs = n;
+	for (unsigned i = 0; i < n && !err; i++)
+		err = inproc_create(vm, &vm->devs[i], &md[i], console_fds, wake_fd);
+	if (err)
+		devhost_inproc_stop(vm);
+	return err;
+}
+
+unsigned devhost_inproc_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *tags,
+				unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct inproc_dev *d = &vm->devs[i];
+
+		pthread_mutex_lock(&d->lock);
+		for (unsigned f = 0; f < d->dev.nfds && n < max; f++) {
+			if (!(d->dev.poll_mask & (1u << f)) || d->dev.fds[f] < 0)
+				continue;
+			pfds[n] = (struct pollfd){ .fd = d->dev.fds[f], .events = POLLIN };
+			tags[n++] = i << 8 | f;
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+	return n;
+}
+
+void devhost_inproc_backend(struct vm *vm, uint32_t tag)
+{
+	unsigned i = tag >> 8, f = tag & 0xff;
+	struct inproc_dev *d;
+
+	if (i >= vm->ndevs)
+		return;
+	d = &vm->devs[i];
+	pthread_mutex_lock(&d->lock);
+	if (d->dev.ops->backend && (d->dev.poll_mask & (1u << f)))
+		d->dev.ops->backend(&d->dev, f);
+	pthread_mutex_unlock(&d->lock);
+}

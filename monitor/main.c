@@ -1,0 +1,242 @@
+/* vmm-monitor: parse, load, start devices and vCPUs, run the control loop. */
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "cli.h"
+#include "console.h"
+#include "devhost.h"
+#include "log.h"
+#include "pci.h"
+#include "util.h"
+#include "vm.h"
+
+#define KERNEL_MAX_BYTES (512u << 20)
+#define VCPU_STOP_TIMEOUT_MS 2000
+#define MAX_POLL 16
+
+static struct vm *signal_vm;
+
+static void stop_signal(int sig)
+{
+	(void)sig;
+	if (signal_vm)
+		vm_request_stop_signal(signal_vm, VM_EXIT_FAILED);
+}
+
+static void stop_signals_install(struct vm *vm)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = stop_signal };
+
+	signal_vm = vm;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The loaded files: everything the command line names, read and checked. */
+struct inputs {
+	uint8_t *kernel, *initrd;
+	size_t kernel_len, initrd_len;
+};
+
+static int input_read(const char *opt, const char *path, uint8_t **buf, size_t *len)
+{
+	int err = read_whole_file(path, KERNEL_MAX_BYTES, buf, len);
+
+	if (err == -EINVAL)
+		fprintf(stderr, "vmm-monitor: %s %s: not a regular file\n", opt, path);
+	else if (err == -EFBIG)
+		fprintf(stderr, "vmm-monitor: %s %s: larger than %u MiB\n", opt, path,
+			KERNEL_MAX_BYTES >> 20);
+	else if (err)
+		fprintf(stderr, "vmm-monitor: %s %s: %s\n", opt, path, strerror(-err));
+	return err;
+}
+
+static int inputs_load(const struct cli_opts *o, struct inputs *in)
+{
+	enum x86_kernel_kind kind;
+
+	if (input_read("--kernel", o->kernel, &in->kernel, &in->kernel_len))
+		return -EINVAL;
+	if (x86_kernel_probe(in->kernel, in->kernel_len, &kind)) {
+		fprintf(stderr, "vmm-monitor: --kernel %s: not a bzImage or ELF64 x86-64 kernel\n",
+			o->kernel);
+		return -ENOEXEC;
+	}
+	if (o->initrd && input_read("--initrd", o->initrd, &in->initrd, &in->initrd_len))
+		return -EINVAL;
+	return 0;
+}
+
+static int boot_prepare(struct vm *vm, const struct cli_opts *o, const struct inputs *in,
+			struct x86_boot_info *bi)
+{
+	struct x86_boot_config bc = {
+		.kernel = in->kernel, .kernel_len = in->kernel_len,
+		.initrd = in->initrd, .initrd_len = in->initrd_len,
+		.cmdline = o->cmdline, .ncpus = o->ncpus,
+	};
+
+	return x86_boot_setup(&vm->mem, &bc, bi);
+}
+
+/* The console's input may be read while its pipe has room for a read. */
+static bool console_has_room(const struct console *c)
+{
+	int queued = 0, cap = fcntl(c->pipe_w, F_GETPIPE_SZ);
+
+	if (cap <= 0 || ioctl(c->pipe_r, FIONREAD, &queued) < 0)
+		return false;
+	return cap - queued >= PIPE_BUF;
+}
+
+static void drain_eventfd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;	/* EAGAIN: someone else drained it */
+}
+
+/* One round of the control loop; false once the VM is stopping. */
+static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
+{
+	struct pollfd pfd[MAX_POLL];
+	uint32_t tags[MAX_POLL];
+	unsigned n = 0, ndev;
+	int timeout = -1;
+
+	pfd[n++] = (struct pollfd){ .fd = vm->stop_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
+	if (con->in_fd >= 0 && console_has_room(con))
+		pfd[n] = (struct pollfd){ .fd = con->in_fd, .events = POLLIN };
+	else
+		pfd[n] = (struct pollfd){ .fd = -1 }, timeout = con->in_fd >= 0 ? 20 : -1;
+	n++;
+	ndev = devhost_inproc_pollfds(vm, pfd + n, tags, MAX_POLL - n);
+	if (poll(pfd, n + ndev, timeout) < 0 && errno != EINTR)
+		vm_request_stop(vm, VM_EXIT_FAILED, "control loop: poll failed");
+	if (atomic_load(&vm->stopping))
+		return false;
+	if (pfd[1].revents)
+		drain_eventfd(wake_fd);
+	if (pfd[2].revents && console_input(con, vm) == -EPIPE)
+		log_debug("console: input ended");
+	for (unsigned i = 0; i < ndev; i++)
+		if (pfd[n + i].revents)
+			devhost_inproc_backend(vm, tags[i]);
+	return !atomic_load(&vm->stopping);
+}
+
+static void stats_log(const struct vm *vm)
+{
+	const struct trapbus_stats *s = &vm->bus.stats;
+
+	log_debug("traps: pio %llu (unclaimed r/w %llu/%llu), mmio %llu (unclaimed r/w %llu/%llu)",
+		  (unsigned long long)s->dispatched[TRAP_PIO],
+		  (unsigned long long)s->unclaimed_reads[TRAP_PIO],
+		  (unsigned long long)s->unclaimed_writes[TRAP_PIO],
+		  (unsigned long long)s->dispatched[TRAP_MMIO],
+		  (unsigned long long)s->unclaimed_reads[TRAP_MMIO],
+		  (unsigned long long)s->unclaimed_writes[TRAP_MMIO]);
+}
+
+/* Create, run and tear down the VM; returns the exit status. */
+static int vm_run(const struct cli_opts *o, const struct inputs *in)
+{
+	struct vm_config cfg = { .kernel = o->kernel, .initrd = o->initrd,
+				 .cmdline = o->cmdline, .mem_size = o->mem_size,
+				 .ncpus = o->ncpus };
+	struct console con = { .pipe_r = -1, .pipe_w = -1 };
+	struct x86_boot_info bi;
+	struct pci_host pci;
+	struct vm vm;
+	int wake_fd, status, err;
+
+	if (vm_create(&vm, &cfg))
+		return VM_EXIT_FAILED;
+	err = boot_prepare(&vm, o, in, &bi);
+	if (err) {
+		vm_destroy(&vm);
+		return err == -EIO || err == -ENOMEM ? VM_EXIT_FAILED : VM_EXIT_USAGE;
+	}
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	stop_signals_install(&vm);
+	err = wake_fd < 0 || console_open(&con) || pci_host_init(&pci, &vm.bus);
+	if (!err)
+		err = devhost_inproc_start(&vm, (int[2]){ con.pipe_r, con.out_fd }, wake_fd);
+	if (!err)
+		err = vcpus_start(&vm, &bi);
+	if (err)
+		vm_request_stop(&vm, VM_EXIT_FAILED, "VM setup failed");
+	while (control_poll(&vm, &con, wake_fd))
+		;
+	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {
+		console_restore_terminal();
+		return VM_EXIT_FAILED;	/* a vCPU is stuck: leave its memory mapped */
+	}
+	status = vm.exit_status;
+	stats_log(&vm);
+	devhost_inproc_stop(&vm);
+	pci_host_destroy(&pci, &vm.bus);
+	console_close(&con);
+	close(wake_fd);
+	signal_vm = NULL;
+	vm_destroy(&vm);
+	return status;
+}
+
+static int mode_check(const struct cli_opts *o)
+{
+	if (o->devices == CLI_DEVICES_PROCESS) {
+		fprintf(stderr, "vmm-monitor: --devices process: not implemented yet\n");
+		return -ENOSYS;
+	}
+	if (o->sandbox != CLI_SANDBOX_DEFAULT) {
+		fprintf(stderr, "vmm-monitor: --sandbox: not implemented yet "
+			"(devices run inside the monitor)\n");
+		return -ENOSYS;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct inputs in = { 0 };
+	struct cli_opts o;
+	int status;
+
+	if (cli_parse(argc, argv, &o, vm_host_mem_limit(), vm_max_cpus(), stderr))
+		return VM_EXIT_USAGE;
+	if (o.help) {
+		cli_usage(stdout);
+		return VM_EXIT_OK;
+	}
+	if (o.version) {
+		printf("vmm-monitor %s\n", VMM_VERSION);
+		return VM_EXIT_OK;
+	}
+	log_set_level(o.verbose ? LOG_DEBUG : LOG_INFO);
+	if (mode_check(&o) || inputs_load(&o, &in)) {
+		free(in.kernel);
+		free(in.initrd);
+		return VM_EXIT_USAGE;
+	}
+	status = vm_run(&o, &in);
+	free(in.kernel);
+	free(in.initrd);
+	return status;
+}

@@ -1,0 +1,191 @@
+#include "trapbus.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static struct trapbus_map *map_alloc(unsigned n)
+{
+	struct trapbus_map *m = calloc(1, sizeof(*m) + n * sizeof(m->r[0]));
+
+	if (m)
+		m->n = n;
+	return m;
+}
+
+int trapbus_init(struct trapbus *tb)
+{
+	memset(tb, 0, sizeof(*tb));
+	if (pthread_mutex_init(&tb->lock, NULL))
+		return -ENOMEM;
+	for (int b = 0; b < TRAP_NBUS; b++) {
+		struct trapbus_map *m = map_alloc(0);
+
+		if (!m) {
+			trapbus_destroy(tb);
+			return -ENOMEM;
+		}
+		atomic_store(&tb->map[b], m);
+	}
+	return 0;
+}
+
+void trapbus_destroy(struct trapbus *tb)
+{
+	for (int b = 0; b < TRAP_NBUS; b++)
+		free(atomic_exchange(&tb->map[b], NULL));
+	pthread_mutex_destroy(&tb->lock);
+}
+
+/* Index of the region holding addr, or -1: binary search on base. */
+static int map_find(const struct trapbus_map *m, uint64_t addr)
+{
+	unsigned lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const struct trap_region *r = &m->r[mid];
+
+		if (addr < r->base)
+			hi = mid;
+		else if (addr - r->base >= r->size)
+			lo = mid + 1;
+		else
+			return (int)mid;
+	}
+	return -1;
+}
+
+/*
+ * Publish `next` for `bus` and free the array it replaces once no vCPU
+ * holds it. Called with tb->lock held. The wait is bounded by the longest
+ * handler call in flight, which the ring deadline bounds in turn.
+ */
+static void map_swap(struct trapbus *tb, int bus, struct trapbus_map *next)
+{
+	struct trapbus_map *old = atomic_exchange(&tb->map[bus], next);
+
+	for (int v = 0; v < TRAPBUS_MAX_VCPUS; v++)
+		while (atomic_load(&tb->hazard[v]) == old)
+			sched_yield();
+	free(old);
+}
+
+int trapbus_register(struct trapbus *tb, const struct trap_region *r)
+{
+	struct trapbus_map *cur, *next;
+	unsigned i = 0;
+
+	if (r->bus >= TRAP_NBUS || r->size == 0 || r->base + r->size < r->base ||
+	    !r->fn)
+		return -EINVAL;
+	pthread_mutex_lock(&tb->lock);
+	cur = atomic_load(&tb->map[r->bus]);
+	while (i < cur->n && cur->r[i].base < r->base)
+		i++;
+	if ((i > 0 && cur->r[i - 1].base + cur->r[i - 1].size > r->base) ||
+	    (i < cur->n && r->base + r->size > cur->r[i].base)) {
+		pthread_mutex_unlock(&tb->lock);
+		return -EBUSY;
+	}
+	next = map_alloc(cur->n + 1);
+	if (!next) {
+		pthread_mutex_unlock(&tb->lock);
+		return -ENOMEM;
+	}
+	memcpy(next->r, cur->r, i * sizeof(cur->r[0]));
+	next->r[i] = *r;
+	memcpy(next->r + i + 1, cur->r + i, (cur->n - i) * sizeof(cur->r[0]));
+	map_swap(tb, r->bus, next);
+	pthread_mutex_unlock(&tb->lock);
+	return 0;
+}
+
+int trapbus_unregister(struct trapbus *tb, enum trap_bus bus, uint64_t base)
+{
+	struct trapbus_map *cur, *next;
+	int i;
+
+	if ((unsigned)bus >= TRAP_NBUS)
+		return -ENOENT;
+	pthread_mutex_lock(&tb->lock);
+	cur = atomic_load(&tb->map[bus]);
+	i = map_find(cur, base);
+	if (i < 0 || cur->r[i].base != base) {
+		pthread_mutex_unlock(&tb->lock);
+		return -ENOENT;
+	}
+	next = map_alloc(cur->n - 1);
+	if (!next) {
+		pthread_mutex_unlock(&tb->lock);
+		return -ENOMEM;
+	}
+	memcpy(next->r, cur->r, (size_t)i * sizeof(cur->r[0]));
+	memcpy(next->r + i, cur->r + i + 1, (cur->n - (unsigned)i - 1) * sizeof(cur->r[0]));
+	map_swap(tb, bus, next);
+	pthread_mutex_unlock(&tb->lock);
+	return 0;
+}
+
+/* Log an unclaimed address the first time it is seen (bounded set). */
+static void log_unclaimed(struct trapbus *tb, const struct trap *t)
+{
+	bool seen = false;
+
+	pthread_mutex_lock(&tb->lock);
+	for (unsigned i = 0; i < tb->nlogged && !seen; i++)
+		seen = tb->logged[i].bus == t->bus && tb->logged[i].addr == t->addr;
+	if (!seen && tb->nlogged < TRAPBUS_MAX_LOGGED) {
+		tb->logged[tb->nlogged].bus = t->bus;
+		tb->logged[tb->nlogged++].addr = t->addr;
+		log_debug("unclaimed %s %s at 0x%llx (len %u), vCPU %u",
+			  t->bus == TRAP_PIO ? "port" : "mmio",
+			  t->is_write ? "write" : "read",
+			  (unsigned long long)t->addr, t->len, t->vcpu);
+	}
+	pthread_mutex_unlock(&tb->lock);
+}
+
+static void answer_unclaimed(struct trapbus *tb, struct trap *t)
+{
+	if (t->is_write) {
+		atomic_fetch_add(&tb->stats.unclaimed_writes[t->bus], 1);
+	} else {
+		atomic_fetch_add(&tb->stats.unclaimed_reads[t->bus], 1);
+		trap_set_value(t, t->bus == TRAP_PIO ? ~0ULL : 0);
+	}
+	log_unclaimed(tb, t);
+}
+
+int trapbus_dispatch(struct trapbus *tb, struct trap *t)
+{
+	struct trapbus_map *_Atomic *hz = &tb->hazard[t->vcpu % TRAPBUS_MAX_VCPUS];
+	struct trapbus_map *m;
+	int i, ret = -ENOENT;
+
+	if (t->bus >= TRAP_NBUS || t->len == 0 || t->len > 8)
+		return 1;
+	do {
+		m = atomic_load(&tb->map[t->bus]);
+		atomic_store(hz, m);
+	} while (m != atomic_load(&tb->map[t->bus]));
+
+	i = map_find(m, t->addr);
+	if (i >= 0 && t->len <= m->r[i].size - (t->addr - m->r[i].base)) {
+		const struct trap_region *r = &m->r[i];
+
+		t->offset = t->addr - r->base;
+		t->region = r->region;
+		ret = r->fn(r->opaque, t);
+	}
+	atomic_store(hz, NULL);
+	atomic_fetch_add(&tb->stats.dispatched[t->bus], 1);
+	if (ret == 0)
+		return 0;
+	answer_unclaimed(tb, t);
+	return 1;
+}

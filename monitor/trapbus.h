@@ -1,0 +1,91 @@
+/*
+ * The unified trap bus: one registration and dispatch path for port I/O
+ * and MMIO. Regions live in a sorted, immutable array per bus; a change
+ * builds a new array and swaps it in, so dispatch takes no lock. Each vCPU
+ * publishes the array it is using (a hazard pointer) and a writer frees an
+ * old array only when no vCPU still holds it.
+ */
+#ifndef VMM_MONITOR_TRAPBUS_H
+#define VMM_MONITOR_TRAPBUS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "trap.h"
+
+#define TRAPBUS_MAX_VCPUS 64
+#define TRAPBUS_MAX_LOGGED 64	/* distinct unclaimed addresses logged */
+
+/*
+ * A handler serves one access inside its region (t->offset and t->region
+ * are filled in). It returns 0, or a negative errno to say "not mine",
+ * which the bus answers as an unclaimed access.
+ */
+typedef int (*trap_fn)(void *opaque, struct trap *t);
+
+struct trap_region {
+	uint64_t base;
+	uint64_t size;		/* > 0; base + size must not wrap */
+	uint8_t bus;		/* enum trap_bus */
+	uint8_t region;		/* copied into trap.region */
+	const char *name;	/* for logs and stats */
+	trap_fn fn;
+	void *opaque;
+};
+
+struct trapbus_map {
+	unsigned n;
+	struct trap_region r[];	/* sorted by base, non-overlapping */
+};
+
+struct trapbus_stats {
+	_Atomic uint64_t dispatched[TRAP_NBUS];
+	_Atomic uint64_t unclaimed_reads[TRAP_NBUS];
+	_Atomic uint64_t unclaimed_writes[TRAP_NBUS];
+};
+
+struct trapbus {
+	pthread_mutex_t lock;	/* serialises writers and the log set */
+	struct trapbus_map *_Atomic map[TRAP_NBUS];
+	struct trapbus_map *_Atomic hazard[TRAPBUS_MAX_VCPUS];
+	struct trapbus_stats stats;
+	unsigned nlogged;
+	struct { uint8_t bus; uint64_t addr; } logged[TRAPBUS_MAX_LOGGED];
+};
+
+/* Initialise an empty bus. Returns 0 or -errno. */
+int trapbus_init(struct trapbus *tb) __attribute__((warn_unused_result));
+
+/*
+ * Free the bus's arrays. No vCPU may be dispatching any more.
+ */
+void trapbus_destroy(struct trapbus *tb);
+
+/*
+ * Add a region (copied; name and opaque are borrowed and must outlive the
+ * registration). Returns 0, -EINVAL for a bad bus, size 0 or a range that
+ * wraps, -EBUSY if it overlaps a registered region of the same bus,
+ * -ENOMEM.
+ */
+int trapbus_register(struct trapbus *tb, const struct trap_region *r)
+	__attribute__((warn_unused_result));
+
+/*
+ * Remove the region of `bus` that starts at `base`. When it returns, no
+ * vCPU is inside that region's handler any more. Returns 0, -ENOENT if
+ * there is no such region, -ENOMEM; teardown paths may ignore the result.
+ */
+int trapbus_unregister(struct trapbus *tb, enum trap_bus bus, uint64_t base);
+
+/*
+ * Dispatch one access made by vCPU t->vcpu (< TRAPBUS_MAX_VCPUS): find the
+ * region holding [t->addr, t->addr + t->len), fill t->offset and t->region
+ * and call its handler. An access nobody claims (no region, a region that
+ * does not hold all of it, or a handler that refuses) is counted and logged
+ * once per address; a read of it returns all-ones on PIO and zeros on MMIO,
+ * a write is dropped. Returns 0 if a handler served it, 1 if unclaimed.
+ */
+int trapbus_dispatch(struct trapbus *tb, struct trap *t);
+
+#endif

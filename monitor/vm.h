@@ -1,0 +1,91 @@
+/*
+ * One virtual machine: the KVM VM and its vCPUs, guest RAM (a sealed
+ * memfd), the trap bus, the devices, and the reason it stopped.
+ */
+#ifndef VMM_MONITOR_VM_H
+#define VMM_MONITOR_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gmem.h"
+#include "trapbus.h"
+
+/* Exit statuses of vmm-monitor. */
+#define VM_EXIT_OK      0	/* guest powered off, reset, or user quit */
+#define VM_EXIT_FAILED  1	/* the VM failed: fault, KVM error, device */
+#define VM_EXIT_USAGE   2	/* bad command line or input */
+
+#define VM_MIN_MEM   (16ULL << 20)
+#define VM_MAX_CPUS  64
+
+struct vcpu;
+struct inproc_dev;
+struct x86_boot_info;
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;	/* NULL: none */
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned ncpus;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int mem_fd;		/* guest RAM memfd, sealed against grow/shrink */
+	struct gmem mem;
+	unsigned ncpus;
+	struct vcpu *vcpus;
+	struct trapbus bus;
+	int stop_fd;		/* eventfd: the control loop wakes on a stop */
+	_Atomic int stopping;	/* set once; the first stop request wins */
+	int exit_status;	/* VM_EXIT_*, valid once stopping */
+	struct inproc_dev *devs;	/* in-monitor devices (--devices inproc) */
+	unsigned ndevs;
+};
+
+/*
+ * Create the VM for cfg: open /dev/kvm, create the VM with its in-kernel
+ * irqchip and PIT, guest RAM, the trap bus. Returns 0 or -errno, having
+ * logged one line that says what failed; on error nothing is left open.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+	__attribute__((warn_unused_result));
+
+/* Undo vm_create (vCPU threads must have ended). */
+void vm_destroy(struct vm *vm);
+
+/*
+ * Ask the VM to stop with exit status `status`; `why` is logged (NULL: log
+ * nothing). The first request wins; later ones are ignored. Safe from any
+ * thread, including vCPU threads inside a trap handler.
+ */
+void vm_request_stop(struct vm *vm, int status, const char *why);
+
+/* Like vm_request_stop but only from a signal handler (no logging). */
+void vm_request_stop_signal(struct vm *vm, int status);
+
+/*
+ * Create the vCPUs (CPUID, boot registers on vCPU 0) and start one thread
+ * each. Returns 0 or -errno (logged); on error no thread is left running.
+ */
+int vcpus_start(struct vm *vm, const struct x86_boot_info *bi)
+	__attribute__((warn_unused_result));
+
+/*
+ * Kick every vCPU out of KVM_RUN and join its thread, waiting at most
+ * timeout_ms in all. Returns 0, or -ETIMEDOUT if a thread would not end.
+ */
+int vcpus_stop(struct vm *vm, unsigned timeout_ms);
+
+/* Read host RAM limit in bytes (MemTotal); 0 if unknown. */
+uint64_t vm_host_mem_limit(void);
+
+/* Largest --cpus this host's KVM allows (bounded by VM_MAX_CPUS). */
+unsigned vm_max_cpus(void);
+
+#endif

@@ -1,0 +1,90 @@
+/* vmm-monitor's command-line parsing: defaults, sizes, bounds, errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "cli.h"
+
+#define HOST_MEM (8ULL << 30)
+#define MAX_CPUS 16
+
+static char errbuf[4096];
+
+/* Parse a NULL-terminated list of arguments; errors go to errbuf. */
+static int parse(struct cli_opts *o, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0, r;
+	FILE *err = fmemopen(errbuf, sizeof(errbuf), "w");
+
+	argv[argc++] = (char *)"vmm-monitor";
+	while (*args && argc < 31)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	r = cli_parse(argc, argv, o, HOST_MEM, MAX_CPUS, err);
+	fclose(err);
+	return r;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void expect_error(const char *const *args, const char *needle, const char *what)
+{
+	struct cli_opts o;
+	int r = parse(&o, args);
+	int lines = count_lines(errbuf);
+
+	errbuf[strcspn(errbuf, "\n")] = '\0';
+	CHECK(r != 0 && strstr(errbuf, needle) && lines == 1,
+	      "%s: refused with one line naming it (%s)", what, errbuf);
+}
+
+int main(void)
+{
+	struct cli_opts o;
+
+	CHECK(parse(&o, ARGS("--kernel", "k")) == 0 && o.mem_size == 256ULL << 20 &&
+	      o.ncpus == 1 && strstr(o.cmdline, "console=ttyS0") && !o.initrd &&
+	      o.devices == CLI_DEVICES_INPROC, "defaults: 256M, 1 CPU, console on ttyS0");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--mem", "1G", "--cpus", "8", "--initrd", "i",
+			     "--cmdline", "a=b")) == 0 &&
+	      o.mem_size == 1ULL << 30 && o.ncpus == 8 && strcmp(o.initrd, "i") == 0 &&
+	      strcmp(o.cmdline, "a=b") == 0, "every option taken");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--mem", "65536k")) == 0 && o.mem_size == 64ULL << 20,
+	      "lower-case suffix");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--mem", "33554432")) == 0 &&
+	      o.mem_size == 32ULL << 20, "plain bytes");
+	CHECK(parse(&o, ARGS("--help")) == 0 && o.help, "--help needs no kernel");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--devices", "process", "--sandbox", "log")) == 0 &&
+	      o.devices == CLI_DEVICES_PROCESS && o.sandbox == CLI_SANDBOX_LOG,
+	      "--devices process and --sandbox log parse");
+
+	expect_error(ARGS("--mem", "256M"), "--kernel", "missing --kernel");
+	expect_error(ARGS("--kernel", "k", "--mem", "1M"), "too small", "--mem 1M");
+	expect_error(ARGS("--kernel", "k", "--mem", "100T"), "host", "--mem 100T");
+	expect_error(ARGS("--kernel", "k", "--mem", "99999999999999999999G"), "not a size",
+		     "--mem overflow");
+	expect_error(ARGS("--kernel", "k", "--mem", "-5M"), "not a size", "--mem negative");
+	expect_error(ARGS("--kernel", "k", "--mem", "12Q"), "not a size", "--mem 12Q");
+	expect_error(ARGS("--kernel", "k", "--mem", "16777217"), "multiple of 4K",
+		     "--mem not page aligned");
+	expect_error(ARGS("--kernel", "k", "--cpus", "0"), "--cpus 0", "--cpus 0");
+	expect_error(ARGS("--kernel", "k", "--cpus", "17"), "1 to 16", "--cpus above max");
+	expect_error(ARGS("--kernel", "k", "--cpus", "two"), "--cpus two", "--cpus junk");
+	expect_error(ARGS("--kernel", "k", "--bogus"), "--bogus", "unknown option");
+	expect_error(ARGS("--kernel"), "--kernel", "option missing its argument");
+	expect_error(ARGS("--kernel", "k", "extra"), "extra", "stray argument");
+	expect_error(ARGS("--kernel", "k", "--devices", "vm"), "inproc process", "--devices vm");
+	expect_error(ARGS("--kernel", "k", "--sandbox", "tight"), "strict log off",
+		     "--sandbox tight");
+	return check_done();
+}

@@ -1,0 +1,223 @@
+/* The trap bus on its own: registration rules, dispatch, unclaimed accesses. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../check.h"
+#include "trapbus.h"
+
+struct probe {
+	int calls;
+	struct trap last;
+	int ret;		/* what the handler returns */
+	uint64_t value;		/* what it reads back */
+};
+
+static int probe_fn(void *opaque, struct trap *t)
+{
+	struct probe *p = opaque;
+
+	p->calls++;
+	p->last = *t;
+	if (!t->is_write)
+		trap_set_value(t, p->value);
+	return p->ret;
+}
+
+static struct trap_region region(uint8_t bus, uint64_t base, uint64_t size, struct probe *p)
+{
+	return (struct trap_region){ .base = base, .size = size, .bus = bus, .region = 3,
+				     .name = "probe", .fn = probe_fn, .opaque = p };
+}
+
+static struct trap access(uint8_t bus, uint64_t addr, uint8_t len, int is_write)
+{
+	return (struct trap){ .bus = bus, .addr = addr, .len = len, .is_write = (uint8_t)is_write,
+			      .vcpu = 1 };
+}
+
+static void test_register_rules(struct trapbus *tb, struct probe *p)
+{
+	struct trap_region r = region(TRAP_PIO, 0x3f8, 8, p);
+
+	CHECK(trapbus_register(tb, &r) == 0, "register 0x3f8+8");
+	CHECK(trapbus_register(tb, &r) == -EBUSY, "same range again: -EBUSY");
+	r = region(TRAP_PIO, 0x3f0, 9, p);
+	CHECK(trapbus_register(tb, &r) == -EBUSY, "overlap from below: -EBUSY");
+	r = region(TRAP_PIO, 0x3ff, 1, p);
+	CHECK(trapbus_register(tb, &r) == -EBUSY, "overlap last byte: -EBUSY");
+	r = region(TRAP_PIO, 0x3f0, 8, p);
+	CHECK(trapbus_register(tb, &r) == 0, "adjacent below is fine");
+	r = region(TRAP_PIO, 0x400, 1, p);
+	CHECK(trapbus_register(tb, &r) == 0, "adjacent above is fine");
+	r = region(TRAP_MMIO, 0x3f8, 8, p);
+	CHECK(trapbus_register(tb, &r) == 0, "same address on the other bus is fine");
+	r = region(TRAP_PIO, 0x1000, 0, p);
+	CHECK(trapbus_register(tb, &r) == -EINVAL, "size 0: -EINVAL");
+	r = region(TRAP_MMIO, UINT64_MAX - 1, 4, p);
+	CHECK(trapbus_register(tb, &r) == -EINVAL, "wrapping range: -EINVAL");
+	r = region(7, 0, 4, p);
+	CHECK(trapbus_register(tb, &r) == -EINVAL, "bad bus: -EINVAL");
+}
+
+static void test_dispatch(struct trapbus *tb, struct probe *p)
+{
+	struct trap t = access(TRAP_PIO, 0x3fb, 1, 1);
+
+	t.data[0] = 0x83;
+	p->calls = 0;
+	CHECK(trapbus_dispatch(tb, &t) == 0, "write inside a region is served");
+	CHECK(p->calls == 1 && p->last.offset == 3 && p->last.region == 3 &&
+	      p->last.vcpu == 1 && p->last.data[0] == 0x83,
+	      "handler sees offset 3, region index, vCPU and data");
+	p->value = 0x1234;
+	t = access(TRAP_PIO, 0x3f8, 2, 0);
+	CHECK(trapbus_dispatch(tb, &t) == 0 && trap_value(&t) == 0x1234,
+	      "read returns the handler's value");
+	t = access(TRAP_PIO, 0x3f7, 1, 0);
+	CHECK(trapbus_dispatch(tb, &t) == 0 && p->last.offset == 7,
+	      "the region below the first claims 0x3f7");
+}
+
+static void test_unclaimed(struct trapbus *tb, struct probe *p)
+{
+	struct trap t = access(TRAP_PIO, 0x2e0, 4, 0);
+	int calls = p->calls;
+
+	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0xffffffffu,
+	      "unclaimed PIO read: all-ones");
+	t = access(TRAP_MMIO, 0xd0000000, 8, 0);
+	memset(t.data, 0xaa, 8);
+	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0,
+	      "unclaimed MMIO read: zeros");
+	t = access(TRAP_PIO, 0x2e0, 1, 1);
+	CHECK(trapbus_dispatch(tb, &t) == 1, "unclaimed write dropped");
+	t = access(TRAP_PIO, 0x3ff, 2, 0);	/* 0x3ff is claimed, 0x400 by another */
+	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0xffff,
+	      "access straddling two regions is unclaimed");
+	CHECK(p->calls == calls, "no handler ran for unclaimed accesses");
+	CHECK(tb->stats.unclaimed_reads[TRAP_PIO] == 2 && tb->stats.unclaimed_reads[TRAP_MMIO] == 1 &&
+	      tb->stats.unclaimed_writes[TRAP_PIO] == 1, "unclaimed accesses counted per bus");
+	p->ret = -EINVAL;
+	t = access(TRAP_MMIO, 0x3f8, 4, 0);
+	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0,
+	      "a handler that refuses gets the unclaimed answer");
+	p->ret = 0;
+	t = access(TRAP_PIO, 0x3f8, 0, 0);
+	CHECK(trapbus_dispatch(tb, &t) == 1, "length 0 refused");
+}
+
+static void test_unregister(struct trapbus *tb)
+{
+	struct trap t = access(TRAP_PIO, 0x3f8, 1, 0);
+
+	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f9) == -ENOENT, "unregister by non-base: -ENOENT");
+	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f8) == 0, "unregister 0x3f8");
+	CHECK(trapbus_dispatch(tb, &t) == 1, "its accesses are now unclaimed");
+	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f8) == -ENOENT, "twice: -ENOENT");
+}
+
+/* Many regions: the binary search finds each, and the gaps between them. */
+static void test_many(void)
+{
+	static struct probe p[100];
+	struct trapbus tb;
+	int found = 0, gaps = 0;
+
+	if (trapbus_init(&tb))
+		return;
+	for (int i = 99; i >= 0; i--) {	/* reverse order: insertion sorts */
+		struct trap_region r = region(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100, 0x80, &p[i]);
+
+		p[i].value = (uint64_t)i;
+		if (trapbus_register(&tb, &r))
+			break;
+	}
+	for (int i = 0; i < 100; i++) {
+		struct trap t = access(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x7c, 4, 0);
+		struct trap g = access(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x80, 4, 0);
+
+		found += trapbus_dispatch(&tb, &t) == 0 && trap_value(&t) == (uint64_t)i;
+		gaps += trapbus_dispatch(&tb, &g) == 1;
+	}
+	CHECK(found == 100, "100 regions each found by binary search (%d)", found);
+	CHECK(gaps == 100, "100 gaps unclaimed (%d)", gaps);
+	trapbus_destroy(&tb);
+}
+
+/* Readers on other threads while a writer keeps swapping the array. */
+struct race {
+	struct trapbus *tb;
+	_Atomic int stop;
+	_Atomic long served, bad;
+	uint16_t vcpu;
+};
+
+static int race_fn(void *opaque, struct trap *t)
+{
+	trap_set_value(t, 0x5a);
+	return 0;
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct trap t = access(TRAP_PIO, 0x80, 1, 0);
+
+		t.vcpu = r->vcpu;
+		if (trapbus_dispatch(r->tb, &t) == 0)
+			atomic_fetch_add(&r->served, 1);
+		else if (trap_value(&t) != 0xff)
+			atomic_fetch_add(&r->bad, 1);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	struct trapbus tb;
+	struct race r[2] = { { .vcpu = 0 }, { .vcpu = 1 } };
+	pthread_t th[2];
+	struct trap_region reg = { .base = 0x80, .size = 1, .bus = TRAP_PIO, .fn = race_fn };
+	struct trap_region other = { .base = 0x90, .size = 1, .bus = TRAP_PIO, .fn = race_fn };
+	int ok = 1;
+
+	if (trapbus_init(&tb))
+		return;
+	ok &= trapbus_register(&tb, &other) == 0;
+	for (int i = 0; i < 2; i++) {
+		r[i].tb = &tb;
+		pthread_create(&th[i], NULL, race_reader, &r[i]);
+	}
+	for (int i = 0; i < 20000 && ok; i++) {
+		ok &= trapbus_register(&tb, &reg) == 0;
+		ok &= trapbus_unregister(&tb, TRAP_PIO, 0x80) == 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&r[i].stop, 1);
+		pthread_join(th[i], NULL);
+	}
+	CHECK(ok, "20000 register/unregister rounds under concurrent dispatch");
+	CHECK(r[0].bad == 0 && r[1].bad == 0, "every read saw either the handler or all-ones");
+	CHECK(r[0].served + r[1].served > 0, "readers were served (%ld)",
+	      (long)(r[0].served + r[1].served));
+	trapbus_destroy(&tb);
+}
+
+int main(void)
+{
+	struct trapbus tb;
+	struct probe p = { 0 };
+
+	CHECK(trapbus_init(&tb) == 0, "init");
+	test_register_rules(&tb, &p);
+	test_dispatch(&tb, &p);
+	test_unclaimed(&tb, &p);
+	test_unregister(&tb);
+	trapbus_destroy(&tb);
+	test_many();
+	test_concurrent();
+	return check_done();
+}
