@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Boot time and peak RSS: vmm-monitor against QEMU, side by side in one run.
+# The same benchmark guest (bench/guest: prints one line, ends the VM) is
+# booted by vmm-monitor through the 64-bit Linux boot protocol and by QEMU
+# through PVH. Prints median time from process start to the guest's line,
+# to process exit, peak RSS, and the ratios vmm / peer.
+#
+# usage: bench/boot.sh [RUNS]      (default 20; needs /dev/kvm and QEMU)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-20}
+BUILD=${VMM_BUILD:-build}
+./scripts/build.sh
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
+
+GUEST=$BUILD/bench/guest/bench-guest.elf
+VMM="$BUILD/monitor/vmm-monitor --kernel $GUEST --mem 256M"
+QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 256M -nodefaults
+      -no-user-config -nographic -serial stdio -no-reboot -kernel $GUEST
+      -device isa-debug-exit,iobase=0xf4,iosize=4"
+
+echo "boot: $RUNS runs each, alternating; guest $GUEST"
+python3 bench/timerun.py "$RUNS" "vmm-bench: guest up" \
+    "vmm-monitor=$VMM" \
+    "qemu-microvm=${QEMU} -M microvm" \
+    "qemu-pc=${QEMU} -M pc"
+echo "reproduce: bench/boot.sh $RUNS"

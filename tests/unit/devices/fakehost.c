@@ -1,0 +1,171 @@
+#include "fakehost.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct fakehost *fh_of(struct device_host *h)
+{
+	return h->opaque;
+}
+
+static void *fh_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
+{
+	struct fakehost *fh = fh_of(h);
+
+	if (gpa > FAKEHOST_MEM || len > FAKEHOST_MEM - gpa)
+		return NULL;
+	return fh->mem + gpa;
+}
+
+static int fh_irq_set(struct device_host *h, unsigned line, int level)
+{
+	struct fakehost *fh = fh_of(h);
+
+	fh->irq_calls++;
+	if (line >= DEVICE_MAX_IRQS) {
+		fh->irq_bad_calls++;
+		return -EINVAL;
+	}
+	if (fh->irq[line] == level)
+		fh->irq_bad_calls++;	/* devices only report changes */
+	fh->irq[line] = level;
+	return 0;
+}
+
+static int fh_event(struct device_host *h, enum device_event ev)
+{
+	struct fakehost *fh = fh_of(h);
+
+	if (fh->nevents == FAKEHOST_EVENTS)
+		return -ENOSPC;
+	fh->events[fh->nevents++] = ev;
+	return 0;
+}
+
+static void fh_log(struct device_host *h, int lvl, const char *id, const char *msg)
+{
+	struct fakehost *fh = fh_of(h);
+
+	printf("# log %d %s: %s\n", lvl, id, msg);
+	if (fh->nlogs < FAKEHOST_LOGS)
+		snprintf(fh->logs[fh->nlogs++], sizeof(fh->logs[0]), "%s: %s", id, msg);
+}
+
+void fakehost_init(struct fakehost *fh)
+{
+	memset(fh, 0, sizeof(*fh));
+	fh->host = (struct device_host){
+		.mem_ptr = fh_mem_ptr,
+		.irq_set = fh_irq_set,
+		.event = fh_event,
+		.log = fh_log,
+		.opaque = fh,
+	};
+}
+
+unsigned fakehost_count_events(const struct fakehost *fh, enum device_event ev)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fh->nevents; i++)
+		n += fh->events[i] == ev;
+	return n;
+}
+
+bool fakehost_logged(const struct fakehost *fh, const char *needle)
+{
+	for (unsigned i = 0; i < fh->nlogs; i++)
+		if (strstr(fh->logs[i], needle))
+			return true;
+	return false;
+}
+
+void fakespec_init(struct fakespec *fs, const char *klass)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->spec = (DeviceSpec)DEVICE_SPEC__INIT;
+	fs->spec.klass = (char *)klass;
+	fs->spec.regions = fs->regionp;
+	fs->spec.irqs = fs->irqs;
+	fs->spec.params = fs->params;
+}
+
+void fakespec_add_pio(struct fakespec *fs, uint64_t addr, uint64_t size)
+{
+	size_t i = fs->spec.n_regions++;
+
+	fs->region[i] = (Region)REGION__INIT;
+	fs->region[i].bus = TRAP_PIO;
+	fs->region[i].addr = addr;
+	fs->region[i].size = size;
+	fs->regionp[i] = &fs->region[i];
+}
+
+void fakespec_add_irq(struct fakespec *fs, uint32_t gsi)
+{
+	fs->irqs[fs->spec.n_irqs++] = gsi;
+}
+
+void fakespec_add_param(struct fakespec *fs, char *param)
+{
+	fs->params[fs->spec.n_params++] = param;
+}
+
+int fakehost_create(struct fakehost *fh, struct device *dev,
+		    const struct device_ops *ops, const DeviceSpec *spec,
+		    int fd0, int fd1)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->host = &fh->host;
+	snprintf(dev->id, sizeof(dev->id), "%s0", ops->name);
+	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
+		dev->fds[i] = -1;
+	dev->fds[0] = fd0;
+	dev->fds[1] = fd1;
+	dev->nfds = 2;
+	return ops->create(dev, spec);
+}
+
+static void dev_trap(struct device *dev, struct trap *t, unsigned region,
+		     uint64_t offset, unsigned len)
+{
+	t->bus = TRAP_PIO;
+	t->len = (uint8_t)len;
+	t->region = (uint8_t)region;
+	t->offset = offset;
+	t->addr = offset;	/* tests do not care about the base */
+}
+
+int dev_out(struct device *dev, unsigned region, uint64_t offset,
+	    unsigned len, uint64_t val)
+{
+	struct trap t = { 0 };
+
+	dev_trap(dev, &t, region, offset, len);
+	t.is_write = 1;
+	trap_set_value(&t, val);
+	return dev->ops->trap(dev, &t);
+}
+
+uint64_t dev_in(struct device *dev, unsigned region, uint64_t offset, unsigned len)
+{
+	struct trap t = { 0 };
+
+	dev_trap(dev, &t, region, offset, len);
+	memset(t.data, 0xAB, sizeof(t.data));	/* the device must fill it */
+	if (dev->ops->trap(dev, &t) < 0)
+		return ~0ull;
+	return trap_value(&t);
+}
+
+void dev_out8(struct device *dev, uint64_t offset, uint8_t val)
+{
+	dev_out(dev, 0, offset, 1, val);
+}
+
+uint8_t dev_in8(struct device *dev, uint64_t offset)
+{
+	return (uint8_t)dev_in(dev, 0, offset, 1);
+}

@@ -1,0 +1,75 @@
+/*
+ * A fake device host for unit tests: records interrupt levels per line,
+ * posted events and log lines, and offers a small buffer as guest RAM.
+ * Also helpers to build a DeviceSpec and to drive a device through trap.
+ */
+#ifndef VMM_TESTS_FAKEHOST_H
+#define VMM_TESTS_FAKEHOST_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+
+#define FAKEHOST_MEM	4096
+#define FAKEHOST_EVENTS	16
+#define FAKEHOST_LOGS	64
+
+struct fakehost {
+	struct device_host host;
+	int irq[DEVICE_MAX_IRQS];	/* current level per line */
+	unsigned irq_calls;		/* irq_set calls, all lines */
+	unsigned irq_bad_calls;		/* calls for a line out of range, or no change */
+	enum device_event events[FAKEHOST_EVENTS];
+	unsigned nevents;
+	char logs[FAKEHOST_LOGS][256];
+	unsigned nlogs;
+	uint8_t mem[FAKEHOST_MEM];	/* guest RAM at gpa 0 */
+};
+
+/* A DeviceSpec with storage for its regions, irqs and params. */
+struct fakespec {
+	DeviceSpec spec;
+	Region region[4];
+	Region *regionp[4];
+	uint32_t irqs[4];
+	char *params[4];
+};
+
+/* Reset fh to no irqs raised, no events, no logs, zeroed memory. */
+void fakehost_init(struct fakehost *fh);
+
+/* Events of kind ev posted so far. */
+unsigned fakehost_count_events(const struct fakehost *fh, enum device_event ev);
+
+/* Whether some log line contains `needle`. */
+bool fakehost_logged(const struct fakehost *fh, const char *needle);
+
+/* A spec of class klass with no regions, irqs or params. */
+void fakespec_init(struct fakespec *fs, const char *klass);
+/* Append a PIO region of size ports at addr. */
+void fakespec_add_pio(struct fakespec *fs, uint64_t addr, uint64_t size);
+/* Append an irq line wired to gsi. */
+void fakespec_add_irq(struct fakespec *fs, uint32_t gsi);
+/* Append a "key=value" param (not copied: keep it alive). */
+void fakespec_add_param(struct fakespec *fs, char *param);
+
+/*
+ * Set up dev on fh (id "<class>0", fds fd0/fd1, -1 for none) and call
+ * ops->create. Returns what create returns.
+ */
+int fakehost_create(struct fakehost *fh, struct device *dev,
+		    const struct device_ops *ops, const DeviceSpec *spec,
+		    int fd0, int fd1);
+
+/* A guest write / read of len bytes at region/offset through ops->trap. */
+int dev_out(struct device *dev, unsigned region, uint64_t offset,
+	    unsigned len, uint64_t val);
+uint64_t dev_in(struct device *dev, unsigned region, uint64_t offset, unsigned len);
+
+/* One-byte shorthands for region 0. */
+void dev_out8(struct device *dev, uint64_t offset, uint8_t val);
+uint8_t dev_in8(struct device *dev, uint64_t offset);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * Firmware tables built by x86_boot_setup for 1, 2, 8 and 64 vCPUs: the MP
+ * floating pointer and configuration table (MP spec 1.4) and the ACPI
+ * RSDP/RSDT/XSDT/FADT/FACS/DSDT/MADT, parsed here from raw bytes at the
+ * spec's offsets: signatures, checksums, CPU counts and every entry.
+ */
+#include <errno.h>
+
+#include "log.h"
+#include "x86_test.h"
+
+static uint8_t sum8(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	while (len--)
+		s += *p++;
+	return s;
+}
+
+/* Everything the firmware tables occupy must be e820-reserved. */
+static int in_reserved(uint64_t addr, uint64_t len)
+{
+	return addr >= X86_EBDA_START && addr + len <= X86_HIMEM_START;
+}
+
+static void check_mp_entries(const uint8_t *e, const uint8_t *end, unsigned ncpus,
+			     unsigned count)
+{
+	unsigned n = 0, cpus = 0, bsp = 0, idbad = 0, ioapic = 0, isa = 0, ioint = 0, pinbad = 0;
+	unsigned extint = 0, nmi = 0;
+
+	while (e < end) {
+		switch (e[0]) {
+		case 0:
+			idbad += e[1] != cpus || !(e[3] & 1);
+			bsp += (e[3] & 2) ? (e[1] == 0 ? 1 : 100) : 0;
+			cpus++;
+			break;
+		case 1:
+			isa += memcmp(e + 2, "ISA   ", 6) == 0;
+			break;
+		case 2:
+			ioapic += e[1] == ncpus && (e[3] & 1) && rd32(e + 4) == X86_IOAPIC_ADDR;
+			break;
+		case 3:
+			ioint++;
+			pinbad += e[6] != ncpus || e[7] != (e[5] == 0 ? 2 : e[5]) || e[5] == 2;
+			break;
+		case 4:
+			extint += e[1] == 3 && e[6] == 0xff && e[7] == 0;
+			nmi += e[1] == 1 && e[6] == 0xff && e[7] == 1;
+			break;
+		}
+		e += e[0] == 0 ? 20 : 8;
+		n++;
+	}
+	CHECK_EQ(n, count, "MP entry count matches the header");
+	CHECK_EQ(cpus, ncpus, "MP processor entries");
+	CHECK(idbad == 0 && bsp == 1, "MP CPUs enabled, APIC id = index, BSP flag only on 0");
+	CHECK(ioapic == 1 && isa == 1, "MP IOAPIC (id ncpus) and ISA bus");
+	CHECK(ioint == 15 && pinbad == 0, "MP ISA IRQs 0-15 but 2, IRQ0 -> pin 2 (%u, %u bad)",
+	      ioint, pinbad);
+	CHECK(extint == 1 && nmi == 1, "MP ExtINT on LINT0, NMI on LINT1");
+}
+
+static void check_mptable(const struct gmem *gm, const struct x86_boot_info *bi, unsigned ncpus)
+{
+	const uint8_t *f = gpa(gm, bi->mptable_addr, 16), *c;
+	uint16_t len;
+
+	CHECK_EQ(bi->mptable_addr, X86_MPTABLE_ADDR, "MP floating pointer address");
+	CHECK_EQ(rd16(gpa(gm, 0x40e, 2)) << 4, X86_MPTABLE_ADDR, "BDA EBDA pointer");
+	CHECK(memcmp(f, "_MP_", 4) == 0 && f[8] == 1 && f[9] == 4 && sum8(f, 16) == 0 && f[11] == 0,
+	      "MP floating pointer: signature, length, rev 1.4, checksum, config table present");
+	c = gpa(gm, rd32(f + 4), 44);
+	len = rd16(c + 4);
+	CHECK(memcmp(c, "PCMP", 4) == 0 && c[6] == 4, "MP config table signature, rev");
+	CHECK(in_reserved(rd32(f + 4), len), "MP config table in reserved memory");
+	CHECK_EQ(sum8(gpa(gm, rd32(f + 4), len), len), 0, "MP config table checksum");
+	CHECK_EQ(rd32(c + 36), X86_LAPIC_ADDR, "MP local APIC address");
+	check_mp_entries(c + 44, c + len, ncpus, rd16(c + 34));
+}
+
+/* A table at addr: signature, checksum, inside reserved memory. */
+static const uint8_t *acpi_table(const struct gmem *gm, uint64_t addr, const char *sig)
+{
+	const uint8_t *t = gpa(gm, addr, 36);
+	uint32_t len = rd32(t + 4);
+
+	CHECK(memcmp(t, sig, 4) == 0, "%s signature at 0x%llx", sig, (unsigned long long)addr);
+	CHECK(len >= 36 && in_reserved(addr, len) && sum8(gpa(gm, addr, len), len) == 0,
+	      "%s length %u, in reserved memory, checksum", sig, len);
+	return t;
+}
+
+static void check_fadt(const struct gmem *gm, const uint8_t *f)
+{
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+				      0x0a, X86_ACPI_S5_SLP_TYP, 0x0a, X86_ACPI_S5_SLP_TYP, 0, 0 };
+	const uint8_t *d;
+
+	CHECK(f[8] >= 5 && rd32(f + 4) >= 268, "FADT revision %u, length %u", f[8], rd32(f + 4));
+	CHECK(rd32(f + 56) == X86_ACPI_PM1A_EVT && f[88] == 4, "FADT PM1a_EVT_BLK, len 4");
+	CHECK(rd32(f + 64) == X86_ACPI_PM1A_CNT && f[89] == 2, "FADT PM1a_CNT_BLK, len 2");
+	CHECK(rd64(f + 152) == X86_ACPI_PM1A_EVT && rd64(f + 176) == X86_ACPI_PM1A_CNT &&
+	      f[148] == 1 && f[172] == 1, "FADT X_PM1a blocks in system I/O");
+	CHECK(rd16(f + 46) == X86_ACPI_SCI_IRQ && rd32(f + 48) == 0, "FADT SCI_INT, SMI_CMD 0");
+	CHECK(rd32(f + 76) == 0 && f[91] == 0, "FADT: no PM timer");
+	CHECK(!(rd32(f + 112) & (1u << 20)), "FADT not HW_REDUCED_ACPI");
+	CHECK((rd16(f + 109) & 0xe) == 0x6, "IAPC_BOOT_ARCH: 8042, no VGA, MSI allowed");
+	CHECK(rd32(f + 40) == rd64(f + 140) && rd32(f + 36) != 0 && rd64(f + 132) == 0,
+	      "FADT DSDT == X_DSDT; FIRMWARE_CTRL set, so X_FIRMWARE_CTRL 0");
+	d = acpi_table(gm, rd64(f + 140), "DSDT");
+	CHECK(rd32(d + 4) >= 36 + sizeof(s5) && memmem(d + 36, rd32(d + 4) - 36, s5, sizeof(s5)),
+	      "DSDT: Name(_S5_, Package(4){%d, %d, 0, 0})", X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP);
+	CHECK(memcmp(gpa(gm, rd32(f + 36), 64), "FACS", 4) == 0 && rd32(f + 36) % 64 == 0,
+	      "FACS signature, 64-byte aligned");
+}
+
+static void check_madt(const uint8_t *m, unsigned ncpus)
+{
+	const uint8_t *e = m + 44, *end = m + rd32(m + 4);
+	unsigned cpus = 0, bad = 0, ioapic = 0, iso0 = 0, iso9 = 0, nmi = 0;
+
+	CHECK_EQ(rd32(m + 36), X86_LAPIC_ADDR, "MADT local APIC address");
+	for (; e + 2 <= end && e[1] >= 2; e += e[1]) {
+		if (e[0] == 0) {
+			bad += e[3] != cpus || !(rd32(e + 4) & 1) || e[1] != 8;
+			cpus++;
+		} else if (e[0] == 1) {
+			ioapic += e[2] == ncpus && rd32(e + 4) == X86_IOAPIC_ADDR && rd32(e + 8) == 0;
+		} else if (e[0] == 2) {
+			iso0 += e[3] == 0 && rd32(e + 4) == 2;
+			iso9 += e[3] == 9 && rd32(e + 4) == 9 && rd16(e + 8) == 0x000d;
+		} else if (e[0] == 4) {
+			nmi += e[2] == 0xff && e[5] == 1;
+		}
+	}
+	CHECK(e == end, "MADT entries fill the table exactly");
+	CHECK(cpus == ncpus && bad == 0, "MADT %u local APICs enabled, id = index", cpus);
+	CHECK_EQ(ioapic, 1, "MADT IOAPIC id ncpus, GSI base 0");
+	CHECK(iso0 == 1 && iso9 == 1, "MADT overrides IRQ0 -> GSI2, IRQ9 level/high");
+	CHECK_EQ(nmi, 1, "MADT local APIC NMI on LINT1");
+}
+
+static void check_acpi(const struct gmem *gm, const struct x86_boot_info *bi, unsigned ncpus)
+{
+	const uint8_t *r = gpa(gm, bi->rsdp_addr, 36), *x, *rs;
+	const uint8_t *fadt = NULL, *madt = NULL;
+	unsigned n;
+
+	CHECK(memcmp(r, "RSD PTR ", 8) == 0 && r[15] == 2 && rd32(r + 20) == 36,
+	      "RSDP signature, revision 2, length 36");
+	CHECK(sum8(r, 20) == 0 && sum8(r, 36) == 0, "RSDP checksums");
+	x = acpi_table(gm, rd64(r + 24), "XSDT");
+	rs = acpi_table(gm, rd32(r + 16), "RSDT");
+	n = (rd32(x + 4) - 36) / 8;
+	CHECK(n == (rd32(rs + 4) - 36) / 4, "RSDT and XSDT list the same number of tables");
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a = rd64(x + 36 + 8 * i);
+		const uint8_t *t = gpa(gm, a, 36);
+
+		CHECK_EQ(rd32(rs + 36 + 4 * i), a, "RSDT entry = XSDT entry");
+		if (memcmp(t, "FACP", 4) == 0)
+			fadt = acpi_table(gm, a, "FACP");
+		else if (memcmp(t, "APIC", 4) == 0)
+			madt = acpi_table(gm, a, "APIC");
+	}
+	CHECK(fadt && madt, "XSDT lists a FADT and a MADT");
+	if (fadt)
+		check_fadt(gm, fadt);
+	if (madt)
+		check_madt(madt, ncpus);
+}
+
+static void test_ncpus(const struct gmem *gm, unsigned ncpus)
+{
+	struct telf t;
+	struct x86_boot_config cfg = { .kernel = t.bytes, .kernel_len = sizeof(t.bytes),
+				       .cmdline = "", .ncpus = ncpus };
+	struct x86_boot_info bi;
+
+	printf("# %u vCPUs\n", ncpus);
+	telf_build(&t);
+	CHECK_EQ(x86_boot_setup((struct gmem *)gm, &cfg, &bi), 0, "x86_boot_setup");
+	CHECK_EQ(bi.rsdp_addr, X86_ACPI_ADDR, "rsdp_addr");
+	check_mptable(gm, &bi, ncpus);
+	check_acpi(gm, &bi, ncpus);
+}
+
+int main(void)
+{
+	static const unsigned counts[] = { 1, 2, 8, 64, 3 };
+	struct gmem gm;
+
+	log_set_level(LOG_ERR);
+	if (test_gmem_new(&gm, 64 * MiB) != 0)
+		CHECK_SKIP_ALL("cannot allocate 64 MiB");
+	/* Last a smaller count over a larger one: stale entries must not show. */
+	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		test_ncpus(&gm, counts[i]);
+	test_gmem_free(&gm);
+	return check_done();
+}
