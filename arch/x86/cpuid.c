@@ -2,17 +2,21 @@
  * Per-vCPU CPUID: what KVM supports, with the topology a guest sees made
  * consistent with the MP table and MADT: one package of ncpus cores, one
  * thread per core, APIC id = vCPU index. Also the hypervisor bit, and on
- * AMD the XSAVEERPTR bit (see MACHINE.md: without it Linux runs an x87
- * sequence meant to scrub FXSAVE's error pointers that PVM cannot
- * emulate; the bit says the CPU does not leak them, which holds on the
- * AMD CPUs KVM exposes this bit for, and on this emulator).
+ * AMD under PVM the XSAVEERPTR bit (see MACHINE.md: without it Linux runs
+ * an x87 sequence meant to scrub FXSAVE's error pointers that PVM cannot
+ * emulate; the bit says the CPU does not leak them, which holds for PVM's
+ * emulated FPU state). On hardware KVM the bit is passed through as KVM
+ * reports it: claiming it on an AMD CPU that leaks would let one guest
+ * process see another's x87 error pointers.
  */
 #include "x86_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -127,6 +131,12 @@ static void cpuid_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned index,
 	}
 }
 
+/* PVM (software virtualization, MACHINE.md) rather than VT-x/SVM. */
+static bool host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
 static int cpuid_is_amd(struct kvm_cpuid2 *c)
 {
 	const struct kvm_cpuid_entry2 *e = cpuid_find(c, 0, 0);
@@ -151,7 +161,7 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 	if (cpuid_find(c, 0x1f, 0))
 		cpuid_topology(c, 0x1f, index, ncpus);
 	e = cpuid_find(c, 0x80000008, 0);
-	if (e && cpuid_is_amd(c))
+	if (e && cpuid_is_amd(c) && host_is_pvm())
 		e->ebx |= EXT8_EBX_XSAVEERPTR;
 }
 

@@ -26,7 +26,7 @@ uint64_t acpi_find_rsdp(void)
 {
 	uint64_t pa = bp_rsdp_addr();
 
-	if (pa && pa < (1ULL << 32) && sig_is(pa, "RSD PTR ", 8))
+	if (pa && pa < (1UL << 32) && sig_is(pa, "RSD PTR ", 8))
 		return pa;
 	for (pa = 0xe0000; pa < 0x100000; pa += 16)
 		if (sig_is(pa, "RSD PTR ", 8) && !acpi_sum(pa, 20))
@@ -62,7 +62,7 @@ uint64_t acpi_find_table(const char *sig)
 	} else {
 		root = mem32(rsdp + 16), esz = 4;
 	}
-	if (!root || root >= (1ULL << 32))
+	if (!root || root >= (1UL << 32))
 		return 0;
 	len = mem32(root + 4);
 	if (len < ACPI_HDR_LEN || len > ACPI_MAX_TABLE)
@@ -71,7 +71,7 @@ uint64_t acpi_find_table(const char *sig)
 	for (i = 0; i < n; i++) {
 		uint64_t t = root_entry(root, esz, i);
 
-		if (t && t < (1ULL << 32) && sig_is(t, sig, 4))
+		if (t && t < (1UL << 32) && sig_is(t, sig, 4))
 			return t;
 	}
 	return 0;
@@ -163,6 +163,8 @@ static void mp_entries(uint64_t t, struct mp_info *mi)
 		case 0:		/* processor, 20 bytes */
 			if (mem8(e + 3) & 1)
 				mi->cpus++;
+			else
+				mi->cpus_disabled++;
 			if (mem8(e + 3) & 2) {
 				mi->bsp_count++;
 				mi->bsp_lapic_id = mem8(e + 1);

@@ -204,5 +204,5 @@ uint64_t rtc_to_unix(const struct rtc_time *t)
 	uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	uint64_t days = era * 146097 + doe - 719468;
 
-	return days * 86400 + t->hour * 3600ull + t->min * 60ull + t->sec;
+	return days * 86400 + t->hour * 3600ul + t->min * 60ul + t->sec;
 }

@@ -168,7 +168,7 @@ static const char *put_conv(const char *f, va_list *ap)
 		break;
 	case 's':
 		s = va_arg(*ap, const char *);
-		con_puts(s ? s : "(null)");
+		con_puts(s ? s : "(nul)");
 		break;
 	case '%':
 		con_putc('%');
@@ -293,7 +293,7 @@ void i8042_reset(void)
 {
 	unsigned spin;
 
-	/* Linux's kb_wait(): input buffer full (status bit 1) must clear. */
+	/* Linux's kb_wait(): input buffer ful (status bit 1) must clear. */
 	for (spin = 0; spin < 1000; spin++)
 		if (!(inb(0x64) & 0x02))
 			break;

@@ -315,6 +315,7 @@ struct mp_info {
 	bool fps_sum_ok;
 	bool table_sum_ok;
 	unsigned cpus;		/* processor entries with EN set */
+	unsigned cpus_disabled;	/* processor entries without EN */
 	unsigned bsp_count;	/* entries with BP set */
 	uint8_t bsp_lapic_id;
 	unsigned ioapics;
@@ -325,8 +326,8 @@ bool mp_walk(struct mp_info *mi);
 
 /* ---- local APIC and IOAPIC --------------------------------------------- */
 
-#define LAPIC_BASE  0xfee00000ULL
-#define IOAPIC_BASE 0xfec00000ULL
+#define LAPIC_BASE  0xfee00000UL
+#define IOAPIC_BASE 0xfec00000UL
 
 uint32_t lapic_read(uint32_t reg);
 void lapic_write(uint32_t reg, uint32_t v);
@@ -359,7 +360,7 @@ uint8_t cmos_read(uint8_t reg);
 void cmos_write(uint8_t reg, uint8_t v);
 
 struct rtc_time {
-	unsigned sec, min, hour, mday, mon, year;	/* year: full, e.g. 2025 */
+	unsigned sec, min, hour, mday, mon, year;	/* year: ful, e.g. 2025 */
 };
 
 /*
