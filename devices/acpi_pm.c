@@ -60,7 +60,7 @@ static void acpi_pm_sleep(struct acpi_pm *pm, unsigned typ)
 		dev_warn_once(dev, "sleep type %u not supported, ignored", typ);
 		return;
 	}
-	dev_info(dev, "guest entered S5: power off");
+	dev_debug(dev, "guest entered S5: power off");
 	if (dev->host->event(dev->host, DEV_EVENT_POWEROFF) < 0)
 		dev_warn_once(dev, "posting the poweroff event failed");
 }

@@ -206,7 +206,7 @@ static void ps2_write(struct i8042 *c, struct ps2dev *p, uint8_t v)
 
 static void i8042_post_reset(struct i8042 *c, const char *why)
 {
-	dev_info(c->dev, "guest reset the machine (%s)", why);
+	dev_debug(c->dev, "guest reset the machine (%s)", why);
 	if (c->dev->host->event(c->dev->host, DEV_EVENT_RESET) < 0)
 		dev_warn_once(c->dev, "posting the reset event failed");
 }

@@ -21,16 +21,23 @@ void cli_usage(FILE *f)
 "  --mem SIZE        guest RAM, suffix K/M/G (default 256M, at least %lluM,\n"
 "                    at most the host's RAM, a multiple of 4K)\n"
 "  --cpus N          number of vCPUs (default 1, at most what KVM allows)\n"
-"  --devices MODE    inproc: devices run inside the monitor (default for now);\n"
-"                    process: one vmm-devproc per device (not implemented yet)\n"
+"  --devices MODE    process: one vmm-devproc process per device (default);\n"
+"                    inproc: devices inside the monitor (the baseline)\n"
 "  --sandbox MODE    strict|log|off: device confinement (not implemented yet)\n"
+"  --spin-us N       a vCPU waiting for a device spins N us before sleeping\n"
+"                    (default %u)\n"
+"  --device-spin-us N  a device process spins N us for the next access\n"
+"                    before sleeping (default %u)\n"
+"  --device-timeout-ms N  a device that leaves a read unanswered this long\n"
+"                    has failed: it is killed and the VM stops (default %u)\n"
 "  -v, --verbose     log debug detail (unclaimed accesses, trap counts)\n"
 "  -h, --help        show this text\n"
 "  --version         show the version\n"
 "\n"
 "Exit status: 0 the guest powered off, reset or was quit; 1 the VM failed\n"
 "(triple fault, KVM error, device failure); 2 bad command line or input.\n",
-		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20));
+		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20),
+		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS);
 }
 
 static int opt_mem(const char *arg, uint64_t host_mem, uint64_t *out, FILE *err)
@@ -86,7 +93,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
-       OPT_SANDBOX, OPT_VERSION };
+       OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -96,11 +103,29 @@ static const struct option long_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "devices", required_argument, NULL, OPT_DEVICES },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "spin-us", required_argument, NULL, OPT_SPIN },
+	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
+	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* A bounded decimal option scaled to nanoseconds. */
+static int opt_ns(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		  uint64_t scale, uint64_t *out, FILE *err)
+{
+	uint64_t v;
+
+	if (parse_uint(arg, min, max, &v)) {
+		fprintf(err, "vmm-monitor: --%s %s: must be a number from %llu to %llu\n", opt, arg,
+			(unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = v * scale;
+	return 0;
+}
 
 static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_mem,
 		      unsigned max_cpus, FILE *err)
@@ -123,6 +148,12 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		r = opt_choice("sandbox", arg, sandbox, 3, err);
 		o->sandbox = (enum cli_sandbox)(r + 1);
 		return r < 0 ? r : 0;
+	case OPT_SPIN:
+		return opt_ns("spin-us", arg, 0, 1000000, 1000, &o->vcpu_spin_ns, err);
+	case OPT_DEV_SPIN:
+		return opt_ns("device-spin-us", arg, 0, 1000000, 1000, &o->dev_spin_ns, err);
+	case OPT_DEV_TIMEOUT:
+		return opt_ns("device-timeout-ms", arg, 10, 600000, 1000000, &o->dev_timeout_ns, err);
 	case 'v': o->verbose = true; return 0;
 	case 'h': o->help = true; return 0;
 	case OPT_VERSION: o->version = true; return 0;
@@ -138,7 +169,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
 	int c;
 
 	*o = (struct cli_opts){ .cmdline = CLI_DEFAULT_CMDLINE, .mem_size = CLI_DEFAULT_MEM,
-				.ncpus = 1 };
+				.ncpus = 1, .devices = CLI_DEVICES_PROCESS,
+				.vcpu_spin_ns = CLI_DEFAULT_VCPU_SPIN_US * 1000ull,
+				.dev_spin_ns = CLI_DEFAULT_DEV_SPIN_US * 1000ull,
+				.dev_timeout_ns = CLI_DEFAULT_DEV_TIMEOUT_MS * 1000000ull };
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {

@@ -11,6 +11,10 @@ enum cli_sandbox { CLI_SANDBOX_DEFAULT, CLI_SANDBOX_STRICT, CLI_SANDBOX_LOG, CLI
 
 #define CLI_DEFAULT_MEM     (256ULL << 20)
 #define CLI_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+/* Spin budgets: see bench/trap.sh for how they were chosen. */
+#define CLI_DEFAULT_VCPU_SPIN_US   50
+#define CLI_DEFAULT_DEV_SPIN_US    100
+#define CLI_DEFAULT_DEV_TIMEOUT_MS 1000
 
 struct cli_opts {
 	const char *kernel;
@@ -20,6 +24,9 @@ struct cli_opts {
 	unsigned ncpus;
 	enum cli_devices devices;
 	enum cli_sandbox sandbox;
+	uint64_t vcpu_spin_ns;	/* --spin-us */
+	uint64_t dev_spin_ns;	/* --device-spin-us */
+	uint64_t dev_timeout_ns;	/* --device-timeout-ms */
 	bool verbose;
 	bool help;		/* --help: print usage, exit 0 */
 	bool version;

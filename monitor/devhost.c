@@ -35,24 +35,28 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 	return 0;
 }
 
-static int inproc_event(struct device_host *h, enum device_event ev)
+int devhost_event(struct vm *vm, const char *id, enum device_event ev)
 {
-	struct inproc_dev *d = host_dev(h);
 	char msg[96];
 
 	switch (ev) {
 	case DEV_EVENT_RESET:
-		snprintf(msg, sizeof(msg), "%s: guest requested a reset", d->dev.id);
-		vm_request_stop(d->vm, VM_EXIT_OK, msg);
+		snprintf(msg, sizeof(msg), "%s: guest requested a reset", id);
+		vm_request_stop(vm, VM_EXIT_OK, msg);
 		return 0;
 	case DEV_EVENT_POWEROFF:
-		snprintf(msg, sizeof(msg), "%s: guest powered off", d->dev.id);
-		vm_request_stop(d->vm, VM_EXIT_OK, msg);
+		snprintf(msg, sizeof(msg), "%s: guest powered off", id);
+		vm_request_stop(vm, VM_EXIT_OK, msg);
 		return 0;
 	case DEV_EVENT_NEEDS_RESET:
 		return 0;	/* the device logged why; the guest may reset it */
 	}
 	return -EINVAL;
+}
+
+static int inproc_event(struct device_host *h, enum device_event ev)
+{
+	return devhost_event(host_dev(h)->vm, host_dev(h)->dev.id, ev);
 }
 
 static void inproc_log(struct device_host *h, int lvl, const char *id, const char *msg)

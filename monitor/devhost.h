@@ -35,6 +35,13 @@ struct inproc_dev {
 int devhost_inproc_start(struct vm *vm, const int console_fds[2], int wake_fd)
 	__attribute__((warn_unused_result));
 
+/*
+ * What the monitor does with an event a device posted (from either host):
+ * reset and poweroff stop the VM with status 0. Returns 0 or -EINVAL for
+ * an unknown event.
+ */
+int devhost_event(struct vm *vm, const char *id, enum device_event ev);
+
 /* Unregister and destroy every in-monitor device. */
 void devhost_inproc_stop(struct vm *vm);
 

@@ -4,7 +4,11 @@
 #include "trap.h"
 #include "util.h"
 
-/* The PC's fixed devices, at the ports and IRQs every OS expects. */
+/*
+ * The PC's fixed devices, at the ports and IRQs every OS expects. Regions
+ * whose writes can stop the machine (i8042 reset, ACPI S5) are synchronous,
+ * so that the vCPU never runs guest code past the write that stopped it.
+ */
 static const struct machine_dev x86_devices[] = {
 	{ .klass = "serial", .console = 1,
 	  .nregions = 1, .regions = { { TRAP_PIO, 0x3f8, 8 } },
@@ -13,11 +17,11 @@ static const struct machine_dev x86_devices[] = {
 	  .nregions = 1, .regions = { { TRAP_PIO, 0x70, 2 } },
 	  .nirqs = 1, .irqs = { 8 } },
 	{ .klass = "i8042",
-	  .nregions = 2, .regions = { { TRAP_PIO, 0x60, 1 }, { TRAP_PIO, 0x64, 1 } },
+	  .nregions = 2, .regions = { { TRAP_PIO, 0x60, 1, false }, { TRAP_PIO, 0x64, 1, true } },
 	  .nirqs = 2, .irqs = { 1, 12 } },
 	{ .klass = "acpi_pm",
-	  .nregions = 2, .regions = { { TRAP_PIO, X86_ACPI_PM1A_EVT, 4 },
-				      { TRAP_PIO, X86_ACPI_PM1A_CNT, 2 } },
+	  .nregions = 2, .regions = { { TRAP_PIO, X86_ACPI_PM1A_EVT, 4, false },
+				      { TRAP_PIO, X86_ACPI_PM1A_CNT, 2, true } },
 	  .nirqs = 1, .irqs = { X86_ACPI_SCI_IRQ } },
 };
 
@@ -38,6 +42,8 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 		out->regions[i].bus = md->regions[i].bus;
 		out->regions[i].addr = md->regions[i].addr;
 		out->regions[i].size = md->regions[i].size;
+		out->regions[i].has_sync_writes = md->regions[i].sync;
+		out->regions[i].sync_writes = md->regions[i].sync;
 		out->region_ptrs[i] = &out->regions[i];
 	}
 	out->spec.n_regions = md->nregions;

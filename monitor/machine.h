@@ -6,17 +6,20 @@
 #ifndef VMM_MONITOR_MACHINE_H
 #define VMM_MONITOR_MACHINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "device.pb-c.h"
 
 #define MACHINE_MAX_REGIONS 4
 #define MACHINE_MAX_IRQS 4
+#define MACHINE_MAX_DEVS 16
 
 struct machine_region {
 	uint8_t bus;		/* enum trap_bus */
 	uint64_t addr;
 	uint64_t size;
+	bool sync;		/* writes wait for the device (they can stop the VM) */
 };
 
 struct machine_dev {

@@ -17,12 +17,14 @@
 #include "devhost.h"
 #include "log.h"
 #include "pci.h"
+#include "procdev.h"
 #include "util.h"
 #include "vm.h"
 
 #define KERNEL_MAX_BYTES (512u << 20)
 #define VCPU_STOP_TIMEOUT_MS 2000
-#define MAX_POLL 16
+#define MAX_POLL (3 + 2 * MACHINE_MAX_DEVS)
+#define DEVICE_STOP_TIMEOUT_MS 1000
 
 static struct vm *signal_vm;
 
@@ -127,6 +129,7 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 		pfd[n] = (struct pollfd){ .fd = -1 }, timeout = con->in_fd >= 0 ? 20 : -1;
 	n++;
 	ndev = devhost_inproc_pollfds(vm, pfd + n, tags, MAX_POLL - n);
+	ndev += procdev_pollfds(vm, pfd + n + ndev, tags + ndev, MAX_POLL - n - ndev);
 	if (poll(pfd, n + ndev, timeout) < 0 && errno != EINTR)
 		vm_request_stop(vm, VM_EXIT_FAILED, "control loop: poll failed");
 	if (atomic_load(&vm->stopping))
@@ -135,9 +138,14 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 		drain_eventfd(wake_fd);
 	if (pfd[2].revents && console_input(con, vm) == -EPIPE)
 		log_debug("console: input ended");
-	for (unsigned i = 0; i < ndev; i++)
-		if (pfd[n + i].revents)
+	for (unsigned i = 0; i < ndev; i++) {
+		if (!pfd[n + i].revents)
+			continue;
+		if (vm->procs)
+			procdev_handle(vm, tags[i], pfd[n + i].revents);
+		else
 			devhost_inproc_backend(vm, tags[i]);
+	}
 	return !atomic_load(&vm->stopping);
 }
 
@@ -152,6 +160,20 @@ static void stats_log(const struct vm *vm)
 		  (unsigned long long)s->dispatched[TRAP_MMIO],
 		  (unsigned long long)s->unclaimed_reads[TRAP_MMIO],
 		  (unsigned long long)s->unclaimed_writes[TRAP_MMIO]);
+}
+
+static int devices_start(struct vm *vm, const struct cli_opts *o, const struct console *con,
+			 int wake_fd)
+{
+	int console_fds[2] = { con->pipe_r, con->out_fd };
+	char name[32];
+	struct procdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
+				   .timeout_ns = o->dev_timeout_ns, .vm_name = name };
+
+	if (o->devices == CLI_DEVICES_INPROC)
+		return devhost_inproc_start(vm, console_fds, wake_fd);
+	snprintf(name, sizeof(name), "vm%d", (int)getpid());
+	return procdev_start_all(vm, console_fds, &cfg);
 }
 
 /* Create, run and tear down the VM; returns the exit status. */
@@ -177,7 +199,7 @@ static int vm_run(const struct cli_opts *o, const struct inputs *in)
 	stop_signals_install(&vm);
 	err = wake_fd < 0 || console_open(&con) || pci_host_init(&pci, &vm.bus);
 	if (!err)
-		err = devhost_inproc_start(&vm, (int[2]){ con.pipe_r, con.out_fd }, wake_fd);
+		err = devices_start(&vm, o, &con, wake_fd);
 	if (!err)
 		err = vcpus_start(&vm, &bi);
 	if (err)
@@ -185,12 +207,14 @@ static int vm_run(const struct cli_opts *o, const struct inputs *in)
 	while (control_poll(&vm, &con, wake_fd))
 		;
 	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {
+		procdev_stop_all(&vm, 0);
 		console_restore_terminal();
 		return VM_EXIT_FAILED;	/* a vCPU is stuck: leave its memory mapped */
 	}
 	status = vm.exit_status;
 	stats_log(&vm);
 	devhost_inproc_stop(&vm);
+	procdev_stop_all(&vm, DEVICE_STOP_TIMEOUT_MS);
 	pci_host_destroy(&pci, &vm.bus);
 	console_close(&con);
 	close(wake_fd);
@@ -201,13 +225,9 @@ static int vm_run(const struct cli_opts *o, const struct inputs *in)
 
 static int mode_check(const struct cli_opts *o)
 {
-	if (o->devices == CLI_DEVICES_PROCESS) {
-		fprintf(stderr, "vmm-monitor: --devices process: not implemented yet\n");
-		return -ENOSYS;
-	}
 	if (o->sandbox != CLI_SANDBOX_DEFAULT) {
 		fprintf(stderr, "vmm-monitor: --sandbox: not implemented yet "
-			"(devices run inside the monitor)\n");
+			"(device processes are not confined)\n");
 		return -ENOSYS;
 	}
 	return 0;

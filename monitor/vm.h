@@ -23,6 +23,7 @@
 
 struct vcpu;
 struct inproc_dev;
+struct proc_dev;
 struct x86_boot_info;
 
 struct vm_config {
@@ -46,6 +47,8 @@ struct vm {
 	int exit_status;	/* VM_EXIT_*, valid once stopping */
 	struct inproc_dev *devs;	/* in-monitor devices (--devices inproc) */
 	unsigned ndevs;
+	struct proc_dev *procs;	/* device processes (--devices process) */
+	unsigned nprocs;
 };
 
 /*

@@ -16,11 +16,12 @@ static void check_boot(void)
 {
 	uint16_t proto = bp_boot_protocol();
 
+	/* vmm-monitor fills a setup header for ELF kernels too. */
 	if (proto)
-		t_info("entered through a bzImage, boot protocol %u.%02u",
+		t_info("zero page has a setup header, boot protocol %u.%02u",
 		       proto >> 8, proto & 0xff);
 	else
-		t_info("entered as an ELF kernel (no setup header)");
+		t_info("zero page has no setup header");
 	t_expect(bp_addr() == 0x7000, "zero page at 0x%lx", bp_addr());
 	printf("hello: cmdline: [%s]\n", bp_cmdline());
 	t_expect(bp_cmdline_addr() != 0, "cmd_line_ptr 0x%lx",

@@ -277,9 +277,24 @@ void t_end(void)
 #define SLP_TYP_S5  5
 #define SLP_EN      (1u << 13)
 
+/*
+ * A VMM may apply a write after the vCPU has moved on (vmm-monitor posts
+ * device writes), so give a power or reset request some time before
+ * calling it ignored. Linux, too, just polls after writing SLP_EN. Each
+ * read is an exit to the VMM: 5000 of them is tens of milliseconds.
+ */
+static void settle(uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < 5000; i++)
+		(void)inb(port);
+}
+
 void power_off(void)
 {
 	outw(PM1A_CNT, (SLP_TYP_S5 << 10) | SLP_EN);
+	settle(0x600);		/* PM1a status, as Linux polls WAK_STS */
 	con_enable(true);
 	printf("FAIL %s: still running after the ACPI S5 write to 0x604\n",
 	       t_name);
@@ -298,4 +313,5 @@ void i8042_reset(void)
 		if (!(inb(0x64) & 0x02))
 			break;
 	outb(0x64, 0xfe);
+	settle(0x64);
 }

@@ -184,15 +184,16 @@ __attribute__((noreturn)) void t_end(void);
 
 /*
  * ACPI S5 through PM1a_CNT (port 0x604, SLP_TYP 5, SLP_EN). If the VM is
- * still running afterwards, print a FAIL line, try the i8042 reset, then
- * halt for good: the test harness's timeout catches that.
+ * still running a while later (5000 reads of PM1a_STS), print a FAIL line,
+ * try the i8042 reset, then halt for good: the harness's timeout catches
+ * that.
  */
 __attribute__((noreturn)) void power_off(void);
 
 /*
  * Pulse the reset line through the i8042 (0xFE to port 0x64), waiting
  * (bounded) for its input buffer to drain first, as Linux's reboot does.
- * Returns only if the VM is still running.
+ * Returns only if the VM is still running a while later (5000 status reads).
  */
 void i8042_reset(void);
 

@@ -54,7 +54,12 @@ int main(void)
 
 	CHECK(parse(&o, ARGS("--kernel", "k")) == 0 && o.mem_size == 256ULL << 20 &&
 	      o.ncpus == 1 && strstr(o.cmdline, "console=ttyS0") && !o.initrd &&
-	      o.devices == CLI_DEVICES_INPROC, "defaults: 256M, 1 CPU, console on ttyS0");
+	      o.devices == CLI_DEVICES_PROCESS && o.dev_timeout_ns == 1000000000ull,
+	      "defaults: 256M, 1 CPU, console on ttyS0, device processes, 1 s timeout");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--spin-us", "0", "--device-spin-us", "7",
+			     "--device-timeout-ms", "250", "--devices", "inproc")) == 0 &&
+	      o.vcpu_spin_ns == 0 && o.dev_spin_ns == 7000 && o.dev_timeout_ns == 250000000ull &&
+	      o.devices == CLI_DEVICES_INPROC, "spin budgets, timeout, inproc");
 	CHECK(parse(&o, ARGS("--kernel", "k", "--mem", "1G", "--cpus", "8", "--initrd", "i",
 			     "--cmdline", "a=b")) == 0 &&
 	      o.mem_size == 1ULL << 30 && o.ncpus == 8 && strcmp(o.initrd, "i") == 0 &&
@@ -84,6 +89,9 @@ int main(void)
 	expect_error(ARGS("--kernel"), "--kernel", "option missing its argument");
 	expect_error(ARGS("--kernel", "k", "extra"), "extra", "stray argument");
 	expect_error(ARGS("--kernel", "k", "--devices", "vm"), "inproc process", "--devices vm");
+	expect_error(ARGS("--kernel", "k", "--device-timeout-ms", "5"), "10 to 600000",
+		     "--device-timeout-ms too short");
+	expect_error(ARGS("--kernel", "k", "--spin-us", "x"), "--spin-us x", "--spin-us junk");
 	expect_error(ARGS("--kernel", "k", "--sandbox", "tight"), "strict log off",
 		     "--sandbox tight");
 	return check_done();

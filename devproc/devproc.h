@@ -1,0 +1,60 @@
+/*
+ * vmm-devproc: hosts one device instance in its own process. It receives
+ * its setup over the control socket, maps guest RAM and its rings, creates
+ * the device, says READY and serves it from one event loop. Nothing here is
+ * device-specific.
+ */
+#ifndef VMM_DEVPROC_DEVPROC_H
+#define VMM_DEVPROC_DEVPROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control.h"
+#include "device.h"
+#include "gmem.h"
+#include "ring.h"
+
+struct devproc {
+	int sock;			/* control socket */
+	const char *name;		/* "serial0" (from the command line) */
+	struct gmem mem;
+	struct ring_header *ring;
+	size_t ring_size;
+	int doorbell_fd;
+	int irq_fds[DEVICE_MAX_IRQS];
+	unsigned nirqs;
+	uint64_t spin_ns;
+	int epoll_fd;
+	uint32_t polled;		/* backend fds currently in the epoll set */
+	struct device dev;
+	struct device_host host;
+	ControlMsg *setup_msg;		/* owns the spec the device was given */
+	bool stop_posted;		/* a trap posted reset/poweroff */
+	bool created;			/* dev.ops->create succeeded */
+	bool stop;			/* Shutdown received or the monitor left */
+	uint64_t traps, sleeps;		/* for Stats */
+	uint64_t log_window_ns;		/* log rate limit: window start */
+	unsigned log_count;		/* lines sent in the window */
+};
+
+/* Point dp->dev.host at the devproc host callbacks (host.c). */
+void devproc_host_init(struct devproc *dp);
+
+/*
+ * Receive and apply the Setup message (waiting at most timeout_ms): map
+ * memory and rings, take the fds, create the device. Returns 0 or -errno;
+ * on error it has logged why to stderr.
+ */
+int devproc_setup(struct devproc *dp, int timeout_ms) __attribute__((warn_unused_result));
+
+/*
+ * Serve the device until the monitor says Shutdown or goes away. Returns 0
+ * on a clean end, -errno on a broken channel or ring.
+ */
+int devproc_run(struct devproc *dp) __attribute__((warn_unused_result));
+
+/* Destroy the device and release everything devproc_setup took. */
+void devproc_teardown(struct devproc *dp);
+
+#endif

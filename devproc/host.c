@@ -1,0 +1,76 @@
+/* The device_host a device sees inside vmm-devproc. */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "devproc.h"
+#include "log.h"
+#include "util.h"
+
+#define LOG_LINES_PER_SEC 50
+
+static struct devproc *host_dp(struct device_host *h)
+{
+	return h->opaque;
+}
+
+static void *dp_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(&host_dp(h)->mem, gpa, len);
+}
+
+/*
+ * Lines are irqfds: a write pulses the GSI, which is an edge for the
+ * edge-triggered ISA pins these devices use. Deasserting needs no action.
+ */
+static int dp_irq_set(struct device_host *h, unsigned line, int level)
+{
+	struct devproc *dp = host_dp(h);
+	uint64_t one = 1;
+
+	if (line >= dp->nirqs)
+		return -EINVAL;
+	if (!level)
+		return 0;
+	if (write(dp->irq_fds[line], &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dp_event(struct device_host *h, enum device_event ev)
+{
+	struct devproc *dp = host_dp(h);
+
+	if (ev == DEV_EVENT_RESET || ev == DEV_EVENT_POWEROFF)
+		dp->stop_posted = true;	/* the trap's completion says so too */
+	return control_send_event(dp->sock, (uint32_t)ev);
+}
+
+static void dp_send_log(struct devproc *dp, int lvl, const char *msg)
+{
+	if (control_send_log(dp->sock, lvl, msg) < 0)
+		vmm_log(LOG_ERR, dp->name, "%s", msg);	/* the channel is gone: stderr */
+}
+
+/* Log lines go to the monitor, at most LOG_LINES_PER_SEC a second. */
+static void dp_log(struct device_host *h, int lvl, const char *id, const char *msg)
+{
+	struct devproc *dp = host_dp(h);
+	uint64_t now = now_ns();
+
+	if (now - dp->log_window_ns > 1000000000ull) {
+		if (dp->log_count > LOG_LINES_PER_SEC)
+			dp_send_log(dp, LOG_WARN, "log lines dropped (rate limit)");
+		dp->log_window_ns = now;
+		dp->log_count = 0;
+	}
+	if (++dp->log_count <= LOG_LINES_PER_SEC)
+		dp_send_log(dp, lvl, msg);
+}
+
+void devproc_host_init(struct devproc *dp)
+{
+	dp->host = (struct device_host){ .mem_ptr = dp_mem_ptr, .irq_set = dp_irq_set,
+					 .event = dp_event, .log = dp_log, .opaque = dp };
+	dp->dev.host = &dp->host;
+}

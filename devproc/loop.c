@@ -1,0 +1,204 @@
+/*
+ * vmm-devproc's event loop. Rings first: after serving a request the loop
+ * spins for spin_ns looking for the next one (a vCPU that posts while the
+ * device spins pays no wake-up), then sleeps in epoll on the doorbell, the
+ * control socket and the backend fds the device asked for.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "devproc.h"
+#include "log.h"
+#include "util.h"
+
+#define TAG_DOORBELL 0x100
+#define TAG_CONTROL  0x101
+#define POLL_EVERY_NS 50000ull	/* while spinning, look at fds this often */
+
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+static int serve_trap(void *opaque, struct trap *t)
+{
+	struct devproc *dp = opaque;
+	int ret;
+
+	dp->traps++;
+	dp->stop_posted = false;
+	ret = dp->dev.ops->trap(&dp->dev, t);
+	return ret == 0 && dp->stop_posted ? RING_STATUS_STOP : ret;
+}
+
+static int epoll_set(struct devproc *dp, int op, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(dp->epoll_fd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Bring the epoll set in line with the device's poll_mask. */
+static void sync_backend_polls(struct devproc *dp)
+{
+	uint32_t want = dp->dev.poll_mask & ((1u << dp->dev.nfds) - 1);
+	uint32_t diff = want ^ dp->polled;
+
+	for (unsigned i = 0; diff; i++, diff >>= 1) {
+		if (!(diff & 1) || dp->dev.fds[i] < 0)
+			continue;
+		if (epoll_set(dp, (want >> i) & 1 ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+			      dp->dev.fds[i], i) == 0)
+			dp->polled ^= 1u << i;
+	}
+}
+
+static int serve_rings(struct devproc *dp)
+{
+	int n = ring_consume(dp->ring, serve_trap, dp);
+
+	if (n < 0)
+		vmm_log(LOG_ERR, dp->name, "ring: impossible indexes; stopping");
+	else if (n > 0)
+		sync_backend_polls(dp);
+	return n;
+}
+
+static void send_stats(struct devproc *dp)
+{
+	if (control_send_stats(dp->sock, dp->traps, dp->sleeps, 0))
+		dp->stop = true;
+}
+
+/* One message from the monitor; anything but the expected ends the loop. */
+static int control_input(struct devproc *dp)
+{
+	ControlMsg *m = NULL;
+	int fds[CONTROL_MAX_FDS];
+	unsigned nfds = 0;
+	const char *why = "";
+	int err = control_recv(dp->sock, &m, fds, &nfds, CONTROL_MAX_FDS);
+
+	if (err == -EAGAIN)
+		return 0;
+	if (err == 0 && control_check_from_monitor(m, nfds, &why))
+		err = -EBADMSG;
+	if (err == 0 && m->body_case == CONTROL_MSG__BODY_STATS_REQUEST)
+		send_stats(dp);
+	else if (err == 0 && m->body_case == CONTROL_MSG__BODY_SHUTDOWN)
+		dp->stop = true;
+	else if (err == 0)
+		err = -EBADMSG;
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	control_msg_free(m);
+	if (err == -ECONNRESET)
+		dp->stop = true;	/* the monitor is gone: so are we */
+	else if (err)
+		vmm_log(LOG_ERR, dp->name, "control: %s (%s)", strerror(-err), why);
+	return err == -ECONNRESET ? 0 : err;
+}
+
+static void drain_doorbell(struct devproc *dp)
+{
+	uint64_t v;
+
+	if (read(dp->doorbell_fd, &v, sizeof(v)) < 0)
+		return;	/* EAGAIN: nothing to drain */
+}
+
+static int handle_event(struct devproc *dp, uint32_t tag)
+{
+	if (tag == TAG_DOORBELL) {
+		drain_doorbell(dp);
+		return 0;
+	}
+	if (tag == TAG_CONTROL)
+		return control_input(dp);
+	if (tag < DEVICE_MAX_FDS && dp->dev.ops->backend && (dp->dev.poll_mask & (1u << tag)))
+		dp->dev.ops->backend(&dp->dev, tag);
+	sync_backend_polls(dp);
+	return 0;
+}
+
+/* Wait for fds (timeout_ms, -1 forever) and handle what fired. */
+static int poll_fds(struct devproc *dp, int timeout_ms)
+{
+	struct epoll_event ev[8];
+	int n = epoll_wait(dp->epoll_fd, ev, 8, timeout_ms);
+	int err = 0;
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !err; i++)
+		err = handle_event(dp, ev[i].data.u32);
+	return err;
+}
+
+/* Spin on the rings for spin_ns; true if a request came in. */
+static bool spin_for_work(struct devproc *dp, uint64_t *last_poll)
+{
+	uint64_t start = now_ns(), now = start;
+
+	while (now - start < dp->spin_ns) {
+		if (ring_pending(dp->ring))
+			return true;
+		if (now - *last_poll >= POLL_EVERY_NS)
+			return false;	/* let the fds have a look */
+		cpu_relax();
+		now = now_ns();
+	}
+	return false;
+}
+
+int devproc_run(struct devproc *dp)
+{
+	uint64_t last_poll = now_ns(), idle_since = now_ns();
+	int err = 0;
+
+	dp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (dp->epoll_fd < 0)
+		return -errno;
+	err = epoll_set(dp, EPOLL_CTL_ADD, dp->doorbell_fd, TAG_DOORBELL);
+	if (!err)
+		err = epoll_set(dp, EPOLL_CTL_ADD, dp->sock, TAG_CONTROL);
+	sync_backend_polls(dp);
+	while (!err && !dp->stop) {
+		int n = serve_rings(dp);
+
+		if (n < 0)
+			return n;
+		if (n > 0 || spin_for_work(dp, &last_poll)) {
+			if (n > 0)
+				idle_since = now_ns();
+			continue;
+		}
+		if (now_ns() - idle_since < dp->spin_ns) {
+			err = poll_fds(dp, 0);	/* still in the spin window */
+			last_poll = now_ns();
+			continue;
+		}
+		if (!ring_dev_sleep_begin(dp->ring))
+			continue;
+		dp->sleeps++;
+		err = poll_fds(dp, -1);
+		ring_dev_sleep_end(dp->ring);
+		idle_since = last_poll = now_ns();
+	}
+	return err;
+}
+
+void devproc_teardown(struct devproc *dp)
+{
+	if (dp->created)
+		dp->dev.ops->destroy(&dp->dev);
+	if (dp->ring)
+		munmap(dp->ring, dp->ring_size);
+	gmem_unmap(&dp->mem);
+	control_msg_free(dp->setup_msg);
+	dp->setup_msg = NULL;
+}

@@ -1,0 +1,128 @@
+/* vmm-devproc setup: take the Setup message apart and build the device. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devproc.h"
+#include "log.h"
+
+static int setup_fail(struct devproc *dp, int err, const char *what)
+{
+	vmm_log(LOG_ERR, dp->name, "setup: %s: %s", what, strerror(-err));
+	return err;
+}
+
+static int setup_recv(struct devproc *dp, int timeout_ms, int *fds, unsigned *nfds)
+{
+	struct pollfd pfd = { .fd = dp->sock, .events = POLLIN };
+	const char *why = "";
+	int r = poll(&pfd, 1, timeout_ms);
+
+	if (r <= 0)
+		return setup_fail(dp, r == 0 ? -ETIMEDOUT : -errno, "waiting for Setup");
+	r = control_recv(dp->sock, &dp->setup_msg, fds, nfds, CONTROL_MAX_FDS);
+	if (r)
+		return setup_fail(dp, r, "receiving Setup");
+	if (dp->setup_msg->body_case != CONTROL_MSG__BODY_SETUP ||
+	    control_check_from_monitor(dp->setup_msg, *nfds, &why)) {
+		vmm_log(LOG_ERR, dp->name, "setup: bad first message: %s", why);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* A memfd must really be as large as the monitor says, or mapping it faults. */
+static int fd_size_check(int fd, uint64_t want)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_size == want ? 0 : -EINVAL;
+}
+
+static int setup_mem(struct devproc *dp, const Setup *s, int memfd)
+{
+	int err = fd_size_check(memfd, s->mem_total);
+
+	if (err)
+		return err;
+	dp->mem.nranges = (unsigned)s->n_mem;
+	dp->mem.total = s->mem_total;
+	for (size_t i = 0; i < s->n_mem; i++)
+		dp->mem.r[i] = (struct gmem_range){ .gpa = s->mem[i]->gpa, .size = s->mem[i]->size,
+						    .fd_offset = s->mem[i]->fd_offset };
+	return gmem_map(&dp->mem, memfd);
+}
+
+static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
+{
+	void *p;
+
+	if (fd_size_check(ringfd, s->ring_size))
+		return -EINVAL;
+	p = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, ringfd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	dp->ring = p;
+	dp->ring_size = s->ring_size;
+	return ring_shm_check(dp->ring, dp->ring_size, s->nvcpus);
+}
+
+/* Hand the irqfds and backend fds to their owners; close what is unused. */
+static void setup_fds(struct devproc *dp, const Setup *s, int *fds)
+{
+	unsigned next = CONTROL_FD_FIXED;
+
+	dp->doorbell_fd = fds[CONTROL_FD_DOORBELL];
+	dp->nirqs = (unsigned)s->spec->n_irqs;
+	for (unsigned i = 0; i < dp->nirqs; i++)
+		dp->irq_fds[i] = fds[next++];
+	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
+		dp->dev.fds[i] = -1;
+	for (unsigned i = 0; i < s->n_backend_fds; i++) {
+		if (i < DEVICE_MAX_FDS)
+			dp->dev.fds[i] = fds[next];
+		else
+			close(fds[next]);
+		next++;
+	}
+	dp->dev.nfds = s->n_backend_fds < DEVICE_MAX_FDS ? s->n_backend_fds : DEVICE_MAX_FDS;
+}
+
+int devproc_setup(struct devproc *dp, int timeout_ms)
+{
+	int fds[CONTROL_MAX_FDS];
+	unsigned nfds = 0;
+	const Setup *s;
+	int err;
+
+	err = setup_recv(dp, timeout_ms, fds, &nfds);
+	if (err)
+		return err;
+	s = dp->setup_msg->setup;
+	dp->spin_ns = s->spin_ns;
+	setup_fds(dp, s, fds);
+	err = setup_mem(dp, s, fds[CONTROL_FD_GUEST_MEM]);
+	close(fds[CONTROL_FD_GUEST_MEM]);	/* the mapping stays */
+	if (err)
+		return setup_fail(dp, err, "mapping guest RAM");
+	err = setup_ring(dp, s, fds[CONTROL_FD_RING]);
+	close(fds[CONTROL_FD_RING]);
+	if (err)
+		return setup_fail(dp, err, "mapping the rings");
+	dp->dev.ops = device_class_find(s->spec->klass);
+	if (!dp->dev.ops)
+		return setup_fail(dp, -ENOENT, s->spec->klass);
+	snprintf(dp->dev.id, sizeof(dp->dev.id), "%s", dp->name);
+	devproc_host_init(dp);
+	err = dp->dev.ops->create(&dp->dev, s->spec);
+	if (err)
+		return setup_fail(dp, err, "creating the device");
+	dp->created = true;
+	return 0;
+}

@@ -1,0 +1,491 @@
+/*
+ * The control channel: protobuf-c messages over SOCK_SEQPACKET with fds by
+ * SCM_RIGHTS (contracts in control.h). The receive side is the monitor's
+ * defence against a compromised device process, so it assumes every byte,
+ * every length and every fd count is hostile.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "device.h"
+#include "log.h"
+#include "ring.h"
+
+_Static_assert(DEV_EVENT_RESET == 1 && DEV_EVENT_POWEROFF == 2 && DEV_EVENT_NEEDS_RESET == 3,
+	       "Event.type range below follows enum device_event");
+_Static_assert(LOG_ERR == 0 && LOG_DEBUG == 3, "Log.level range follows enum log_level");
+_Static_assert(CONTROL_MAX_IRQS == DEVICE_MAX_IRQS, "a device holds every irq");
+_Static_assert(CONTROL_MAX_BACKEND == DEVICE_MAX_FDS, "a device holds every backend fd");
+_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_BACKEND <= CONTROL_MAX_FDS,
+	       "a full Setup fits in one message");
+
+#define EVENT_MIN DEV_EVENT_RESET
+#define EVENT_MAX DEV_EVENT_NEEDS_RESET
+#define PIO_SPACE 0x10000ull
+
+/* Room for exactly CONTROL_MAX_FDS fds, aligned for struct cmsghdr. */
+union control_cmsg {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int) * CONTROL_MAX_FDS)];
+};
+
+static void close_fds(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* ---- Sending ---- */
+
+static int send_packet(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	union control_cmsg c;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfds) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	/* A peer that died with unread packets leaves ECONNRESET once: still "gone". */
+	if (n < 0)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	/* A SEQPACKET send is all or nothing; anything else is a kernel surprise. */
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static bool body_known(ControlMsg__BodyCase c)
+{
+	return c >= CONTROL_MSG__BODY_SETUP && c <= CONTROL_MSG__BODY_SHUTDOWN;
+}
+
+/* A known body case with its pointer set (any union member: they alias). */
+static bool has_body(const ControlMsg *m)
+{
+	return m && body_known(m->body_case) && m->setup;
+}
+
+int control_send(int sock, const ControlMsg *m, const int *fds, unsigned nfds)
+{
+	uint8_t buf[CONTROL_MAX_MSG];
+	size_t len;
+
+	if (!m || nfds > CONTROL_MAX_FDS || (nfds && !fds))
+		return -EINVAL;
+	/* protobuf-c would dereference a missing required field while packing. */
+	if (!has_body(m) || !protobuf_c_message_check(&m->base))
+		return -EINVAL;
+	len = control_msg__get_packed_size(m);
+	if (len > CONTROL_MAX_MSG)
+		return -EMSGSIZE;
+	if (control_msg__pack(m, buf) != len)
+		return -EIO;
+	return send_packet(sock, buf, len, fds, nfds);
+}
+
+int control_send_simple(int sock, ControlMsg__BodyCase body)
+{
+	Ready ready = READY__INIT;
+	StatsRequest req = STATS_REQUEST__INIT;
+	Shutdown shut = SHUTDOWN__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+
+	m.body_case = body;
+	if (body == CONTROL_MSG__BODY_READY)
+		m.ready = &ready;
+	else if (body == CONTROL_MSG__BODY_STATS_REQUEST)
+		m.stats_request = &req;
+	else if (body == CONTROL_MSG__BODY_SHUTDOWN)
+		m.shutdown = &shut;
+	else
+		return -EINVAL;
+	return control_send(sock, &m, NULL, 0);
+}
+
+int control_send_event(int sock, unsigned type)
+{
+	Event ev = EVENT__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+
+	if (type < EVENT_MIN || type > EVENT_MAX)
+		return -EINVAL;
+	ev.type = type;
+	m.body_case = CONTROL_MSG__BODY_EVENT;
+	m.event = &ev;
+	return control_send(sock, &m, NULL, 0);
+}
+
+static bool printable(unsigned char c, bool tab)
+{
+	return (c >= 0x20 && c <= 0x7e) || (tab && c == '\t');
+}
+
+int control_send_log(int sock, int level, const char *text)
+{
+	char clean[CONTROL_MAX_LOG + 1];
+	Log log = LOG__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+	size_t n;
+
+	if (level < LOG_ERR || level > LOG_DEBUG || !text)
+		return -EINVAL;
+	n = strnlen(text, CONTROL_MAX_LOG);
+	for (size_t i = 0; i < n; i++)
+		clean[i] = printable((unsigned char)text[i], true) ? text[i] : '?';
+	clean[n] = '\0';
+	log.level = (uint32_t)level;
+	log.text = clean;
+	m.body_case = CONTROL_MSG__BODY_LOG;
+	m.log = &log;
+	return control_send(sock, &m, NULL, 0);
+}
+
+int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notifies)
+{
+	Stats st = STATS__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+
+	st.traps = traps;
+	st.sleeps = sleeps;
+	st.notifies = notifies;
+	m.body_case = CONTROL_MSG__BODY_STATS;
+	m.stats = &st;
+	return control_send(sock, &m, NULL, 0);
+}
+
+/* ---- Receiving ---- */
+
+/*
+ * Move every fd of every SCM_RIGHTS cmsg into fds[] (up to max), closing
+ * the rest. Returns 0, or -E2BIG if any fd was over max or the kernel had
+ * to drop some (MSG_CTRUNC: it closes those itself).
+ */
+static int take_fds(struct msghdr *mh, int *fds, unsigned *nfds, unsigned max)
+{
+	const char *end = (const char *)mh->msg_control + mh->msg_controllen;
+	int r = (mh->msg_flags & MSG_CTRUNC) ? -E2BIG : 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		const char *data = (const char *)CMSG_DATA(cm);
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0) || cm->cmsg_len > (size_t)(end - (const char *)cm))
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, data + i * sizeof(int), sizeof(fd));
+			if (*nfds < max) {
+				fds[(*nfds)++] = fd;
+			} else {
+				close(fd);
+				r = -E2BIG;
+			}
+		}
+	}
+	return r;
+}
+
+/*
+ * recvmsg read 0 bytes: end of file, or an empty packet from a peer that
+ * is still there. A peer that closed or shut down sets RCV_SHUTDOWN on our
+ * end, which poll reports as POLLRDHUP/POLLHUP.
+ */
+static int zero_read_error(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN | POLLRDHUP };
+	int n;
+
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (p.revents & (POLLRDHUP | POLLHUP)) ? -ECONNRESET : -EBADMSG;
+}
+
+/*
+ * Read one packet into buf (size bytes, one more than any valid message)
+ * and its fds into fds[] (up to max, *nfds of them even on error, for the
+ * caller to close). Returns 0 and *len, or -errno.
+ */
+static int recv_packet(int sock, uint8_t *buf, size_t size, size_t *len,
+		       int *fds, unsigned *nfds, unsigned max)
+{
+	union control_cmsg c;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = c.buf, .msg_controllen = sizeof(c.buf),
+	};
+	ssize_t n;
+	int r;
+
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	r = take_fds(&mh, fds, nfds, max);
+	if (n == 0)
+		return zero_read_error(sock);
+	if (r < 0)
+		return r;
+	if ((mh.msg_flags & MSG_TRUNC) || (size_t)n >= size)
+		return -EBADMSG;
+	*len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Unpack exactly len bytes. Re-packing must give the same length: a string
+ * with a NUL inside (which the C view would silently cut), a repeated
+ * scalar field or a padded varint all change it.
+ */
+static int unpack(const uint8_t *buf, size_t len, ControlMsg **out)
+{
+	ControlMsg *m = control_msg__unpack(NULL, len, buf);
+
+	if (!m)
+		return -EBADMSG;
+	if (!has_body(m) || control_msg__get_packed_size(m) != len) {
+		control_msg__free_unpacked(m, NULL);
+		return -EBADMSG;
+	}
+	*out = m;
+	return 0;
+}
+
+int control_recv(int sock, ControlMsg **m, int *fds, unsigned *nfds, unsigned max_fds)
+{
+	uint8_t buf[CONTROL_MAX_MSG + 1];
+	int got[CONTROL_MAX_FDS];
+	unsigned ngot = 0;
+	size_t len = 0;
+	int r;
+
+	if (!m || !nfds || (max_fds && !fds))
+		return -EINVAL;
+	*m = NULL;
+	*nfds = 0;
+	if (max_fds > CONTROL_MAX_FDS)
+		max_fds = CONTROL_MAX_FDS;
+	r = recv_packet(sock, buf, sizeof(buf), &len, got, &ngot, max_fds);
+	if (r == 0)
+		r = unpack(buf, len, m);
+	if (r < 0) {
+		close_fds(got, ngot);
+		return r;
+	}
+	if (ngot)
+		memcpy(fds, got, ngot * sizeof(int));
+	*nfds = ngot;
+	return 0;
+}
+
+void control_msg_free(ControlMsg *m)
+{
+	if (m)
+		control_msg__free_unpacked(m, NULL);
+}
+
+/* ---- Content checks: each returns NULL when fine, else why not ---- */
+
+/* s has min..max bytes, all printable (tab too if tab). */
+static bool text_ok(const char *s, size_t min, size_t max, bool tab)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strnlen(s, max + 1);
+	if (n < min || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!printable((unsigned char)s[i], tab))
+			return false;
+	return true;
+}
+
+static bool class_ok(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strnlen(s, CONTROL_MAX_CLASS + 1);
+	if (n < 1 || n > CONTROL_MAX_CLASS)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* [start, start + size) is non-empty and its end fits in 64 bits. */
+static bool range_ok(uint64_t start, uint64_t size)
+{
+	return size > 0 && size <= UINT64_MAX - start;
+}
+
+static const char *region_problem(const Region *r)
+{
+	if (!r)
+		return "region missing";
+	if (r->bus != TRAP_PIO && r->bus != TRAP_MMIO)
+		return "region bus unknown";
+	if (!range_ok(r->addr, r->size))
+		return "region empty or wrapping";
+	if (r->bus == TRAP_PIO && (r->addr >= PIO_SPACE || r->size > PIO_SPACE - r->addr))
+		return "PIO region beyond port 0xffff";
+	return NULL;
+}
+
+static const char *spec_problem(const DeviceSpec *spec)
+{
+	const char *bad;
+
+	if (!spec)
+		return "no spec";
+	if (!class_ok(spec->klass))
+		return "bad class name";
+	if (spec->n_regions > CONTROL_MAX_REGIONS || (spec->n_regions && !spec->regions))
+		return "too many regions";
+	for (size_t i = 0; i < spec->n_regions; i++)
+		if ((bad = region_problem(spec->regions[i])))
+			return bad;
+	if (spec->n_irqs > CONTROL_MAX_IRQS || (spec->n_irqs && !spec->irqs))
+		return "too many irqs";
+	if (spec->n_params && !spec->params)
+		return "params missing";
+	for (size_t i = 0; i < spec->n_params; i++)
+		if (!spec->params[i])
+			return "param missing";
+	return NULL;
+}
+
+static bool ranges_overlap(const MemRange *a, const MemRange *b)
+{
+	/* range_ok held for both, so the ends do not wrap. */
+	return a->gpa < b->gpa + b->size && b->gpa < a->gpa + a->size;
+}
+
+static const char *mem_problem(const Setup *s)
+{
+	if (s->n_mem < 1 || s->n_mem > CONTROL_MAX_MEM || !s->mem)
+		return "memory range count not 1..4";
+	for (size_t i = 0; i < s->n_mem; i++) {
+		const MemRange *r = s->mem[i];
+
+		if (!r)
+			return "memory range missing";
+		if (!range_ok(r->gpa, r->size))
+			return "memory range empty or wrapping";
+		if (r->fd_offset > s->mem_total || r->size > s->mem_total - r->fd_offset)
+			return "memory range beyond mem_total";
+		for (size_t j = 0; j < i; j++)
+			if (ranges_overlap(r, s->mem[j]))
+				return "memory ranges overlap";
+	}
+	return NULL;
+}
+
+static const char *setup_problem(const Setup *s, unsigned nfds)
+{
+	const char *bad;
+
+	if ((bad = spec_problem(s->spec)) || (bad = mem_problem(s)))
+		return bad;
+	if (s->nvcpus < 1 || s->nvcpus > RING_MAX_VCPUS)
+		return "vCPU count out of range";
+	if (s->ring_size < ring_shm_size(s->nvcpus))
+		return "ring memory too small";
+	if (s->spin_ns > CONTROL_MAX_SPIN_NS)
+		return "spin time over 10 s";
+	if (!text_ok(s->vm_name, 0, CONTROL_MAX_NAME, false))
+		return "bad VM name";
+	if (s->n_backend_fds > CONTROL_MAX_BACKEND)
+		return "too many backend fds";
+	/* Both terms are bounded above, so the sum cannot overflow. */
+	if (nfds != CONTROL_FD_FIXED + s->spec->n_irqs + s->n_backend_fds)
+		return "fd count does not match the setup";
+	return NULL;
+}
+
+static const char *device_msg_problem(const ControlMsg *m, unsigned nfds)
+{
+	if (!has_body(m))
+		return "no message body";
+	if (nfds)
+		return "fds attached to a device message";
+	switch (m->body_case) {
+	case CONTROL_MSG__BODY_READY:
+		if (m->ready->info && !text_ok(m->ready->info, 0, CONTROL_MAX_LOG, false))
+			return "bad ready info";
+		return NULL;
+	case CONTROL_MSG__BODY_EVENT:
+		if (m->event->type < EVENT_MIN || m->event->type > EVENT_MAX)
+			return "unknown event type";
+		return NULL;
+	case CONTROL_MSG__BODY_LOG:
+		if (m->log->level > LOG_DEBUG)
+			return "unknown log level";
+		if (!text_ok(m->log->text, 0, CONTROL_MAX_LOG, true))
+			return "log text too long or not printable";
+		return NULL;
+	case CONTROL_MSG__BODY_STATS:
+		return NULL;
+	default:
+		return "not a message a device sends";
+	}
+}
+
+static const char *monitor_msg_problem(const ControlMsg *m, unsigned nfds)
+{
+	if (!has_body(m))
+		return "no message body";
+	switch (m->body_case) {
+	case CONTROL_MSG__BODY_SETUP:
+		return setup_problem(m->setup, nfds);
+	case CONTROL_MSG__BODY_STATS_REQUEST:
+	case CONTROL_MSG__BODY_SHUTDOWN:
+		return nfds ? "fds attached to a message without fds" : NULL;
+	default:
+		return "not a message the monitor sends";
+	}
+}
+
+static int verdict(const char *bad, const char **why)
+{
+	if (why)
+		*why = bad ? bad : "ok";
+	return bad ? -EBADMSG : 0;
+}
+
+int control_check_from_device(const ControlMsg *m, unsigned nfds, const char **why)
+{
+	return verdict(device_msg_problem(m, nfds), why);
+}
+
+int control_check_from_monitor(const ControlMsg *m, unsigned nfds, const char **why)
+{
+	return verdict(monitor_msg_problem(m, nfds), why);
+}

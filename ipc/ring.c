@@ -1,0 +1,444 @@
+/*
+ * Trap rings: see ring.h for the layout and the contracts.
+ *
+ * Memory ordering in one place:
+ *
+ * - Requests: the vCPU fills the entry at head, then release-stores head+1;
+ *   the device acquire-loads head before copying the entry. The device
+ *   release-stores tail after it has copied (and served) an entry; the vCPU
+ *   acquire-loads tail before it reuses a slot.
+ * - Completions: the device writes data and status, then release-stores
+ *   done.seq; the vCPU acquire-loads done.seq and only then reads them.
+ * - Sleeping (both directions, Dekker): the sleeper stores its "sleeping"
+ *   word, issues a seq_cst fence, then re-checks for work; the waker stores
+ *   the work (head or done.seq), issues a seq_cst fence, then loads the
+ *   sleeper's word. The fences order each side's store before its load, so
+ *   the two loads cannot both miss the other side's store: either the
+ *   sleeper sees the work and does not sleep, or the waker sees the word
+ *   and rings. The doorbell is an eventfd counter and FUTEX_WAIT compares
+ *   the word inside the kernel, so a ring that lands before the sleeper
+ *   actually blocks is not lost either.
+ * - gseq order: see ring_consume for why a request is only served once an
+ *   earlier scan of the heads already showed it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "util.h"
+
+#define RING_PAGE        4096u
+#define RING_POLL_NS     30000u		/* nap while waiting for ring space */
+#define RING_SLICE_NS    1000000u	/* longest futex sleep between *dead checks */
+#define RING_MAX_ERRNO   4095
+
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+static size_t ring_bytes(unsigned nvcpus)
+{
+	return sizeof(struct ring_header) + (size_t)nvcpus * sizeof(struct ring_vcpu);
+}
+
+size_t ring_shm_size(unsigned nvcpus)
+{
+	return ALIGN_UP(ring_bytes(nvcpus), (size_t)RING_PAGE);
+}
+
+int ring_shm_init(void *mem, size_t len, unsigned nvcpus)
+{
+	struct ring_header *h = mem;
+
+	if (!mem || nvcpus == 0 || nvcpus > RING_MAX_VCPUS || len < ring_shm_size(nvcpus))
+		return -EINVAL;
+	memset(mem, 0, ring_shm_size(nvcpus));
+	h->magic = RING_MAGIC;
+	h->version = RING_VERSION;
+	h->nvcpus = nvcpus;
+	h->entries = RING_ENTRIES;
+	h->entry_size = sizeof(struct ring_entry);
+	return 0;
+}
+
+int ring_shm_check(const void *mem, size_t len, unsigned nvcpus)
+{
+	const struct ring_header *h = mem;
+
+	if (!mem || len < sizeof(*h) || nvcpus == 0 || nvcpus > RING_MAX_VCPUS)
+		return -EPROTO;
+	if (h->magic != RING_MAGIC || h->version != RING_VERSION)
+		return -EPROTO;
+	if (h->nvcpus != nvcpus || h->entries != RING_ENTRIES ||
+	    h->entry_size != sizeof(struct ring_entry))
+		return -EPROTO;
+	return len < ring_bytes(nvcpus) ? -EPROTO : 0;
+}
+
+/*
+ * Number of rings to look at. The header is writable by the device, so
+ * never trust nvcpus beyond the layout's own limit.
+ */
+static unsigned ring_count(const struct ring_header *h)
+{
+	return h->nvcpus <= RING_MAX_VCPUS ? h->nvcpus : RING_MAX_VCPUS;
+}
+
+static long ring_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	/* Not FUTEX_PRIVATE_FLAG: the word lives in memory shared with another process. */
+	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+static struct timespec ring_ts(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
+				  .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+/* ---- Producer ---- */
+
+void ring_producer_init(struct ring_producer *p, struct ring_header *h, unsigned vcpu,
+			int doorbell_fd, const _Atomic bool *dead)
+{
+	p->h = h;
+	p->r = &h->vcpu[vcpu];
+	p->vcpu = vcpu;
+	/* Start past whatever completion is there, so a reused ring never matches early. */
+	p->seq = atomic_load_explicit(&p->r->done.seq, memory_order_relaxed);
+	p->head = atomic_load_explicit(&p->r->head, memory_order_relaxed);
+	p->doorbell_fd = doorbell_fd;
+	p->dead = dead;
+}
+
+static bool ring_is_dead(const struct ring_producer *p)
+{
+	return p->dead && atomic_load(p->dead);
+}
+
+/*
+ * Free slots: >0 there is room, 0 full, -EPROTO if the device moved tail
+ * somewhere impossible.
+ */
+static int ring_room(const struct ring_producer *p)
+{
+	uint32_t tail = atomic_load_explicit(&p->r->tail, memory_order_acquire);
+	uint32_t used = p->head - tail;
+
+	if (used > RING_ENTRIES)
+		return -EPROTO;
+	return (int)(RING_ENTRIES - used);
+}
+
+/* Wait for a free slot: spin for spin_ns, then nap, until the deadline. */
+static int ring_wait_room(struct ring_producer *p, const struct ring_wait_cfg *cfg,
+			  uint64_t start)
+{
+	for (unsigned i = 0;; i++) {
+		int room = ring_room(p);
+		uint64_t now;
+
+		if (room != 0)
+			return room < 0 ? room : 0;
+		if (ring_is_dead(p))
+			return -EPIPE;
+		now = now_ns();
+		if (now - start >= cfg->deadline_ns)
+			return -ETIMEDOUT;
+		if (now - start < cfg->spin_ns) {
+			cpu_relax();
+			continue;
+		}
+		struct timespec ts = ring_ts(RING_POLL_NS);
+		nanosleep(&ts, NULL);	/* woken early (EINTR): just look again */
+	}
+}
+
+static void ring_publish(struct ring_producer *p, const struct trap *t, uint32_t flags,
+			 uint32_t seq)
+{
+	struct ring_vcpu *r = p->r;
+	struct ring_entry *e = &r->e[p->head % RING_ENTRIES];
+
+	/* head is our own copy: the device can write the shared one. */
+	e->gseq = atomic_fetch_add(&p->h->gseq, 1) + 1;
+	e->flags = flags;
+	e->seq = seq;
+	e->trap = *t;
+	atomic_store_explicit(&r->head, ++p->head, memory_order_release);
+}
+
+/*
+ * Ring the device's doorbell if it said it sleeps. The fence pairs with the
+ * one in ring_dev_sleep_begin (see the top of this file). A failed write is
+ * not the access's failure: the request is published and is served when the
+ * device next looks; a waited one is bounded by its deadline anyway.
+ */
+static void ring_doorbell(struct ring_producer *p)
+{
+	uint64_t one = 1;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&p->h->dev_sleeping, memory_order_relaxed))
+		return;
+	if (p->doorbell_fd < 0)
+		return;
+	while (write(p->doorbell_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+/* Is the completion for seq there? Only an exact match counts. */
+static bool ring_done(const struct ring_vcpu *r, uint32_t seq, uint32_t *seen)
+{
+	*seen = atomic_load_explicit(&r->done.seq, memory_order_acquire);
+	return *seen == seq;
+}
+
+/* Spin until seq completes or until spin_end: 0, -EPIPE or -EAGAIN. */
+static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_end)
+{
+	uint32_t seen;
+
+	for (;;) {
+		if (ring_done(p->r, seq, &seen))
+			return 0;
+		if (ring_is_dead(p))
+			return -EPIPE;
+		if (now_ns() >= spin_end)
+			return -EAGAIN;
+		cpu_relax();
+	}
+}
+
+/*
+ * Sleep on done.seq until seq completes. The futex sleeps at most
+ * RING_SLICE_NS at a time: ring_wake_all cannot change the word (it does
+ * not know how many rings really are mapped), so a wake that slips in
+ * between the *dead check and FUTEX_WAIT is caught by the next slice.
+ */
+static int ring_sleep_done(struct ring_producer *p, uint32_t seq, uint64_t end)
+{
+	struct ring_vcpu *r = p->r;
+	uint32_t seen;
+
+	atomic_store(&r->vcpu_sleeping, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	for (;;) {
+		if (ring_done(r, seq, &seen))
+			break;
+		if (ring_is_dead(p))
+			break;
+		uint64_t now = now_ns();
+		if (now >= end)
+			break;
+		struct timespec ts = ring_ts(end - now < RING_SLICE_NS ? end - now : RING_SLICE_NS);
+		/* EAGAIN (word changed), EINTR, ETIMEDOUT: all mean look again. */
+		ring_futex(&r->done.seq, FUTEX_WAIT, seen, &ts);
+	}
+	atomic_store_explicit(&r->vcpu_sleeping, 0, memory_order_relaxed);
+	if (seen == seq)
+		return 0;
+	return ring_is_dead(p) ? -EPIPE : -ETIMEDOUT;
+}
+
+/*
+ * Take the completion: copy it once, then judge the copy. The compiler
+ * barrier keeps the compiler from reading the shared bytes again in place
+ * of the copy (the device may be changing them).
+ */
+static int ring_take(const struct ring_vcpu *r, struct trap *t)
+{
+	uint8_t data[8];
+	int32_t status;
+
+	memcpy(data, r->done.data, sizeof(data));
+	status = r->done.status;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (status < 0 && status >= -RING_MAX_ERRNO)
+		return status;
+	if (status != 0 && status != RING_STATUS_STOP)
+		return -EPROTO;
+	if (!t->is_write)
+		memcpy(t->data, data, t->len <= 8 ? t->len : 8);
+	return status;
+}
+
+static int ring_wait_done(struct ring_producer *p, struct trap *t, uint32_t seq,
+			  const struct ring_wait_cfg *cfg, uint64_t start)
+{
+	uint64_t end = start + cfg->deadline_ns, spin_end = now_ns() + cfg->spin_ns;
+	int err = ring_spin_done(p, seq, spin_end < end ? spin_end : end);
+
+	if (err == -EAGAIN)
+		err = ring_sleep_done(p, seq, end);
+	return err ? err : ring_take(p->r, t);
+}
+
+int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct ring_wait_cfg *cfg)
+{
+	bool waited = !t->is_write || sync;
+	uint64_t start = now_ns();
+	int err = ring_wait_room(p, cfg, start);
+	uint32_t seq = 0;
+
+	if (err)
+		return err;
+	/* Only waited requests use a seq, so done.seq is always the previous one. */
+	if (waited)
+		seq = ++p->seq;
+	ring_publish(p, t, waited ? RING_F_WAIT : 0, seq);
+	ring_doorbell(p);
+	return waited ? ring_wait_done(p, t, seq, cfg, start) : 0;
+}
+
+void ring_wake_all(struct ring_header *h, unsigned nvcpus)
+{
+	unsigned n = nvcpus < RING_MAX_VCPUS ? nvcpus : RING_MAX_VCPUS;
+
+	for (unsigned i = 0; i < n; i++)
+		ring_futex(&h->vcpu[i].done.seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+/* ---- Consumer ---- */
+
+/* Acquire every ring's head into head[]; -EPROTO if one is impossible. */
+static int ring_scan(struct ring_header *h, unsigned n, uint32_t *head)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct ring_vcpu *r = &h->vcpu[i];
+		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+		head[i] = atomic_load_explicit(&r->head, memory_order_acquire);
+		if (head[i] - tail > RING_ENTRIES)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+/* The ring whose oldest pending entry (per head[]) has the smallest gseq, or -1. */
+static int ring_pick(struct ring_header *h, unsigned n, const uint32_t *head)
+{
+	uint64_t best_gseq = UINT64_MAX;
+	int best = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ring_vcpu *r = &h->vcpu[i];
+		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint64_t gseq;
+
+		if (head[i] == tail)
+			continue;
+		gseq = r->e[tail % RING_ENTRIES].gseq;
+		if (best < 0 || gseq < best_gseq) {
+			best_gseq = gseq;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+static bool ring_entry_ok(const struct ring_entry *e)
+{
+	return (e->flags & ~RING_F_WAIT) == 0 && e->trap.bus < TRAP_NBUS &&
+	       e->trap.len >= 1 && e->trap.len <= 8 && e->trap.is_write <= 1;
+}
+
+/*
+ * Complete a waited request: data and status first, then publish seq with
+ * a release store; wake the vCPU if it said it sleeps (the fence pairs with
+ * the one in ring_sleep_done).
+ */
+static void ring_complete(struct ring_vcpu *r, uint32_t seq, int status, const uint8_t *data)
+{
+	memcpy(r->done.data, data, sizeof(r->done.data));
+	r->done.status = status;
+	atomic_store_explicit(&r->done.seq, seq, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&r->vcpu_sleeping, memory_order_relaxed))
+		ring_futex(&r->done.seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+/* Copy out, check and serve the entry at r's tail, then retire it. */
+static void ring_serve_one(struct ring_vcpu *r, ring_serve_fn serve, void *opaque)
+{
+	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	struct ring_entry e;
+	int status = -EINVAL;
+
+	memcpy(&e, &r->e[tail % RING_ENTRIES], sizeof(e));
+	atomic_signal_fence(memory_order_seq_cst);	/* only the copy from here on */
+	if (ring_entry_ok(&e))
+		status = serve(opaque, &e.trap);
+	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+	if (e.flags & RING_F_WAIT)
+		ring_complete(r, e.seq, status, e.trap.data);
+}
+
+/*
+ * Why two scans: a producer takes its gseq before it publishes, so a ring
+ * can look empty in a scan and still get an older entry right after. An
+ * entry is served only if the previous scan (not just the current one)
+ * already saw it. Everything that happened before that entry was published
+ * is then visible to the current scan (the earlier acquire of its head
+ * synchronised with its publication) and, holding a smaller gseq, would
+ * have been picked first. Each producer has at most one gseq taken but not
+ * yet published, so the re-scans end. At most n * RING_ENTRIES requests
+ * (more than can be posted at once) are served per call, so a steady
+ * stream does not keep the caller from its other fds.
+ */
+int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
+{
+	uint32_t prev[RING_MAX_VCPUS], cur[RING_MAX_VCPUS];
+	unsigned n = ring_count(h);
+	int served = 0, err = ring_scan(h, n, prev);
+
+	while (!err && served < (int)(n * RING_ENTRIES)) {
+		int m;
+
+		err = ring_scan(h, n, cur);
+		m = err ? -1 : ring_pick(h, n, cur);
+		if (m < 0)
+			break;
+		if (prev[m] != atomic_load_explicit(&h->vcpu[m].tail, memory_order_relaxed)) {
+			ring_serve_one(&h->vcpu[m], serve, opaque);
+			served++;
+		}
+		memcpy(prev, cur, n * sizeof(cur[0]));
+	}
+	return err ? err : served;
+}
+
+bool ring_pending(struct ring_header *h)
+{
+	unsigned n = ring_count(h);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ring_vcpu *r = &h->vcpu[i];
+
+		if (atomic_load_explicit(&r->head, memory_order_acquire) !=
+		    atomic_load_explicit(&r->tail, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+bool ring_dev_sleep_begin(struct ring_header *h)
+{
+	atomic_store(&h->dev_sleeping, 1);
+	atomic_thread_fence(memory_order_seq_cst);	/* pairs with ring_doorbell's */
+	if (!ring_pending(h))
+		return true;
+	atomic_store(&h->dev_sleeping, 0);
+	return false;
+}
+
+void ring_dev_sleep_end(struct ring_header *h)
+{
+	atomic_store_explicit(&h->dev_sleeping, 0, memory_order_relaxed);
+}

@@ -1,0 +1,188 @@
+/*
+ * Trap rings: how trapped accesses travel from the monitor's vCPU threads to
+ * a device process and back. One shared memfd per device process holds a
+ * header and, per vCPU, a single-producer/single-consumer request ring plus
+ * a completion slot, each on its own cache line. Layout is fixed, versioned
+ * and size-asserted: both sides map the same bytes.
+ *
+ * Ordering: every request carries a global sequence number (gseq) taken from
+ * the header when it is posted. The device serves requests across all rings
+ * in gseq order, so a read is served only after every write posted before
+ * it by any vCPU has been applied.
+ *
+ * Writes are posted (the vCPU goes straight back to the guest) unless the
+ * region asks for synchronous writes; reads wait for their completion.
+ *
+ * Waiting is adaptive on both sides: spin for a bounded time, then sleep. A
+ * sleeping vCPU waits on a futex on its completion slot's seq word; a
+ * sleeping device waits on its doorbell eventfd. Each side sets its
+ * "sleeping" word before sleeping and re-checks for work after; the other
+ * side rings only when it sees that word set.
+ *
+ * Trust: the monitor formats the memory and trusts nothing it reads back
+ * (indexes are range-checked, a completion is only taken if its seq is the
+ * one expected); the device checks the header before use and every entry's
+ * fields before serving it.
+ */
+#ifndef VMM_IPC_RING_H
+#define VMM_IPC_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trap.h"
+
+#define RING_MAGIC     0x524d4d56u	/* "VMMR" */
+#define RING_VERSION   1u
+#define RING_ENTRIES   64u		/* per vCPU; a power of two */
+#define RING_MAX_VCPUS 64u
+#define RING_CACHELINE 64
+
+/*
+ * Completion status beyond 0/-errno: the access was served and the device
+ * asked the monitor to stop the VM (reset, poweroff) while serving it. The
+ * vCPU must not run the guest on until the monitor has acted.
+ */
+#define RING_STATUS_STOP 1
+
+/* Request flags. */
+#define RING_F_WAIT 1u			/* the vCPU waits for a completion */
+
+struct ring_entry {
+	uint64_t gseq;			/* global posting order, from 1 */
+	uint32_t flags;			/* RING_F_* */
+	uint32_t seq;			/* per-vCPU request number (completion match) */
+	struct trap trap;
+	uint8_t _pad[16];
+};
+_Static_assert(sizeof(struct ring_entry) == RING_CACHELINE, "one entry per cache line");
+
+struct ring_completion {
+	_Atomic uint32_t seq;		/* seq of the last completed waited request */
+	int32_t status;			/* 0, or -errno: the device did not serve it */
+	uint8_t data[8];		/* read result */
+	uint8_t _pad[RING_CACHELINE - 16];
+};
+_Static_assert(sizeof(struct ring_completion) == RING_CACHELINE, "own cache line");
+
+struct ring_vcpu {
+	_Atomic uint32_t head;		/* next slot the vCPU fills */
+	uint8_t _pad0[RING_CACHELINE - 4];
+	_Atomic uint32_t tail;		/* next slot the device reads */
+	uint8_t _pad1[RING_CACHELINE - 4];
+	struct ring_completion done;
+	_Atomic uint32_t vcpu_sleeping;	/* 1: the vCPU sleeps on done.seq */
+	uint8_t _pad2[RING_CACHELINE - 4];
+	struct ring_entry e[RING_ENTRIES];
+};
+_Static_assert(sizeof(struct ring_vcpu) == (4 + RING_ENTRIES) * RING_CACHELINE, "layout");
+
+struct ring_header {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t nvcpus;
+	uint32_t entries;		/* RING_ENTRIES */
+	uint32_t entry_size;		/* sizeof(struct ring_entry) */
+	uint32_t _pad0[RING_CACHELINE / 4 - 5];
+	_Atomic uint64_t gseq;		/* last global sequence number taken */
+	uint8_t _pad1[RING_CACHELINE - 8];
+	_Atomic uint32_t dev_sleeping;	/* 1: the device sleeps on its doorbell */
+	uint8_t _pad2[RING_CACHELINE - 4];
+	struct ring_vcpu vcpu[];	/* nvcpus of them */
+};
+_Static_assert(sizeof(struct ring_header) == 3 * RING_CACHELINE, "layout");
+
+/* Bytes of shared memory for nvcpus rings (page-rounded). */
+size_t ring_shm_size(unsigned nvcpus);
+
+/*
+ * Format len bytes at mem as an empty set of nvcpus rings (monitor side).
+ * Returns 0, or -EINVAL if nvcpus is 0 or above RING_MAX_VCPUS or len is
+ * smaller than ring_shm_size(nvcpus).
+ */
+int ring_shm_init(void *mem, size_t len, unsigned nvcpus)
+	__attribute__((warn_unused_result));
+
+/*
+ * Check a mapped ring memory before use (device side): magic, version,
+ * geometry and that nvcpus rings fit in len. Returns 0 or -EPROTO.
+ */
+int ring_shm_check(const void *mem, size_t len, unsigned nvcpus)
+	__attribute__((warn_unused_result));
+
+/* ---- Producer side: one per vCPU, in the monitor ---- */
+
+struct ring_wait_cfg {
+	uint64_t spin_ns;		/* spin this long before sleeping */
+	uint64_t deadline_ns;		/* give up after this long in all */
+};
+
+struct ring_producer {
+	struct ring_header *h;
+	struct ring_vcpu *r;
+	unsigned vcpu;
+	uint32_t seq;			/* last request number used */
+	uint32_t head;			/* our copy of r->head (the device can write r's) */
+	int doorbell_fd;		/* the device's eventfd (borrowed) */
+	const _Atomic bool *dead;	/* set by the supervisor: stop waiting */
+};
+
+/* Bind producer p to vCPU vcpu's ring of h. dead may be NULL. */
+void ring_producer_init(struct ring_producer *p, struct ring_header *h, unsigned vcpu,
+			int doorbell_fd, const _Atomic bool *dead);
+
+/*
+ * Send one access. Writes without `sync` are posted and return at once;
+ * reads and sync writes wait for the completion and reads copy its data
+ * into t->data. Waiting for ring space or a completion follows cfg and
+ * stops early when *dead becomes true. Returns 0; -ETIMEDOUT when the
+ * deadline passed; -EPIPE when the device was declared dead; -EPROTO when
+ * the ring memory holds impossible values (the device broke it); the
+ * device's own negative status for the access; or RING_STATUS_STOP (served,
+ * and the device posted a VM stop event while serving it). On any error, a read's
+ * t->data is left untouched for the caller to fill.
+ */
+int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct ring_wait_cfg *cfg)
+	__attribute__((warn_unused_result));
+
+/*
+ * Wake every vCPU sleeping in ring_send on the first nvcpus rings of h (the
+ * supervisor calls this after setting *dead; nvcpus is the monitor's own
+ * count, never the header's, which the device can write).
+ */
+void ring_wake_all(struct ring_header *h, unsigned nvcpus);
+
+/* ---- Consumer side: the device process ---- */
+
+/*
+ * Serve one request: `serve` gets the access (checked: bus, len 1..8;
+ * the region index is serve's to check) and returns 0, -errno, or
+ * RING_STATUS_STOP; for a read it fills t->data.
+ */
+typedef int (*ring_serve_fn)(void *opaque, struct trap *t);
+
+/*
+ * Serve every request currently posted on any ring of h, in gseq order,
+ * completing waited ones (and waking their vCPU if it sleeps). Entries
+ * with impossible fields are completed with -EINVAL without calling serve.
+ * Returns the number served, or -EPROTO if a ring's indexes are impossible.
+ */
+int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
+	__attribute__((warn_unused_result));
+
+/*
+ * The device is about to sleep on its doorbell: mark it sleeping and
+ * re-check. Returns true if it may sleep (no request is pending), false if
+ * work arrived (the mark is cleared again).
+ */
+bool ring_dev_sleep_begin(struct ring_header *h);
+
+/* The device woke up: clear the sleeping mark. */
+void ring_dev_sleep_end(struct ring_header *h);
+
+/* True if any ring of h has a request posted. */
+bool ring_pending(struct ring_header *h);
+
+#endif

@@ -1,0 +1,150 @@
+# Helpers for the integration tests (bash; sourced, not run).
+#
+# Environment (set by meson.build):
+#   VMM_MONITOR   path to vmm-monitor
+#   GUEST_DIR     directory holding the test guests: <name>.elf, hello.bzImage
+#   VMM_TIMEOUT   seconds before a monitor run counts as hung (default 30)
+#
+# A case function calls run_vm (or run_monitor) and then expect_* helpers;
+# the first failed expectation prints what was wanted, the captured
+# stdout/stderr, and exits 1. Exit 77 means skipped (meson's convention).
+
+set -u
+
+: "${VMM_TIMEOUT:=30}"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmm-it.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+OUT=$TMP/stdout
+ERR=$TMP/stderr
+STATUS=
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# KVM must exist and open read-write for anything that runs a guest.
+need_kvm() {
+	[ -e /dev/kvm ] || skip "/dev/kvm does not exist"
+	( exec 3<>/dev/kvm ) 2>/dev/null || skip "/dev/kvm cannot be opened read-write"
+}
+
+need_guest() {
+	local f=$GUEST_DIR/$1
+	[ -f "$f" ] || { echo "missing test guest $f"; exit 1; }
+}
+
+guest() {
+	echo "$GUEST_DIR/$1"
+}
+
+dump() {
+	echo "---- command: ${CMD:-?}"
+	echo "---- exit status: ${STATUS:-?}"
+	echo "---- stdout:"
+	cat -v "$OUT" 2>/dev/null | tail -n 80
+	echo "---- stderr:"
+	cat -v "$ERR" 2>/dev/null | tail -n 40
+	echo "----"
+}
+
+fail() {
+	echo "FAIL: $*"
+	dump
+	exit 1
+}
+
+# run_monitor ARGS...: run vmm-monitor with stdin from /dev/null (or from
+# $STDIN if set), under a timeout; sets STATUS, OUT, ERR.
+run_monitor() {
+	CMD="$VMM_MONITOR $*"
+	STATUS=0
+	timeout --kill-after=5 "$VMM_TIMEOUT" "$VMM_MONITOR" "$@" \
+		<"${STDIN:-/dev/null}" >"$OUT" 2>"$ERR" || STATUS=$?
+	if [ "$STATUS" = 124 ] || [ "$STATUS" = 137 ]; then
+		fail "monitor still running after ${VMM_TIMEOUT}s (killed)"
+	fi
+	return 0
+}
+
+# run_vm GUEST ARGS...: boot guest file GUEST (a name in GUEST_DIR) with
+# extra monitor arguments.
+run_vm() {
+	local g=$1
+	shift
+	need_kvm
+	need_guest "$g"
+	run_monitor --kernel "$(guest "$g")" "$@"
+}
+
+expect_status() {
+	[ "$STATUS" = "$1" ] || fail "exit status $STATUS, expected $1${2:+ ($2)}"
+}
+
+# Guest stdout must hold the line exactly.
+expect_line() {
+	grep -aqxF -- "$1" "$OUT" || fail "no line \"$1\" on stdout"
+}
+
+# Guest stdout must match the extended regex somewhere.
+expect_out() {
+	grep -aqE -- "$1" "$OUT" || fail "stdout does not match /$1/"
+}
+
+expect_no_fail() {
+	if grep -aq '^FAIL' "$OUT"; then
+		fail "guest reported failures: $(grep -a '^FAIL' "$OUT" | head -n 5 | tr '\n' '|')"
+	fi
+}
+
+# The guest ran to its verdict: "PASS <name>", no FAIL line, status 0.
+expect_pass() {
+	expect_no_fail
+	expect_line "PASS $1"
+	expect_status 0 "guest powered off"
+}
+
+# stderr is exactly one line, matching the case-insensitive regex.
+expect_one_error_line() {
+	local n
+	n=$(grep -c '' "$ERR")
+	[ "$n" = 1 ] || fail "expected one line on stderr, got $n"
+	grep -qiE -- "$1" "$ERR" || fail "stderr does not match /$1/ (case-insensitive)"
+}
+
+expect_err() {
+	grep -qiE -- "$1" "$ERR" || fail "stderr does not match /$1/ (case-insensitive)"
+}
+
+# Bad input: status 2, one line on stderr matching the regex.
+expect_usage_error() {
+	expect_status 2 "bad command line or input"
+	expect_one_error_line "$1"
+}
+
+ok() {
+	echo "ok: $*"
+	exit 0
+}
+
+# FNV-1a 32 of a file, as 8 hex digits (matches the initrd guest).
+fnv1a32() {
+	local h=2166136261 b
+	for b in $(od -An -v -tu1 "$1"); do
+		h=$(( ((h ^ b) * 16777619) & 0xffffffff ))
+	done
+	printf '%08x\n' "$h"
+}
+
+# dispatch "$@": run case function case_<name> for argument <name>, with
+# dashes mapped to underscores.
+dispatch() {
+	local name=${1:-}
+	[ -n "$name" ] || { echo "usage: $0 CASE"; exit 1; }
+	[ -n "${VMM_MONITOR:-}" ] || { echo "VMM_MONITOR not set"; exit 1; }
+	[ -x "$VMM_MONITOR" ] || { echo "VMM_MONITOR=$VMM_MONITOR is not executable"; exit 1; }
+	name=case_${name//-/_}
+	declare -F "$name" >/dev/null || { echo "unknown case $1"; exit 1; }
+	"$name"
+}
