@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Boot time and peak RSS: vmm-monitor against QEMU, side by side in one run.
+# Boot time and peak RSS: vmm-monitor (devices in their own processes, and
+# inside the monitor) against QEMU, side by side in one run; then the PSS of
+# a running VM with and without device processes.
 # The same benchmark guest (bench/guest: prints one line, ends the VM) is
 # booted by vmm-monitor through the 64-bit Linux boot protocol and by QEMU
 # through PVH. Prints median time from process start to the guest's line,
@@ -22,7 +24,17 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 256M -nodef
 
 echo "boot: $RUNS runs each, alternating; guest $GUEST"
 python3 bench/timerun.py "$RUNS" "vmm-bench: guest up" \
-    "vmm-monitor=$VMM" \
+    "vmm-process=$VMM --devices process" \
+    "vmm-inproc=$VMM --devices inproc" \
     "qemu-microvm=${QEMU} -M microvm" \
     "qemu-pc=${QEMU} -M pc"
+
+# Memory while a guest runs: the uart test guest waits for a byte on the
+# console, long enough to sum PSS over the monitor and its device processes.
+UART=$BUILD/tests/guest/uart.elf
+echo
+echo "memory of a running VM (monitor + device processes), guest $UART"
+python3 bench/pss.py "uart: waiting for input" \
+    "vmm-process=$BUILD/monitor/vmm-monitor --kernel $UART --devices process" \
+    "vmm-inproc=$BUILD/monitor/vmm-monitor --kernel $UART --devices inproc"
 echo "reproduce: bench/boot.sh $RUNS"

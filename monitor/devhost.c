@@ -113,7 +113,7 @@ static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machi
 		log_err("device class '%s' is not built in", md->klass);
 		return -ENOENT;
 	}
-	snprintf(d->dev.id, sizeof(d->dev.id), "%s%u", md->klass, md->instance);
+	machine_dev_id(md, d->dev.id, sizeof(d->dev.id));
 	d->host = (struct device_host){ .mem_ptr = inproc_mem_ptr, .irq_set = inproc_irq_set,
 					.event = inproc_event, .log = inproc_log, .opaque = d };
 	d->dev.host = &d->host;

@@ -1,5 +1,8 @@
 #include "machine.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "boot.h"
 #include "trap.h"
 #include "util.h"
@@ -54,4 +57,12 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 	out->spec.irqs = out->irqs;
 	out->spec.has_mem_size = 1;
 	out->spec.mem_size = mem_size;
+}
+
+void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
+{
+	size_t n = strlen(md->klass);
+	bool digit = n && md->klass[n - 1] >= '0' && md->klass[n - 1] <= '9';
+
+	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->klass, md->instance);
 }

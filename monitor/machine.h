@@ -7,6 +7,7 @@
 #define VMM_MONITOR_MACHINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "device.pb-c.h"
@@ -46,6 +47,12 @@ struct machine_spec {
  */
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 			struct machine_spec *out);
+
+/*
+ * The device's id for logs, ps and reports: class then instance
+ * ("serial0"), with a dash when the class ends in a digit ("i8042-0").
+ */
+void machine_dev_id(const struct machine_dev *md, char *buf, size_t len);
 
 /* The x86 machine's legacy devices; *n receives the count. */
 const struct machine_dev *machine_x86_devices(unsigned *n);

@@ -297,7 +297,7 @@ static int procdev_create(struct vm *vm, struct proc_dev *d, const struct machin
 
 	d->vm = vm;
 	d->klass = md->klass;
-	snprintf(d->id, sizeof(d->id), "%s%u", md->klass, md->instance);
+	machine_dev_id(md, d->id, sizeof(d->id));
 	machine_spec_build(md, vm->mem.total, &d->spec);
 	err = procdev_resources(d, cfg);
 	if (!err)

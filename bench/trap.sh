@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Cost of one trapped port access, side by side: the bench-trap guest does
+# N writes then N reads of the 8250 scratch register under vmm-monitor
+# --devices inproc (the device in the monitor), --devices process (the
+# device in its own process, over the ring) and QEMU (same ELF, PVH entry).
+# Prints microseconds per access and the ratios process/inproc and
+# process/QEMU. Spin budgets can be varied: SPIN_US, DEV_SPIN_US.
+#
+# usage: bench/trap.sh [RUNS]      (default 5; needs /dev/kvm and QEMU)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+BUILD=${VMM_BUILD:-build}
+./scripts/build.sh
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
+
+N=$(awk '/#define BENCH_N/ {print $3}' bench/guest/bench.c)
+GUEST=$BUILD/bench/guest/bench-trap.elf
+SPIN=${SPIN_US:+--spin-us $SPIN_US}
+DSPIN=${DEV_SPIN_US:+--device-spin-us $DEV_SPIN_US}
+VMM="$BUILD/monitor/vmm-monitor --kernel $GUEST --mem 256M"
+QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 256M -nodefaults
+      -no-user-config -nographic -serial stdio -no-reboot -kernel $GUEST -M microvm
+      -device isa-debug-exit,iobase=0xf4,iosize=4"
+
+echo "trap: $RUNS runs each, $N accesses per direction, port 0x3ff (8250 scratch)"
+python3 bench/trapbench.py "$RUNS" "$N" \
+    "vmm-process=$VMM --devices process $SPIN $DSPIN" \
+    "vmm-inproc=$VMM --devices inproc" \
+    "qemu-microvm=$QEMU"
+echo "reproduce: bench/trap.sh $RUNS"

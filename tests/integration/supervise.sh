@@ -1,0 +1,132 @@
+#!/bin/bash
+# Supervision of device processes (--devices process): one vmm-devproc per
+# device, named for ps; a device process that dies or stops answering is
+# reported with its class, instance, pid and cause, the VM ends with status
+# 1, and no process is left behind. One case per meson test.
+#
+# The uart guest is the workload: after "uart: waiting for input" it polls
+# the UART's line status register, so every device is up and the serial
+# device process is being read from while we act.
+
+. "$(dirname "$0")/lib.sh"
+
+MON_PID=
+
+# Start the uart guest in the background, stdin a FIFO we hold open.
+start_uart_guest() {
+	need_kvm
+	need_guest uart.elf
+	mkfifo "$TMP/in"
+	CMD="$VMM_MONITOR --kernel uart.elf $*"
+	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
+		<"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	wait_for_out "uart: waiting for input" 15
+}
+
+wait_for_out() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		grep -aqF -- "$1" "$OUT" && return 0
+		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before \"$1\""
+		sleep 0.05
+	done
+	fail "no \"$1\" within $2 s"
+}
+
+# Wait for the monitor (bounded) and set STATUS.
+wait_monitor() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$MON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$MON_PID" 2>/dev/null; then
+		kill -9 "$MON_PID"
+		fail "monitor still running 10 s after the fault"
+	fi
+	STATUS=0
+	wait "$MON_PID" || STATUS=$?
+	exec 3>&-
+}
+
+# pid of the device process serving device $1 (e.g. serial0) of our VM.
+device_pid() {
+	pgrep -f -- "vmm-devproc --control-fd 3 --name $1 --vm vm$MON_PID\$" | head -n 1
+}
+
+expect_no_devices_left() {
+	local i left
+	for ((i = 0; i < 40; i++)); do
+		left=$(pgrep -f -- "--vm vm$MON_PID\$" || true)
+		[ -z "$left" ] && return 0
+		sleep 0.05
+	done
+	fail "device processes left behind: $left"
+}
+
+case_ps_names() {
+	local d pid
+	start_uart_guest
+	for d in serial0 rtc0 i8042-0 acpi_pm0; do
+		pid=$(device_pid "$d")
+		[ -n "$pid" ] || fail "no vmm-devproc for $d in ps: $(pgrep -af vmm-devproc)"
+		[ "$(cut -d' ' -f4 /proc/"$pid"/stat)" = "$MON_PID" ] ||
+			fail "$d (pid $pid) is not a child of the monitor"
+	done
+	[ "$(pgrep -c -f -- "--vm vm$MON_PID\$")" = 4 ] || fail "not exactly 4 device processes"
+	printf Z >&3
+	wait_monitor
+	expect_status 0
+	expect_line "PASS uart"
+	expect_no_devices_left
+	ok "one vmm-devproc per device, named in ps; all gone after poweroff"
+}
+
+# SIGKILL the device process of $1 ($2: its class) while the guest runs.
+kill_case() {
+	local pid t0 t1
+	start_uart_guest
+	pid=$(device_pid "$1")
+	[ -n "$pid" ] || fail "no device process for $1"
+	t0=$(date +%s%N)
+	kill -9 "$pid"
+	wait_monitor
+	t1=$(date +%s%N)
+	expect_status 1 "a device died"
+	expect_err "device $1 \\(class $2, pid $pid\\) died: was killed by signal 9"
+	expect_no_devices_left
+	ok "$1 killed: reported, status 1, nothing left ($(( (t1 - t0) / 1000000 )) ms to exit)"
+}
+
+case_kill_serial() { kill_case serial0 serial; }
+case_kill_rtc() { kill_case rtc0 rtc; }
+case_kill_i8042() { kill_case i8042-0 i8042; }
+case_kill_acpi_pm() { kill_case acpi_pm0 acpi_pm; }
+
+# A device that stops answering: the vCPU's read hits the deadline.
+case_deadline() {
+	local pid
+	start_uart_guest --device-timeout-ms 200
+	pid=$(device_pid serial0)
+	[ -n "$pid" ] || fail "no device process for serial0"
+	kill -STOP "$pid"
+	wait_monitor
+	expect_status 1 "a device stopped answering"
+	expect_err "device serial0 \\(class serial, pid $pid\\) did not answer within 200 ms; killed"
+	expect_no_devices_left
+	ok "a stopped device is killed at the deadline, status 1"
+}
+
+# The monitor dies without cleaning up: its device processes follow it.
+case_monitor_killed() {
+	start_uart_guest
+	kill -9 "$MON_PID"
+	wait "$MON_PID" 2>/dev/null
+	exec 3>&-
+	expect_no_devices_left
+	ok "device processes exit with their monitor"
+}
+
+dispatch "$@"
