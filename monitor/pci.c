@@ -7,23 +7,83 @@
 #define PCI_BRIDGE_VENDOR 0x1b36
 #define PCI_BRIDGE_DEVICE 0x0008
 
-static void cfg_put16(uint8_t *cfg, unsigned off, uint16_t v)
+#define PCI_COMMAND        0x04
+#define PCI_COMMAND_MEMORY 0x02
+#define PCI_COMMAND_MASTER 0x04
+#define PCI_BAR0           0x10
+#define PCI_BAR_MEM64      0x04
+
+void pci_cfg_put16(struct pci_func *f, unsigned off, uint16_t v)
 {
-	cfg[off] = v & 0xff;
-	cfg[off + 1] = v >> 8;
+	f->cfg[off] = v & 0xff;
+	f->cfg[off + 1] = v >> 8;
+}
+
+void pci_cfg_put32(struct pci_func *f, unsigned off, uint32_t v)
+{
+	pci_cfg_put16(f, off, v & 0xffff);
+	pci_cfg_put16(f, off + 2, v >> 16);
+}
+
+uint16_t pci_cfg_get16(const struct pci_func *f, unsigned off)
+{
+	return (uint16_t)(f->cfg[off] | f->cfg[off + 1] << 8);
+}
+
+uint32_t pci_cfg_get32(const struct pci_func *f, unsigned off)
+{
+	return pci_cfg_get16(f, off) | (uint32_t)pci_cfg_get16(f, off + 2) << 16;
 }
 
 static void bridge_init(struct pci_func *f)
 {
 	memset(f, 0, sizeof(*f));
-	cfg_put16(f->cfg, 0x00, PCI_BRIDGE_VENDOR);
-	cfg_put16(f->cfg, 0x02, PCI_BRIDGE_DEVICE);
-	cfg_put16(f->cfg, 0x06, 0x0000);	/* status */
-	f->cfg[0x0a] = 0x00;			/* subclass: host bridge */
-	f->cfg[0x0b] = 0x06;			/* class: bridge */
-	f->cfg[0x0e] = 0x00;			/* header type 0, single function */
-	f->wmask[0x04] = 0x06;			/* command: memory, bus master */
+	pci_cfg_put16(f, 0x00, PCI_BRIDGE_VENDOR);
+	pci_cfg_put16(f, 0x02, PCI_BRIDGE_DEVICE);
+	f->cfg[0x0b] = 0x06;			/* class: bridge, subclass 0: host */
+	f->wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	f->wmask[0x0d] = 0xff;			/* latency timer */
+}
+
+void pci_func_set_bar(struct pci_func *f, unsigned bar, uint64_t size, bool mem64)
+{
+	unsigned off = PCI_BAR0 + 4 * bar;
+	uint64_t mask = ~(size - 1);
+
+	f->bar[bar] = (struct pci_bar){ .size = size, .mem64 = mem64, .decoded = PCI_BAR_NONE };
+	pci_cfg_put32(f, off, mem64 ? PCI_BAR_MEM64 : 0);
+	for (unsigned i = 0; i < 4; i++)
+		f->wmask[off + i] = (uint8_t)((mask & 0xfffffff0u) >> (8 * i));
+	if (mem64)
+		for (unsigned i = 0; i < 4; i++)
+			f->wmask[off + 4 + i] = (uint8_t)(mask >> (32 + 8 * i));
+}
+
+uint64_t pci_bar_addr(const struct pci_func *f, unsigned bar)
+{
+	uint64_t addr;
+
+	if (bar >= PCI_BARS || !f->bar[bar].size ||
+	    !(f->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY))
+		return PCI_BAR_NONE;
+	addr = pci_cfg_get32(f, PCI_BAR0 + 4 * bar) & ~0xfull;
+	if (f->bar[bar].mem64)
+		addr |= (uint64_t)pci_cfg_get32(f, PCI_BAR0 + 4 * bar + 4) << 32;
+	return addr;
+}
+
+/* Tell the function about every BAR whose decoded address changed. */
+static void bars_update(struct pci_func *f)
+{
+	for (unsigned b = 0; b < PCI_BARS; b++) {
+		uint64_t addr = pci_bar_addr(f, b);
+
+		if (!f->bar[b].size || addr == f->bar[b].decoded)
+			continue;
+		f->bar[b].decoded = addr;
+		if (f->ops && f->ops->bar_update)
+			f->ops->bar_update(f->opaque, b, addr);
+	}
 }
 
 /* The function the latch selects, or NULL if absent or not enabled. */
@@ -37,6 +97,19 @@ static struct pci_func *pci_selected(struct pci_host *ph)
 	return dev == 0 ? &ph->bridge : ph->slot[dev];
 }
 
+static void pci_cfg_write(struct pci_func *f, unsigned reg, const struct trap *t)
+{
+	for (unsigned i = 0; i < t->len; i++) {
+		uint8_t m = f->wmask[reg + i];
+
+		f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (t->data[i] & m));
+	}
+	if (reg < PCI_BAR0 + 4 * PCI_BARS && reg + t->len > PCI_COMMAND)
+		bars_update(f);
+	if (f->ops && f->ops->cfg_written)
+		f->ops->cfg_written(f->opaque, reg, t->len);
+}
+
 static void pci_data_access(struct pci_host *ph, struct trap *t)
 {
 	struct pci_func *f = pci_selected(ph);
@@ -48,13 +121,8 @@ static void pci_data_access(struct pci_host *ph, struct trap *t)
 			memcpy(t->data, &f->cfg[reg], t->len);
 		return;
 	}
-	if (!f || reg + t->len > PCI_CFG_SIZE)
-		return;
-	for (unsigned i = 0; i < t->len; i++) {
-		uint8_t m = f->wmask[reg + i];
-
-		f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (t->data[i] & m));
-	}
+	if (f && reg + t->len <= PCI_CFG_SIZE)
+		pci_cfg_write(f, reg, t);
 }
 
 static int pci_addr_trap(void *opaque, struct trap *t)
@@ -96,6 +164,8 @@ int pci_host_init(struct pci_host *ph, struct trapbus *tb)
 	if (pthread_mutex_init(&ph->lock, NULL))
 		return -ENOMEM;
 	bridge_init(&ph->bridge);
+	ph->mmio_next = PCI_MMIO_START;
+	ph->mmio_end = PCI_MMIO_END;
 	err = trapbus_register(tb, &addr);
 	if (err)
 		return err;
@@ -110,4 +180,55 @@ void pci_host_destroy(struct pci_host *ph, struct trapbus *tb)
 	trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_DATA_PORT);
 	trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_ADDR_PORT);
 	pthread_mutex_destroy(&ph->lock);
+}
+
+/* Give every BAR of f a naturally aligned address from the window. */
+static int bars_assign(struct pci_host *ph, struct pci_func *f)
+{
+	for (unsigned b = 0; b < PCI_BARS; b++) {
+		uint64_t size = f->bar[b].size, addr;
+
+		if (!size)
+			continue;
+		addr = (ph->mmio_next + size - 1) & ~(size - 1);
+		if (addr + size > ph->mmio_end || addr + size < addr)
+			return -ENOSPC;
+		ph->mmio_next = addr + size;
+		pci_cfg_put32(f, PCI_BAR0 + 4 * b,
+			      (uint32_t)addr | (f->bar[b].mem64 ? PCI_BAR_MEM64 : 0));
+		if (f->bar[b].mem64)
+			pci_cfg_put32(f, PCI_BAR0 + 4 * b + 4, (uint32_t)(addr >> 32));
+	}
+	return 0;
+}
+
+int pci_func_add(struct pci_host *ph, struct pci_func *f)
+{
+	int slot = -ENOSPC;
+
+	pthread_mutex_lock(&ph->lock);
+	for (int s = 1; s < PCI_SLOTS && slot < 0; s++)
+		if (!ph->slot[s])
+			slot = s;
+	if (slot > 0 && bars_assign(ph, f) == 0) {
+		f->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+		f->wmask[PCI_COMMAND] |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+		ph->slot[slot] = f;
+		bars_update(f);
+	} else {
+		slot = -ENOSPC;
+	}
+	pthread_mutex_unlock(&ph->lock);
+	return slot;
+}
+
+void pci_func_remove(struct pci_host *ph, struct pci_func *f)
+{
+	pthread_mutex_lock(&ph->lock);
+	for (int s = 1; s < PCI_SLOTS; s++)
+		if (ph->slot[s] == f)
+			ph->slot[s] = NULL;
+	f->cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MEMORY;
+	bars_update(f);
+	pthread_mutex_unlock(&ph->lock);
 }

@@ -92,8 +92,11 @@ static int irqchip_create(struct vm *vm)
 	if (err)
 		return err;
 	err = vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
+	if (!err)
+		err = irq_routes_init(&vm->irq, vm->vm_fd);
 	if (err)
 		return err;
+	vm->irq_ready = true;
 	return vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
 }
 
@@ -188,6 +191,8 @@ void vm_destroy(struct vm *vm)
 	close_fd(&vm->vm_fd);
 	close_fd(&vm->kvm_fd);
 	close_fd(&vm->stop_fd);
+	if (vm->irq_ready)
+		irq_routes_destroy(&vm->irq);
 	trapbus_destroy(&vm->bus);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "gmem.h"
+#include "irq.h"
 #include "trapbus.h"
 
 /* Exit statuses of vmm-monitor. */
@@ -42,6 +43,8 @@ struct vm {
 	unsigned ncpus;
 	struct vcpu *vcpus;
 	struct trapbus bus;
+	struct irq_routes irq;	/* GSI routing (irqchip pins, MSI vectors) */
+	bool irq_ready;		/* irq initialised */
 	int stop_fd;		/* eventfd: the control loop wakes on a stop */
 	_Atomic int stopping;	/* set once; the first stop request wins */
 	int exit_status;	/* VM_EXIT_*, valid once stopping */
