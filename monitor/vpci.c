@@ -1,0 +1,320 @@
+#include "vpci.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "virtio_pci.h"
+#include "vm.h"
+
+/* Config-space layout of the capabilities (offsets are ours to choose). */
+#define CAP_COMMON  0x40
+#define CAP_NOTIFY  0x50
+#define CAP_ISR     0x64
+#define CAP_DEVICE  0x74
+#define CAP_MSIX    0x84
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+#define MSIX_ENABLE 0x8000
+#define MSIX_MASKALL 0x4000
+#define VIRTIO_SUBSYS_ID 0x0040
+
+/* ---- Config space ---- */
+
+static void cap_virtio(struct pci_func *f, unsigned at, unsigned next, unsigned len,
+		       uint8_t type, uint32_t offset)
+{
+	f->cfg[at] = PCI_CAP_ID_VNDR;
+	f->cfg[at + 1] = (uint8_t)next;
+	f->cfg[at + 2] = (uint8_t)len;
+	f->cfg[at + 3] = type;
+	f->cfg[at + 4] = 0;				/* bar 0 */
+	pci_cfg_put32(f, at + 8, offset);
+	pci_cfg_put32(f, at + 12, VIRTIO_PCI_REGION_SIZE);
+}
+
+static void cap_msix(struct pci_func *f, unsigned nvec)
+{
+	f->cfg[CAP_MSIX] = PCI_CAP_ID_MSIX;
+	f->cfg[CAP_MSIX + 1] = 0;
+	pci_cfg_put16(f, CAP_MSIX + 2, (uint16_t)(nvec - 1));
+	f->wmask[CAP_MSIX + 3] = (MSIX_ENABLE | MSIX_MASKALL) >> 8;
+	pci_cfg_put32(f, CAP_MSIX + 4, VPCI_BAR_MSIX);
+	pci_cfg_put32(f, CAP_MSIX + 8, VPCI_MSIX_PBA_OFF | VPCI_BAR_MSIX);
+}
+
+static void cfg_build(struct vpci *vp, const struct vpci_ident *id)
+{
+	struct pci_func *f = &vp->func;
+
+	pci_cfg_put16(f, 0x00, VIRTIO_PCI_VENDOR_ID);
+	pci_cfg_put16(f, 0x02, (uint16_t)VIRTIO_PCI_DEVICE_ID(id->virtio_id));
+	pci_cfg_put16(f, 0x06, 0x0010);		/* status: capabilities list */
+	f->cfg[0x08] = VIRTIO_PCI_REVISION;
+	pci_cfg_put32(f, 0x08, (id->class_code << 8) | VIRTIO_PCI_REVISION);
+	pci_cfg_put16(f, 0x2c, VIRTIO_PCI_SUBSYS_VENDOR_ID);
+	pci_cfg_put16(f, 0x2e, VIRTIO_SUBSYS_ID);
+	f->cfg[0x34] = CAP_COMMON;
+	f->wmask[0x3c] = 0xff;				/* interrupt line */
+	cap_virtio(f, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF);
+	cap_virtio(f, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF);
+	pci_cfg_put32(f, CAP_NOTIFY + 16, VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	cap_virtio(f, CAP_ISR, CAP_DEVICE, 16, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF);
+	cap_virtio(f, CAP_DEVICE, CAP_MSIX, 16, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF);
+	cap_msix(f, vp->nvectors);
+	vp->msix_cap = CAP_MSIX;
+	pci_func_set_bar(f, 0, VIRTIO_PCI_BAR0_SIZE, true);
+	pci_func_set_bar(f, VPCI_BAR_MSIX, VPCI_MSIX_BAR_SIZE, false);
+}
+
+/* ---- MSI-X ---- */
+
+/* Route and arm vector v as the table and control bits say. vp->lock held. */
+static void vector_apply(struct vpci *vp, unsigned v)
+{
+	const struct vpci_msix_entry *e = &vp->msix[v];
+	bool on = vp->msix_enabled && !vp->msix_masked && !(e->ctrl & 1);
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)vp->irqfd[v], .gsi = vp->gsi[v] };
+	int err = 0;
+
+	if (on)
+		err = irq_msi_set(&vp->vm->irq, vp->gsi[v], true,
+				  (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+	if (!err && on != vp->irqfd_on[v]) {
+		/* A deassigned irqfd keeps counting: unmasking delivers what is pending. */
+		irqfd.flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN;
+		if (ioctl(vp->vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			err = -errno;
+		else
+			vp->irqfd_on[v] = on;
+	}
+	if (err)
+		log_warn("%s: MSI-X vector %u: %s", vp->id, v, strerror(-err));
+}
+
+static void vectors_apply(struct vpci *vp)
+{
+	for (unsigned v = 0; v < vp->nvectors; v++)
+		vector_apply(vp, v);
+}
+
+static int msix_trap(void *opaque, struct trap *t)
+{
+	struct vpci *vp = opaque;
+	unsigned v = (unsigned)(t->offset / 16), word = (unsigned)(t->offset % 16) / 4;
+
+	if (t->offset >= VPCI_MSIX_PBA_OFF || v >= vp->nvectors || t->len != 4 || t->offset % 4) {
+		if (!t->is_write)
+			trap_set_value(t, 0);	/* PBA: nothing reported pending */
+		return 0;
+	}
+	pthread_mutex_lock(&vp->lock);
+	uint32_t *field = &vp->msix[v].addr_lo + word;
+	if (!t->is_write) {
+		trap_set_value(t, *field);
+	} else {
+		*field = (uint32_t)trap_value(t);
+		vector_apply(vp, v);
+	}
+	pthread_mutex_unlock(&vp->lock);
+	return 0;
+}
+
+static void vpci_cfg_written(void *opaque, unsigned off, unsigned len)
+{
+	struct vpci *vp = opaque;
+	uint16_t ctl;
+
+	if (off + len <= vp->msix_cap + 2 || off >= vp->msix_cap + 4)
+		return;
+	ctl = pci_cfg_get16(&vp->func, vp->msix_cap + 2);
+	pthread_mutex_lock(&vp->lock);
+	vp->msix_enabled = ctl & MSIX_ENABLE;
+	vp->msix_masked = ctl & MSIX_MASKALL;
+	vectors_apply(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+/* ---- BAR placement ---- */
+
+static int ioeventfd_set(struct vpci *vp, unsigned q, uint64_t bar0, bool on)
+{
+	struct kvm_ioeventfd io = { .addr = VIRTIO_PCI_NOTIFY_ADDR(bar0, q), .len = 0,
+				    .fd = vp->ioeventfd[q],
+				    .flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };
+
+	return ioctl(vp->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+static void bar0_unmap(struct vpci *vp)
+{
+	if (vp->bar0 == PCI_BAR_NONE)
+		return;
+	for (unsigned q = 0; q < vp->nqueues; q++)
+		ioeventfd_set(vp, q, vp->bar0, false);
+	for (unsigned r = 0; r < VIRTIO_PCI_NREGIONS; r++)
+		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, vp->bar0 + r * VIRTIO_PCI_REGION_SIZE);
+	vp->bar0 = PCI_BAR_NONE;
+}
+
+/* Map BAR0 at addr; a failure (an address the guest made collide) is logged. */
+static void bar0_map(struct vpci *vp, uint64_t addr)
+{
+	int err = 0;
+
+	for (unsigned r = 0; r < VIRTIO_PCI_NREGIONS && !err; r++) {
+		struct trap_region tr = { .base = addr + r * VIRTIO_PCI_REGION_SIZE,
+					  .size = VIRTIO_PCI_REGION_SIZE, .bus = TRAP_MMIO,
+					  .region = (uint8_t)r, .name = vp->id,
+					  .fn = vp->bar0_fn, .opaque = vp->bar0_opaque };
+
+		err = trapbus_register(&vp->vm->bus, &tr);
+		if (err)
+			for (unsigned k = 0; k < r; k++)
+				trapbus_unregister(&vp->vm->bus, TRAP_MMIO,
+						   addr + k * VIRTIO_PCI_REGION_SIZE);
+	}
+	for (unsigned q = 0; q < vp->nqueues && !err; q++)
+		err = ioeventfd_set(vp, q, addr, true);
+	if (err) {
+		log_warn("%s: BAR0 at 0x%llx: %s; not mapped", vp->id, (unsigned long long)addr,
+			 strerror(-err));
+		vp->bar0 = addr;
+		bar0_unmap(vp);
+		return;
+	}
+	vp->bar0 = addr;
+}
+
+static void msix_bar_move(struct vpci *vp, uint64_t addr)
+{
+	struct trap_region tr = { .base = addr, .size = VPCI_MSIX_BAR_SIZE, .bus = TRAP_MMIO,
+				  .name = vp->id, .fn = msix_trap, .opaque = vp };
+
+	if (vp->bar_msix != PCI_BAR_NONE)
+		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, vp->bar_msix);
+	vp->bar_msix = PCI_BAR_NONE;
+	if (addr == PCI_BAR_NONE)
+		return;
+	if (trapbus_register(&vp->vm->bus, &tr))
+		log_warn("%s: MSI-X BAR at 0x%llx collides; not mapped", vp->id,
+			 (unsigned long long)addr);
+	else
+		vp->bar_msix = addr;
+}
+
+static void vpci_bar_update(void *opaque, unsigned bar, uint64_t addr)
+{
+	struct vpci *vp = opaque;
+
+	if (bar == VPCI_BAR_MSIX) {
+		msix_bar_move(vp, addr);
+		return;
+	}
+	bar0_unmap(vp);
+	if (addr != PCI_BAR_NONE)
+		bar0_map(vp, addr);
+}
+
+static const struct pci_func_ops vpci_ops = {
+	.bar_update = vpci_bar_update,
+	.cfg_written = vpci_cfg_written,
+};
+
+/* ---- Life cycle ---- */
+
+static int fds_create(struct vpci *vp)
+{
+	for (unsigned v = 0; v < vp->nvectors; v++) {
+		int err = irq_msi_alloc(&vp->vm->irq, &vp->gsi[v]);
+
+		if (err)
+			return err;
+		vp->irqfd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vp->irqfd[v] < 0)
+			return -errno;
+	}
+	for (unsigned q = 0; q < vp->nqueues; q++) {
+		vp->ioeventfd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vp->ioeventfd[q] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void fds_close(struct vpci *vp)
+{
+	for (unsigned v = 0; v < VPCI_MAX_VECTORS; v++) {
+		if (vp->irqfd_on[v]) {
+			struct kvm_irqfd irqfd = { .fd = (uint32_t)vp->irqfd[v], .gsi = vp->gsi[v],
+						   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+			ioctl(vp->vm->vm_fd, KVM_IRQFD, &irqfd);
+			vp->irqfd_on[v] = false;
+		}
+		if (vp->irqfd[v] >= 0)
+			close(vp->irqfd[v]);
+		vp->irqfd[v] = -1;
+	}
+	for (unsigned q = 0; q < VPCI_MAX_QUEUES; q++) {
+		if (vp->ioeventfd[q] >= 0)
+			close(vp->ioeventfd[q]);
+		vp->ioeventfd[q] = -1;
+	}
+}
+
+int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char *id,
+		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque)
+{
+	int err;
+
+	memset(vp, 0, sizeof(*vp));
+	for (unsigned i = 0; i < VPCI_MAX_VECTORS; i++)
+		vp->irqfd[i] = -1;
+	for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
+		vp->ioeventfd[i] = -1;
+	if (ident->nqueues == 0 || ident->nqueues > VPCI_MAX_QUEUES ||
+	    ident->nvectors == 0 || ident->nvectors > VPCI_MAX_VECTORS)
+		return -EINVAL;
+	vp->vm = vm;
+	snprintf(vp->id, sizeof(vp->id), "%s", id);
+	vp->nqueues = ident->nqueues;
+	vp->nvectors = ident->nvectors;
+	vp->bar0 = vp->bar_msix = PCI_BAR_NONE;
+	vp->bar0_fn = bar0_fn;
+	vp->bar0_opaque = bar0_opaque;
+	for (unsigned v = 0; v < vp->nvectors; v++)
+		vp->msix[v].ctrl = 1;			/* masked at reset */
+	if (pthread_mutex_init(&vp->lock, NULL))
+		return -ENOMEM;
+	cfg_build(vp, ident);
+	vp->func.ops = &vpci_ops;
+	vp->func.opaque = vp;
+	err = fds_create(vp);
+	if (!err && pci_func_add(ph, &vp->func) < 0)
+		err = -ENOSPC;
+	if (err) {
+		log_err("%s: cannot create its PCI function: %s", id, strerror(-err));
+		fds_close(vp);
+		pthread_mutex_destroy(&vp->lock);
+	}
+	return err;
+}
+
+void vpci_destroy(struct vpci *vp, struct pci_host *ph)
+{
+	pci_func_remove(ph, &vp->func);
+	msix_bar_move(vp, PCI_BAR_NONE);
+	fds_close(vp);
+	pthread_mutex_destroy(&vp->lock);
+}
+
+uint64_t vpci_bar0(const struct vpci *vp)
+{
+	return vp->bar0;
+}

@@ -1,0 +1,74 @@
+/*
+ * A virtio-pci function as the monitor sees it: PCI config space with the
+ * virtio vendor capabilities and MSI-X, BAR0 (the virtio structures, served
+ * by the device through whatever host runs it) and BAR2 (the MSI-X table
+ * and PBA, served here, because routing an MSI needs the VM fd). The
+ * monitor also owns the fast path: one KVM ioeventfd per queue doorbell and
+ * one irqfd per MSI-X vector, whose eventfds it hands to the device. When
+ * the guest moves BAR0, the regions and ioeventfds follow it.
+ */
+#ifndef VMM_MONITOR_VPCI_H
+#define VMM_MONITOR_VPCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pci.h"
+#include "trapbus.h"
+
+#define VPCI_MAX_QUEUES 8
+#define VPCI_MAX_VECTORS 9
+#define VPCI_BAR_MSIX 2	/* BAR0 is 64-bit and takes slots 0 and 1 */
+#define VPCI_MSIX_BAR_SIZE 0x1000
+#define VPCI_MSIX_PBA_OFF 0x800
+
+struct vm;
+
+struct vpci_msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;	/* ctrl bit 0: masked */
+};
+
+struct vpci {
+	struct pci_func func;
+	struct vm *vm;
+	char id[32];
+	unsigned nqueues;
+	unsigned nvectors;
+	pthread_mutex_t lock;		/* MSI-X state */
+	struct vpci_msix_entry msix[VPCI_MAX_VECTORS];
+	uint32_t gsi[VPCI_MAX_VECTORS];
+	int irqfd[VPCI_MAX_VECTORS];	/* the device's interrupt lines */
+	bool irqfd_on[VPCI_MAX_VECTORS];	/* assigned to its GSI */
+	int ioeventfd[VPCI_MAX_QUEUES];	/* the device's queue doorbells */
+	uint64_t bar0, bar_msix;	/* decoded addresses or PCI_BAR_NONE */
+	bool msix_enabled, msix_masked;	/* the capability's control bits */
+	trap_fn bar0_fn;		/* the device's host serves BAR0 */
+	void *bar0_opaque;
+	unsigned msix_cap;		/* config offset of the MSI-X capability */
+};
+
+struct vpci_ident {
+	uint16_t virtio_id;		/* VIRTIO_ID_* */
+	uint32_t class_code;		/* PCI class << 16 | subclass << 8 | prog-if */
+	unsigned nqueues;
+	unsigned nvectors;
+};
+
+/*
+ * Build the function for ident, create its eventfds and GSIs, and put it on
+ * the bus (BARs assigned and decoded). bar0_fn/opaque serve the device's
+ * four BAR0 regions (see devices/virtio_pci.h). Returns 0 or -errno
+ * (logged); on error nothing stays allocated.
+ */
+int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char *id,
+		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque)
+	__attribute__((warn_unused_result));
+
+/* Take the function off the bus and release its eventfds and regions. */
+void vpci_destroy(struct vpci *vp, struct pci_host *ph);
+
+/* BAR0's current base address (PCI_BAR_NONE if not decoded). */
+uint64_t vpci_bar0(const struct vpci *vp);
+
+#endif
