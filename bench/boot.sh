@@ -25,6 +25,8 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 256M -nodef
 echo "boot: $RUNS runs each, alternating; guest $GUEST"
 python3 bench/timerun.py "$RUNS" "vmm-bench: guest up" \
     "vmm-process=$VMM --devices process" \
+    "vmm-sandbox-strict=$VMM --devices process --sandbox strict" \
+    "vmm-sandbox-off=$VMM --devices process --sandbox off" \
     "vmm-inproc=$VMM --devices inproc" \
     "qemu-microvm=${QEMU} -M microvm" \
     "qemu-pc=${QEMU} -M pc"

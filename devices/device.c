@@ -5,6 +5,7 @@
 #include <string.h>
 
 extern const struct device_ops serial_ops, rtc_ops, i8042_ops, acpi_pm_ops;
+extern const struct device_ops virtio_blk_ops, virtio_rng_ops, virtio_console_ops;
 
 /* Every device class. Order is the order `--help` and tests list them. */
 static const struct device_ops *const device_classes[] = {
@@ -12,6 +13,9 @@ static const struct device_ops *const device_classes[] = {
 	&rtc_ops,
 	&i8042_ops,
 	&acpi_pm_ops,
+	&virtio_blk_ops,
+	&virtio_rng_ops,
+	&virtio_console_ops,
 };
 
 const struct device_ops *device_class_find(const char *name)

@@ -18,12 +18,15 @@
 struct devproc {
 	int sock;			/* control socket */
 	const char *name;		/* "serial0" (from the command line) */
+	const char *print_profile;	/* --print-profile CLASS */
 	struct gmem mem;
 	struct ring_header *ring;
 	size_t ring_size;
 	int doorbell_fd;
 	int irq_fds[DEVICE_MAX_IRQS];
 	unsigned nirqs;
+	int queue_fds[CONTROL_MAX_QUEUES];	/* ioeventfds: queue q's doorbell */
+	unsigned nqueues;
 	uint64_t spin_ns;
 	int epoll_fd;
 	uint32_t polled;		/* backend fds currently in the epoll set */
@@ -36,6 +39,10 @@ struct devproc {
 	uint64_t traps, sleeps;		/* for Stats */
 	uint64_t log_window_ns;		/* log rate limit: window start */
 	unsigned log_count;		/* lines sent in the window */
+	unsigned sandbox;		/* enum sandbox_mode, from Setup */
+#ifdef VMM_TEST_HOOKS
+	int test_memfd;			/* test builds: guest RAM kept for an ftruncate attempt */
+#endif
 };
 
 /* Point dp->dev.host at the devproc host callbacks (host.c). */
@@ -53,6 +60,25 @@ int devproc_setup(struct devproc *dp, int timeout_ms) __attribute__((warn_unused
  * on a clean end, -errno on a broken channel or ring.
  */
 int devproc_run(struct devproc *dp) __attribute__((warn_unused_result));
+
+/*
+ * Confine the process as Setup.sandbox says (sandbox/sandbox.h), after
+ * devproc_setup and before READY: strict or log apply every step with the
+ * class's profile, keeping only the fds the device was given (and the epoll
+ * fd, created here); off does nothing. Violations are reported to the
+ * monitor on the control socket. Returns 0 or -errno, having sent the
+ * monitor a Log line naming the failed step.
+ */
+int devproc_confine(struct devproc *dp) __attribute__((warn_unused_result));
+
+#ifdef VMM_TEST_HOOKS
+/*
+ * Test builds only: if $VMM_TEST_CLASS names this device's class (or is
+ * unset) and $VMM_TEST_ATTEMPT names an operation, attempt it now and
+ * log what it returned, if it returns.
+ */
+void devproc_test_attempt(struct devproc *dp);
+#endif
 
 /* Destroy the device and release everything devproc_setup took. */
 void devproc_teardown(struct devproc *dp);

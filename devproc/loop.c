@@ -17,6 +17,7 @@
 
 #define TAG_DOORBELL 0x100
 #define TAG_CONTROL  0x101
+#define TAG_QUEUE    0x200	/* + queue index */
 #define POLL_EVERY_NS 50000ull	/* while spinning, look at fds this often */
 
 static inline void cpu_relax(void)
@@ -111,10 +112,26 @@ static void drain_doorbell(struct devproc *dp)
 		return;	/* EAGAIN: nothing to drain */
 }
 
+/* A queue's ioeventfd fired: the guest rang that doorbell (maybe often). */
+static void queue_notify(struct devproc *dp, unsigned q)
+{
+	uint64_t v;
+
+	if (read(dp->queue_fds[q], &v, sizeof(v)) < 0)
+		return;	/* EAGAIN: already drained */
+	if (dp->dev.ops->notify)
+		dp->dev.ops->notify(&dp->dev, q);
+	sync_backend_polls(dp);
+}
+
 static int handle_event(struct devproc *dp, uint32_t tag)
 {
 	if (tag == TAG_DOORBELL) {
 		drain_doorbell(dp);
+		return 0;
+	}
+	if (tag >= TAG_QUEUE && tag - TAG_QUEUE < dp->nqueues) {
+		queue_notify(dp, tag - TAG_QUEUE);
 		return 0;
 	}
 	if (tag == TAG_CONTROL)
@@ -160,12 +177,15 @@ int devproc_run(struct devproc *dp)
 	uint64_t last_poll = now_ns(), idle_since = now_ns();
 	int err = 0;
 
-	dp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (dp->epoll_fd < 0)	/* devproc_confine made it before the sandbox */
+		dp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (dp->epoll_fd < 0)
 		return -errno;
 	err = epoll_set(dp, EPOLL_CTL_ADD, dp->doorbell_fd, TAG_DOORBELL);
 	if (!err)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->sock, TAG_CONTROL);
+	for (unsigned q = 0; q < dp->nqueues && !err; q++)
+		err = epoll_set(dp, EPOLL_CTL_ADD, dp->queue_fds[q], TAG_QUEUE + q);
 	sync_backend_polls(dp);
 	while (!err && !dp->stop) {
 		int n = serve_rings(dp);
@@ -189,6 +209,12 @@ int devproc_run(struct devproc *dp)
 		ring_dev_sleep_end(dp->ring);
 		idle_since = last_poll = now_ns();
 	}
+	/*
+	 * Shutdown can overtake posted writes to this device (the stop came
+	 * from another device): apply them, e.g. console bytes, before leaving.
+	 */
+	if (!err && dp->stop && serve_rings(dp) < 0)
+		err = -EPROTO;
 	return err;
 }
 

@@ -1,9 +1,11 @@
 /*
  * vmm-devproc --control-fd N --name ID [--vm NAME]
+ * vmm-devproc --print-profile CLASS
  *
  * Started by vmm-monitor (fork+exec), one per device instance. Everything
  * else (device spec, guest RAM, rings, irqfds, backend fds) arrives in the
- * Setup message on the control socket.
+ * Setup message on the control socket, which also says how the process
+ * confines itself (devproc_confine) before it answers READY.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 
 #include "devproc.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define SETUP_TIMEOUT_MS 5000
@@ -22,7 +25,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmm-devproc --control-fd N --name ID [--vm NAME]\n"
-		   "Hosts one vmm device; started by vmm-monitor, not by hand.\n");
+		   "       vmm-devproc --print-profile CLASS\n"
+		   "Hosts one vmm device; started by vmm-monitor, not by hand.\n"
+		   "--print-profile shows the sandbox profile of a device class.\n");
 }
 
 static int parse_args(int argc, char **argv, struct devproc *dp)
@@ -32,6 +37,7 @@ static int parse_args(int argc, char **argv, struct devproc *dp)
 		{ "name", required_argument, NULL, 'n' },
 		{ "vm", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "print-profile", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t fd = 0;
@@ -45,9 +51,13 @@ static int parse_args(int argc, char **argv, struct devproc *dp)
 			dp->name = optarg;
 		else if (c == 'v')
 			continue;	/* only there for ps(1) */
+		else if (c == 'p')
+			dp->print_profile = optarg;
 		else
 			return -EINVAL;
 	}
+	if (dp->print_profile)
+		return optind == argc ? 0 : -EINVAL;
 	return dp->sock >= 0 && dp->name && optind == argc ? 0 : -EINVAL;
 }
 
@@ -71,15 +81,37 @@ static int process_init(struct devproc *dp)
 	return 0;
 }
 
+static int print_profile(const char *klass)
+{
+	const struct sandbox_profile *p = sandbox_profile_find(klass);
+	unsigned n;
+
+	if (!p) {
+		const struct sandbox_profile *const *all = sandbox_profiles(&n);
+
+		fprintf(stderr, "vmm-devproc: no sandbox profile for class %s; classes:", klass);
+		for (unsigned i = 0; i < n; i++)
+			fprintf(stderr, " %s", all[i]->klass);
+		fprintf(stderr, "\n");
+		return 2;
+	}
+	return sandbox_profile_print(p, stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct devproc dp = { .doorbell_fd = -1, .epoll_fd = -1 };
 	int err;
 
+#ifdef VMM_TEST_HOOKS
+	dp.test_memfd = -1;
+#endif
 	if (parse_args(argc, argv, &dp)) {
 		usage(stderr);
 		return 2;
 	}
+	if (dp.print_profile)
+		return print_profile(dp.print_profile);
 	err = process_init(&dp);
 	if (err) {
 		vmm_log(LOG_ERR, dp.name, "cannot start: %s", strerror(-err));
@@ -87,7 +119,13 @@ int main(int argc, char **argv)
 	}
 	err = devproc_setup(&dp, SETUP_TIMEOUT_MS);
 	if (!err)
+		err = devproc_confine(&dp);
+	if (!err)
 		err = control_send_simple(dp.sock, CONTROL_MSG__BODY_READY);
+#ifdef VMM_TEST_HOOKS
+	if (!err)
+		devproc_test_attempt(&dp);
+#endif
 	if (!err)
 		err = devproc_run(&dp);
 	devproc_teardown(&dp);

@@ -82,6 +82,9 @@ static void setup_fds(struct devproc *dp, const Setup *s, int *fds)
 	dp->nirqs = (unsigned)s->spec->n_irqs;
 	for (unsigned i = 0; i < dp->nirqs; i++)
 		dp->irq_fds[i] = fds[next++];
+	dp->nqueues = s->n_queue_fds;
+	for (unsigned q = 0; q < dp->nqueues; q++)
+		dp->queue_fds[q] = fds[next++];
 	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
 		dp->dev.fds[i] = -1;
 	for (unsigned i = 0; i < s->n_backend_fds; i++) {
@@ -106,8 +109,12 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 		return err;
 	s = dp->setup_msg->setup;
 	dp->spin_ns = s->spin_ns;
+	dp->sandbox = s->sandbox;	/* absent: the default, strict */
 	setup_fds(dp, s, fds);
 	err = setup_mem(dp, s, fds[CONTROL_FD_GUEST_MEM]);
+#ifdef VMM_TEST_HOOKS
+	dp->test_memfd = dup(fds[CONTROL_FD_GUEST_MEM]);
+#endif
 	close(fds[CONTROL_FD_GUEST_MEM]);	/* the mapping stays */
 	if (err)
 		return setup_fail(dp, err, "mapping guest RAM");

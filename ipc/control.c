@@ -21,7 +21,8 @@ _Static_assert(DEV_EVENT_RESET == 1 && DEV_EVENT_POWEROFF == 2 && DEV_EVENT_NEED
 _Static_assert(LOG_ERR == 0 && LOG_DEBUG == 3, "Log.level range follows enum log_level");
 _Static_assert(CONTROL_MAX_IRQS == DEVICE_MAX_IRQS, "a device holds every irq");
 _Static_assert(CONTROL_MAX_BACKEND == DEVICE_MAX_FDS, "a device holds every backend fd");
-_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_BACKEND <= CONTROL_MAX_FDS,
+_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_QUEUES + CONTROL_MAX_BACKEND <=
+	       CONTROL_MAX_FDS,
 	       "a full Setup fits in one message");
 
 #define EVENT_MIN DEV_EVENT_RESET
@@ -71,7 +72,8 @@ static int send_packet(int sock, const void *buf, size_t len, const int *fds, un
 
 static bool body_known(ControlMsg__BodyCase c)
 {
-	return c >= CONTROL_MSG__BODY_SETUP && c <= CONTROL_MSG__BODY_SHUTDOWN;
+	return (c >= CONTROL_MSG__BODY_SETUP && c <= CONTROL_MSG__BODY_SHUTDOWN) ||
+	       c == CONTROL_MSG__BODY_VIOLATION;
 }
 
 /* A known body case with its pointer set (any union member: they alias). */
@@ -165,6 +167,19 @@ int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notif
 	st.notifies = notifies;
 	m.body_case = CONTROL_MSG__BODY_STATS;
 	m.stats = &st;
+	return control_send(sock, &m, NULL, 0);
+}
+
+int control_send_violation(int sock, uint32_t nr, uint32_t arch, bool allowed)
+{
+	Violation v = VIOLATION__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+
+	v.nr = nr;
+	v.arch = arch;
+	v.allowed = allowed;
+	m.body_case = CONTROL_MSG__BODY_VIOLATION;
+	m.violation = &v;
 	return control_send(sock, &m, NULL, 0);
 }
 
@@ -424,8 +439,12 @@ static const char *setup_problem(const Setup *s, unsigned nfds)
 		return "bad VM name";
 	if (s->n_backend_fds > CONTROL_MAX_BACKEND)
 		return "too many backend fds";
-	/* Both terms are bounded above, so the sum cannot overflow. */
-	if (nfds != CONTROL_FD_FIXED + s->spec->n_irqs + s->n_backend_fds)
+	if (s->n_queue_fds > CONTROL_MAX_QUEUES)
+		return "too many queue fds";
+	if (s->has_sandbox && s->sandbox > CONTROL_MAX_SANDBOX)
+		return "unknown sandbox mode";
+	/* Every term is bounded above, so the sum cannot overflow. */
+	if (nfds != CONTROL_FD_FIXED + s->spec->n_irqs + s->n_queue_fds + s->n_backend_fds)
 		return "fd count does not match the setup";
 	return NULL;
 }
@@ -452,6 +471,10 @@ static const char *device_msg_problem(const ControlMsg *m, unsigned nfds)
 			return "log text too long or not printable";
 		return NULL;
 	case CONTROL_MSG__BODY_STATS:
+		return NULL;
+	case CONTROL_MSG__BODY_VIOLATION:
+		if (m->violation->nr > CONTROL_MAX_SYSCALL_NR)
+			return "violation: syscall number out of range";
 		return NULL;
 	default:
 		return "not a message a device sends";

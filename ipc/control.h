@@ -8,6 +8,7 @@
 #ifndef VMM_IPC_CONTROL_H
 #define VMM_IPC_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,12 @@
 #define CONTROL_MAX_REGIONS 4		/* spec.regions */
 #define CONTROL_MAX_IRQS    4		/* spec.irqs (DEVICE_MAX_IRQS) */
 #define CONTROL_MAX_BACKEND 4		/* Setup.n_backend_fds (DEVICE_MAX_FDS) */
+#define CONTROL_MAX_QUEUES  4		/* Setup.n_queue_fds */
 #define CONTROL_MAX_MEM     4		/* Setup.mem ranges */
 #define CONTROL_MAX_NAME    64		/* bytes of Setup.vm_name */
 #define CONTROL_MAX_SPIN_NS 10000000000ull	/* Setup.spin_ns: 10 s */
+#define CONTROL_MAX_SANDBOX 2		/* Setup.sandbox: enum sandbox_mode */
+#define CONTROL_MAX_SYSCALL_NR 1023	/* Violation.nr */
 
 /*
  * Fixed order of the fds attached to Setup. After these come one irqfd per
@@ -105,6 +109,14 @@ int control_send_event(int sock, unsigned type)
 int control_send_log(int sock, int level, const char *text)
 	__attribute__((warn_unused_result));
 
+/*
+ * Device side: report a syscall outside the sandbox profile (Violation).
+ * Called from a SIGSYS handler: packs on the stack, no allocation, one
+ * sendmsg. Returns what control_send returns.
+ */
+int control_send_violation(int sock, uint32_t nr, uint32_t arch, bool allowed)
+	__attribute__((warn_unused_result));
+
 /* Device side: answer a StatsRequest. Returns what control_send returns. */
 int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notifies)
 	__attribute__((warn_unused_result));
@@ -112,12 +124,13 @@ int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notif
 /*
  * Content checks, by direction. From a device the monitor accepts only
  * Ready, Event (a known enum device_event), Log (level 0..3, text at most
- * CONTROL_MAX_LOG bytes, printable) and Stats, none with fds. From the
+ * CONTROL_MAX_LOG bytes, printable), Stats and Violation (nr at most
+ * CONTROL_MAX_SYSCALL_NR; arch is the device's word), none with fds. From the
  * monitor a device accepts Setup (consistent spec: class name of
  * [a-z0-9_-]{1,31}, at most 4 regions each of size > 0 not wrapping, bus
  * 0/1, at most 4 irqs; 1..4 memory ranges, non-overlapping, not wrapping,
  * inside mem_total; 1..RING_MAX_VCPUS vCPUs; exactly CONTROL_FD_FIXED +
- * n_irqs + n_backend_fds fds, at most CONTROL_MAX_FDS), StatsRequest and
+ * n_irqs + n_queue_fds + n_backend_fds fds, at most CONTROL_MAX_FDS), StatsRequest and
  * Shutdown (no fds). Return 0 or -EBADMSG; `why` (if not NULL) receives a
  * short static reason.
  *
@@ -128,8 +141,8 @@ int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notif
  * end; a PIO region also ends at or below 0x10000. Setup further needs
  * n_backend_fds <= CONTROL_MAX_BACKEND, mem_total >= fd_offset + size of
  * every range, ring_size >= ring_shm_size(nvcpus), spin_ns <=
- * CONTROL_MAX_SPIN_NS and a printable vm_name of at most CONTROL_MAX_NAME
- * bytes. What these checks cannot see - that the memfds really are
+ * CONTROL_MAX_SPIN_NS, a printable vm_name of at most CONTROL_MAX_NAME
+ * bytes and, if present, sandbox <= CONTROL_MAX_SANDBOX. What these checks cannot see - that the memfds really are
  * mem_total and ring_size bytes long - the device checks with fstat.
  */
 int control_check_from_device(const ControlMsg *m, unsigned nfds, const char **why)

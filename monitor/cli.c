@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -23,7 +24,18 @@ void cli_usage(FILE *f)
 "  --cpus N          number of vCPUs (default 1, at most what KVM allows)\n"
 "  --devices MODE    process: one vmm-devproc process per device (default);\n"
 "                    inproc: devices inside the monitor (the baseline)\n"
-"  --sandbox MODE    strict|log|off: device confinement (not implemented yet)\n"
+"  --sandbox MODE    confinement of the device processes: strict (default):\n"
+"                    namespaces, empty root, Landlock, no capabilities and a\n"
+"                    seccomp profile per class, a syscall outside it stops the\n"
+"                    VM; log: the same, but such syscalls are reported and run;\n"
+"                    off: no confinement (debugging). --devices inproc cannot\n"
+"                    be confined: it takes the default or off, not strict|log\n"
+"  --disk path=FILE[,readonly=on][,serial=S]\n"
+"                    attach FILE (a raw image) as a virtio-blk disk; repeatable\n"
+"                    (at most %d); readonly disks refuse writes\n"
+"  --console out=FILE[,in=FILE]\n"
+"                    add a virtio-console: guest output appended to FILE,\n"
+"                    guest input read from in=FILE (a file or FIFO)\n"
 "  --spin-us N       a vCPU waiting for a device spins N us before sleeping\n"
 "                    (default %u)\n"
 "  --device-spin-us N  a device process spins N us for the next access\n"
@@ -36,7 +48,7 @@ void cli_usage(FILE *f)
 "\n"
 "Exit status: 0 the guest powered off, reset or was quit; 1 the VM failed\n"
 "(triple fault, KVM error, device failure); 2 bad command line or input.\n",
-		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20),
+		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20), MACHINE_MAX_DISKS,
 		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS);
 }
 
@@ -93,7 +105,8 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
-       OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT };
+       OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK,
+       OPT_CONSOLE };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -103,6 +116,8 @@ static const struct option long_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "devices", required_argument, NULL, OPT_DEVICES },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "spin-us", required_argument, NULL, OPT_SPIN },
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
@@ -127,6 +142,97 @@ static int opt_ns(const char *opt, const char *arg, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/*
+ * Split "k1=v1,k2=v2" in place: calls fn for each pair. Returns 0 or the
+ * first non-zero fn result; a pair without '=' is an error (-EINVAL).
+ */
+static int kv_each(char *s, int (*fn)(void *ctx, const char *k, const char *v), void *ctx)
+{
+	for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		int r;
+
+		if (!eq || eq == tok)
+			return -EINVAL;
+		*eq = '\0';
+		r = fn(ctx, tok, eq + 1);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int onoff(const char *v, bool *out)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		*out = v[1] == 'n';
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int disk_kv(void *ctx, const char *k, const char *v)
+{
+	struct machine_disk *d = ctx;
+
+	if (strcmp(k, "path") == 0 && *v)
+		d->path = v;
+	else if (strcmp(k, "readonly") == 0)
+		return onoff(v, &d->readonly);
+	else if (strcmp(k, "serial") == 0 && strlen(v) <= 20)
+		d->serial = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int opt_disk(char *arg, struct machine_opts *m, FILE *err)
+{
+	struct machine_disk *d = &m->disk[m->ndisks];
+	char *copy;
+
+	if (m->ndisks >= MACHINE_MAX_DISKS) {
+		fprintf(err, "vmm-monitor: --disk: at most %d disks\n", MACHINE_MAX_DISKS);
+		return -EINVAL;
+	}
+	*d = (struct machine_disk){ 0 };
+	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
+	if (!copy || kv_each(copy, disk_kv, d) || !d->path) {
+		fprintf(err, "vmm-monitor: --disk %s: want path=FILE[,readonly=on|off]"
+			"[,serial=S (at most 20 bytes)]\n", arg);
+		free(copy);
+		return -EINVAL;
+	}
+	m->ndisks++;
+	return 0;	/* copy stays: the disk's strings point into it */
+}
+
+static int console_kv(void *ctx, const char *k, const char *v)
+{
+	struct machine_opts *m = ctx;
+
+	if (strcmp(k, "out") == 0 && *v)
+		m->console_out = v;
+	else if (strcmp(k, "in") == 0 && *v)
+		m->console_in = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int opt_console(char *arg, struct machine_opts *m, FILE *err)
+{
+	char *copy = strdup(arg);
+
+	if (!copy || kv_each(copy, console_kv, m) || !m->console_out) {
+		fprintf(err, "vmm-monitor: --console %s: want out=FILE[,in=FILE]\n", arg);
+		free(copy);
+		return -EINVAL;
+	}
+	return 0;	/* copy stays: the console's paths point into it */
+}
+
 static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_mem,
 		      unsigned max_cpus, FILE *err)
 {
@@ -148,6 +254,8 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		r = opt_choice("sandbox", arg, sandbox, 3, err);
 		o->sandbox = (enum cli_sandbox)(r + 1);
 		return r < 0 ? r : 0;
+	case OPT_DISK: return opt_disk((char *)arg, &o->machine, err);
+	case OPT_CONSOLE: return opt_console((char *)arg, &o->machine, err);
 	case OPT_SPIN:
 		return opt_ns("spin-us", arg, 0, 1000000, 1000, &o->vcpu_spin_ns, err);
 	case OPT_DEV_SPIN:
@@ -194,6 +302,13 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
 	}
 	if (host_mem && o->mem_size > host_mem) {
 		fprintf(err, "vmm-monitor: default --mem is more than this host's RAM\n");
+		return -EINVAL;
+	}
+	if (o->devices == CLI_DEVICES_INPROC &&
+	    (o->sandbox == CLI_SANDBOX_STRICT || o->sandbox == CLI_SANDBOX_LOG)) {
+		fprintf(err, "vmm-monitor: --sandbox %s: --devices inproc runs the devices inside "
+			"the monitor, which cannot confine them (use --devices process)\n",
+			o->sandbox == CLI_SANDBOX_STRICT ? "strict" : "log");
 		return -EINVAL;
 	}
 	return 0;

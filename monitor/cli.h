@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "machine.h"
+
 enum cli_devices { CLI_DEVICES_INPROC, CLI_DEVICES_PROCESS };
 enum cli_sandbox { CLI_SANDBOX_DEFAULT, CLI_SANDBOX_STRICT, CLI_SANDBOX_LOG, CLI_SANDBOX_OFF };
 
@@ -27,6 +29,7 @@ struct cli_opts {
 	uint64_t vcpu_spin_ns;	/* --spin-us */
 	uint64_t dev_spin_ns;	/* --device-spin-us */
 	uint64_t dev_timeout_ns;	/* --device-timeout-ms */
+	struct machine_opts machine;	/* --disk, --console */
 	bool verbose;
 	bool help;		/* --help: print usage, exit 0 */
 	bool version;

@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "virtio_pci.h"
 #include "vm.h"
+#include "vpci.h"
+
+#define TAG_QUEUE 0x80	/* pollfd tag: a queue doorbell, not a backend fd */
 
 static struct inproc_dev *host_dev(struct device_host *h)
 {
@@ -25,9 +29,15 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 {
 	struct inproc_dev *d = host_dev(h);
 	struct kvm_irq_level irq;
+	uint64_t one = 1;
 
 	if (line >= d->spec.spec.n_irqs)
 		return -EINVAL;
+	if (d->pci) {	/* an MSI-X vector: an edge through its irqfd */
+		if (level && write(d->pci->irqfd[line], &one, sizeof(one)) < 0)
+			return -errno;
+		return 0;
+	}
 	irq.irq = d->spec.spec.irqs[line];
 	irq.level = level ? 1 : 0;
 	if (ioctl(d->vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
@@ -72,6 +82,8 @@ static int inproc_trap(void *opaque, struct trap *t)
 	uint64_t one = 1;
 	int ret;
 
+	atomic_fetch_add_explicit(&d->traps[t->region % MACHINE_MAX_REGIONS], 1,
+				  memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
 	mask = d->dev.poll_mask;
 	ret = d->dev.ops->trap(&d->dev, t);
@@ -97,12 +109,33 @@ static int inproc_register(struct inproc_dev *d)
 				(unsigned long long)r->addr, strerror(-err));
 			return err;
 		}
+		d->nregistered++;
 	}
 	return 0;
 }
 
+static int inproc_pci(struct inproc_dev *d, const struct machine_dev *md)
+{
+	const struct virtio_pci_ident *pi = md->pci;
+	struct vpci_ident id = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
+				 .nqueues = pi->nqueues, .nvectors = pi->nvectors };
+	int err;
+
+	d->pci = calloc(1, sizeof(*d->pci));
+	if (!d->pci)
+		return -ENOMEM;
+	err = vpci_create(d->pci, d->vm, d->vm->pci, d->dev.id, &id, inproc_trap, d);
+	if (err) {
+		free(d->pci);
+		d->pci = NULL;
+		return err;
+	}
+	machine_spec_set_pci(&d->spec, vpci_bar0(d->pci), d->pci->gsi, d->pci->nvectors);
+	return 0;
+}
+
 static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machine_dev *md,
-			 const int console_fds[2], int wake_fd)
+			 int wake_fd)
 {
 	int err;
 
@@ -118,23 +151,21 @@ static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machi
 					.event = inproc_event, .log = inproc_log, .opaque = d };
 	d->dev.host = &d->host;
 	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
-		d->dev.fds[i] = -1;
-	if (md->console) {
-		d->dev.fds[0] = console_fds[0];
-		d->dev.fds[1] = console_fds[1];
-		d->dev.nfds = 2;
-	}
+		d->dev.fds[i] = i < md->nfds ? md->fds[i] : -1;
+	d->dev.nfds = md->nfds < DEVICE_MAX_FDS ? md->nfds : DEVICE_MAX_FDS;
 	machine_spec_build(md, vm->mem.total, &d->spec);
 	if (pthread_mutex_init(&d->lock, NULL))
 		return -ENOMEM;
-	err = d->dev.ops->create(&d->dev, &d->spec.spec);
+	d->lock_ready = true;
+	err = md->pci ? inproc_pci(d, md) : 0;
+	if (!err)
+		err = d->dev.ops->create(&d->dev, &d->spec.spec);
 	if (err) {
 		log_err("%s: create: %s", d->dev.id, strerror(-err));
-		pthread_mutex_destroy(&d->lock);
 		return err;
 	}
 	d->created = true;
-	return inproc_register(d);
+	return md->pci ? 0 : inproc_register(d);
 }
 
 void devhost_inproc_stop(struct vm *vm)
@@ -142,23 +173,28 @@ void devhost_inproc_stop(struct vm *vm)
 	for (unsigned i = 0; i < vm->ndevs; i++) {
 		struct inproc_dev *d = &vm->devs[i];
 
-		if (!d->created)
-			continue;
-		for (size_t r = 0; r < d->spec.spec.n_regions; r++)
+		machine_traps_log(d->dev.id, d->pci, d->traps, (unsigned)d->spec.spec.n_regions);
+		for (size_t r = 0; r < d->nregistered; r++)
 			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.regions[r].bus,
 					   d->spec.regions[r].addr);
-		d->dev.ops->destroy(&d->dev);
-		pthread_mutex_destroy(&d->lock);
+		if (d->pci) {
+			vpci_destroy(d->pci, vm->pci);
+			free(d->pci);
+		}
+		if (d->created)
+			d->dev.ops->destroy(&d->dev);
+		if (d->lock_ready)
+			pthread_mutex_destroy(&d->lock);
 	}
 	free(vm->devs);
 	vm->devs = NULL;
 	vm->ndevs = 0;
 }
 
-int devhost_inproc_start(struct vm *vm, const int console_fds[2], int wake_fd)
+int devhost_inproc_start(struct vm *vm, const struct machine *m, int wake_fd)
 {
-	unsigned n;
-	const struct machine_dev *md = machine_x86_devices(&n);
+	unsigned n = m->ndevs;
+	const struct machine_dev *md = m->dev;
 	int err = 0;
 
 	vm->devs = calloc(n, sizeof(*vm->devs));
@@ -166,7 +202,7 @@ int devhost_inproc_start(struct vm *vm, const int console_fds[2], int wake_fd)
 		return -ENOMEM;
 	vm->ndevs = n;
 	for (unsigned i = 0; i < n && !err; i++)
-		err = inproc_create(vm, &vm->devs[i], &md[i], console_fds, wake_fd);
+		err = inproc_create(vm, &vm->devs[i], &md[i], wake_fd);
 	if (err)
 		devhost_inproc_stop(vm);
 	return err;
@@ -188,8 +224,23 @@ unsigned devhost_inproc_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *ta
 			tags[n++] = i << 8 | f;
 		}
 		pthread_mutex_unlock(&d->lock);
+		for (unsigned q = 0; d->pci && q < d->pci->nqueues && n < max; q++) {
+			pfds[n] = (struct pollfd){ .fd = d->pci->ioeventfd[q], .events = POLLIN };
+			tags[n++] = i << 8 | TAG_QUEUE | q;
+		}
 	}
 	return n;
+}
+
+/* A queue doorbell (ioeventfd) fired: drain it and notify the device. */
+static void inproc_notify(struct inproc_dev *d, unsigned q)
+{
+	uint64_t v;
+
+	if (read(d->pci->ioeventfd[q], &v, sizeof(v)) < 0)
+		return;	/* EAGAIN: already drained */
+	if (d->dev.ops->notify)
+		d->dev.ops->notify(&d->dev, q);
 }
 
 void devhost_inproc_backend(struct vm *vm, uint32_t tag)
@@ -201,7 +252,9 @@ void devhost_inproc_backend(struct vm *vm, uint32_t tag)
 		return;
 	d = &vm->devs[i];
 	pthread_mutex_lock(&d->lock);
-	if (d->dev.ops->backend && (d->dev.poll_mask & (1u << f)))
+	if ((f & TAG_QUEUE) && d->pci && (f & ~TAG_QUEUE) < d->pci->nqueues)
+		inproc_notify(d, f & ~TAG_QUEUE);
+	else if (!(f & TAG_QUEUE) && d->dev.ops->backend && (d->dev.poll_mask & (1u << f)))
 		d->dev.ops->backend(&d->dev, f);
 	pthread_mutex_unlock(&d->lock);
 }

@@ -14,6 +14,7 @@
 #include "machine.h"
 
 struct vm;
+struct vpci;
 
 struct inproc_dev {
 	struct device dev;
@@ -22,17 +23,20 @@ struct inproc_dev {
 	pthread_mutex_t lock;
 	struct vm *vm;
 	int wake_fd;		/* the control loop's eventfd (borrowed) */
+	struct vpci *pci;	/* a virtio-pci function: its PCI side */
+	unsigned nregistered;	/* regions on the trap bus */
+	bool lock_ready;
+	_Atomic uint64_t traps[MACHINE_MAX_REGIONS];	/* per region, for -v */
 	bool created;
 };
 
 /*
- * Create every device of the machine table in the monitor and register
- * its regions on vm->bus. console_fds are the console's {input, output}
- * fds for the device marked `console`. wake_fd is written when a device's
- * poll_mask changes from a vCPU thread. Returns 0 or -errno (logged); on
- * error nothing stays created or registered.
+ * Create every device of m in the monitor and register its regions on
+ * vm->bus (virtio-pci functions through their vpci). wake_fd is written
+ * when a device's poll_mask changes from a vCPU thread. Returns 0 or -errno
+ * (logged); on error nothing stays created or registered.
  */
-int devhost_inproc_start(struct vm *vm, const int console_fds[2], int wake_fd)
+int devhost_inproc_start(struct vm *vm, const struct machine *m, int wake_fd)
 	__attribute__((warn_unused_result));
 
 /*

@@ -1,23 +1,30 @@
 #include "machine.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "boot.h"
+#include "log.h"
 #include "trap.h"
 #include "util.h"
+#include "virtio_pci.h"
 
 /*
  * The PC's fixed devices, at the ports and IRQs every OS expects. Regions
  * whose writes can stop the machine (i8042 reset, ACPI S5) are synchronous,
  * so that the vCPU never runs guest code past the write that stopped it.
+ * The serial port (first) gets the console.
  */
 static const struct machine_dev x86_devices[] = {
-	{ .klass = "serial", .console = 1,
-	  .nregions = 1, .regions = { { TRAP_PIO, 0x3f8, 8 } },
+	{ .klass = "serial",
+	  .nregions = 1, .regions = { { TRAP_PIO, 0x3f8, 8, false } },
 	  .nirqs = 1, .irqs = { 4 } },
 	{ .klass = "rtc",
-	  .nregions = 1, .regions = { { TRAP_PIO, 0x70, 2 } },
+	  .nregions = 1, .regions = { { TRAP_PIO, 0x70, 2, false } },
 	  .nirqs = 1, .irqs = { 8 } },
 	{ .klass = "i8042",
 	  .nregions = 2, .regions = { { TRAP_PIO, 0x60, 1, false }, { TRAP_PIO, 0x64, 1, true } },
@@ -28,10 +35,128 @@ static const struct machine_dev x86_devices[] = {
 	  .nirqs = 1, .irqs = { X86_ACPI_SCI_IRQ } },
 };
 
-const struct machine_dev *machine_x86_devices(unsigned *n)
+void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
 {
-	*n = ARRAY_SIZE(x86_devices);
-	return x86_devices;
+	size_t n = strlen(md->klass);
+	bool digit = n && md->klass[n - 1] >= '0' && md->klass[n - 1] <= '9';
+
+	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->klass, md->instance);
+}
+
+static struct machine_dev *machine_add(struct machine *m, const char *klass)
+{
+	struct machine_dev *md;
+	unsigned instance = 0;
+
+	if (m->ndevs >= MACHINE_MAX_DEVS)
+		return NULL;
+	for (unsigned i = 0; i < m->ndevs; i++)
+		instance += strcmp(m->dev[i].klass, klass) == 0;
+	md = &m->dev[m->ndevs++];
+	memset(md, 0, sizeof(*md));
+	md->klass = klass;
+	md->instance = instance;
+	md->pci = virtio_pci_ident_find(klass);
+	return md;
+}
+
+static void machine_param(struct machine *m, struct machine_dev *md, const char *fmt,
+			  const char *value)
+{
+	char *buf = m->param_buf[md - m->dev][md->nparams];
+
+	snprintf(buf, sizeof(m->param_buf[0][0]), fmt, value);
+	md->params[md->nparams++] = buf;
+}
+
+/* Open a backend file; one line on stderr if that fails. */
+static int backend_open(const char *opt, const char *path, int flags, int *fd)
+{
+	*fd = open(path, flags | O_CLOEXEC, 0644);
+	if (*fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "vmm-monitor: %s %s: %s\n", opt, path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* A disk: its image, locked so that no other VM writes it at the same time. */
+static int machine_disk(struct machine *m, const struct machine_disk *d)
+{
+	struct machine_dev *md = machine_add(m, "virtio-blk");
+	int err;
+
+	if (!md)
+		return -E2BIG;
+	err = backend_open("--disk", d->path, d->readonly ? O_RDONLY : O_RDWR, &md->fds[0]);
+	if (err)
+		return err;
+	md->nfds = 1;
+	if (flock(md->fds[0], (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		fprintf(stderr, "vmm-monitor: --disk %s: in use by another VM\n", d->path);
+		return -EBUSY;
+	}
+	machine_param(m, md, "readonly=%s", d->readonly ? "on" : "off");
+	if (d->serial)
+		machine_param(m, md, "serial=%s", d->serial);
+	return 0;
+}
+
+static int machine_console(struct machine *m, const struct machine_opts *o)
+{
+	struct machine_dev *md = machine_add(m, "virtio-console");
+	int err;
+
+	if (!md)
+		return -E2BIG;
+	md->fds[0] = md->fds[1] = -1;
+	md->nfds = 2;
+	err = o->console_in ? backend_open("--console in=", o->console_in, O_RDONLY | O_NONBLOCK,
+					   &md->fds[0])
+			    : backend_open("--console", "/dev/null", O_RDONLY, &md->fds[0]);
+	if (!err)
+		err = backend_open("--console out=", o->console_out,
+				   O_WRONLY | O_CREAT | O_APPEND, &md->fds[1]);
+	return err;
+}
+
+void machine_set_console(struct machine *m, const int console_fds[2])
+{
+	m->dev[0].fds[0] = console_fds[0];
+	m->dev[0].fds[1] = console_fds[1];
+	m->dev[0].nfds = 2;
+}
+
+int machine_build(struct machine *m, const struct machine_opts *o)
+{
+	int err = 0;
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < ARRAY_SIZE(x86_devices); i++)
+		m->dev[m->ndevs++] = x86_devices[i];
+	for (unsigned i = 0; i < o->ndisks && !err; i++)
+		err = machine_disk(m, &o->disk[i]);
+	if (!err && !machine_add(m, "virtio-rng"))
+		err = -E2BIG;
+	if (!err && o->console_out)
+		err = machine_console(m, o);
+	if (err == -E2BIG)
+		fprintf(stderr, "vmm-monitor: more than %d devices\n", MACHINE_MAX_DEVS);
+	if (err)
+		machine_release(m);
+	return err;
+}
+
+void machine_release(struct machine *m)
+{
+	/* The fixed devices' fds (the console) are not the machine's. */
+	for (unsigned i = ARRAY_SIZE(x86_devices); i < m->ndevs; i++)
+		for (unsigned f = 0; f < m->dev[i].nfds; f++)
+			if (m->dev[i].fds[f] >= 0)
+				close(m->dev[i].fds[f]);
+	m->ndevs = 0;
 }
 
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
@@ -55,14 +180,41 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 		out->irqs[i] = md->irqs[i];
 	out->spec.n_irqs = md->nirqs;
 	out->spec.irqs = out->irqs;
+	for (unsigned i = 0; i < md->nparams; i++)
+		out->params[i] = (char *)md->params[i];
+	out->spec.n_params = md->nparams;
+	out->spec.params = out->params;
 	out->spec.has_mem_size = 1;
 	out->spec.mem_size = mem_size;
 }
 
-void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
+void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
+			  unsigned n)
 {
-	size_t n = strlen(md->klass);
-	bool digit = n && md->klass[n - 1] >= '0' && md->klass[n - 1] <= '9';
+	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < MACHINE_MAX_REGIONS; i++) {
+		region__init(&ms->regions[i]);
+		ms->regions[i].bus = TRAP_MMIO;
+		ms->regions[i].addr = bar0 + i * VIRTIO_PCI_REGION_SIZE;
+		ms->regions[i].size = VIRTIO_PCI_REGION_SIZE;
+		ms->region_ptrs[i] = &ms->regions[i];
+	}
+	ms->spec.n_regions = VIRTIO_PCI_NREGIONS;
+	for (unsigned i = 0; i < n && i < MACHINE_MAX_IRQS; i++)
+		ms->irqs[i] = gsis[i];
+	ms->spec.n_irqs = n < MACHINE_MAX_IRQS ? n : MACHINE_MAX_IRQS;
+}
 
-	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->klass, md->instance);
+void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
+		       unsigned nregions)
+{
+	static const char *const vnames[] = { "common", "isr", "device", "notify" };
+
+	for (unsigned r = 0; r < nregions && r < MACHINE_MAX_REGIONS; r++) {
+		if (pci)
+			log_debug("traps: %s %s %llu", id, vnames[r],
+				  (unsigned long long)atomic_load(&traps[r]));
+		else
+			log_debug("traps: %s region%u %llu", id, r,
+				  (unsigned long long)atomic_load(&traps[r]));
+	}
 }

@@ -1,13 +1,15 @@
 /*
- * The machine's fixed devices: which device classes sit where on the trap
- * bus and which interrupt lines they drive. One table, read by whichever
- * host runs the devices.
+ * The machine's devices: the PC's fixed ones (which class sits where on
+ * the trap bus, which interrupt lines it drives) from one table, plus the
+ * virtio-pci functions the command line asks for. One list, read by
+ * whichever host runs the devices.
  */
 #ifndef VMM_MONITOR_MACHINE_H
 #define VMM_MONITOR_MACHINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "device.pb-c.h"
@@ -15,6 +17,11 @@
 #define MACHINE_MAX_REGIONS 4
 #define MACHINE_MAX_IRQS 4
 #define MACHINE_MAX_DEVS 16
+#define MACHINE_MAX_DISKS 8
+#define MACHINE_MAX_PARAMS 4
+#define MACHINE_MAX_FDS 4
+
+struct virtio_pci_ident;
 
 struct machine_region {
 	uint8_t bus;		/* enum trap_bus */
@@ -30,8 +37,53 @@ struct machine_dev {
 	struct machine_region regions[MACHINE_MAX_REGIONS];
 	unsigned nirqs;
 	uint32_t irqs[MACHINE_MAX_IRQS];	/* GSIs */
-	unsigned console;	/* 1: gets the console's input and output fds */
+	unsigned nparams;
+	const char *params[MACHINE_MAX_PARAMS];	/* "key=value" for the class */
+	unsigned nfds;
+	int fds[MACHINE_MAX_FDS];	/* backend fds (owned by the machine) */
+	/*
+	 * Set for a virtio-pci function: its regions and interrupt lines come
+	 * from its PCI function (monitor/vpci.h), not from this entry.
+	 */
+	const struct virtio_pci_ident *pci;
 };
+
+/* One disk of --disk path=FILE[,readonly=on][,serial=S]. */
+struct machine_disk {
+	const char *path;
+	bool readonly;
+	const char *serial;	/* NULL: none */
+};
+
+/* What the command line adds to the fixed devices. */
+struct machine_opts {
+	unsigned ndisks;
+	struct machine_disk disk[MACHINE_MAX_DISKS];
+	const char *console_out;	/* --console out=FILE, NULL: no virtio-console */
+	const char *console_in;		/* --console in=FILE */
+};
+
+struct machine {
+	unsigned ndevs;
+	struct machine_dev dev[MACHINE_MAX_DEVS];
+	char param_buf[MACHINE_MAX_DEVS][MACHINE_MAX_PARAMS][64];
+};
+
+/*
+ * Build the device list: the PC's fixed devices, then one virtio-blk per
+ * disk, a virtio-rng, and a virtio-console if asked for. Opens every disk
+ * and console file (they are the devices' backends; disks are locked
+ * against other VMs). Returns 0, or -errno after one line on stderr naming
+ * the file and the problem; on error nothing stays open.
+ */
+int machine_build(struct machine *m, const struct machine_opts *o)
+	__attribute__((warn_unused_result));
+
+/* Give the serial port the console's {input, output} fds (borrowed). */
+void machine_set_console(struct machine *m, const int console_fds[2]);
+
+/* Close the backend fds machine_build opened. */
+void machine_release(struct machine *m);
 
 /* A DeviceSpec for one machine device and the storage it points into. */
 struct machine_spec {
@@ -39,6 +91,7 @@ struct machine_spec {
 	Region regions[MACHINE_MAX_REGIONS];
 	Region *region_ptrs[MACHINE_MAX_REGIONS];
 	uint32_t irqs[MACHINE_MAX_IRQS];
+	char *params[MACHINE_MAX_PARAMS];
 };
 
 /*
@@ -54,7 +107,18 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
  */
 void machine_dev_id(const struct machine_dev *md, char *buf, size_t len);
 
-/* The x86 machine's legacy devices; *n receives the count. */
-const struct machine_dev *machine_x86_devices(unsigned *n);
+/*
+ * Log (at debug level) how many trapped accesses each region of device id
+ * served: "traps: virtio-blk0 notify 0". pci: name the virtio regions.
+ */
+void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
+		       unsigned nregions);
+
+/*
+ * Point spec's regions at a virtio-pci function's BAR0 (the four regions
+ * of devices/virtio_pci.h) and its interrupt lines at gsis[0..n).
+ */
+void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
+			  unsigned n);
 
 #endif

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pci.h"
 #include "procdev.h"
+#include "sandbox.h"
 #include "util.h"
 #include "vm.h"
 
@@ -51,6 +52,8 @@ static void stop_signals_install(struct vm *vm)
 struct inputs {
 	uint8_t *kernel, *initrd;
 	size_t kernel_len, initrd_len;
+	struct machine machine;	/* devices, with their disk and console files */
+	bool machine_built;
 };
 
 static int input_read(const char *opt, const char *path, uint8_t **buf, size_t *len)
@@ -80,6 +83,9 @@ static int inputs_load(const struct cli_opts *o, struct inputs *in)
 	}
 	if (o->initrd && input_read("--initrd", o->initrd, &in->initrd, &in->initrd_len))
 		return -EINVAL;
+	if (machine_build(&in->machine, &o->machine))
+		return -EINVAL;
+	in->machine_built = true;
 	return 0;
 }
 
@@ -162,22 +168,30 @@ static void stats_log(const struct vm *vm)
 		  (unsigned long long)s->unclaimed_writes[TRAP_MMIO]);
 }
 
-static int devices_start(struct vm *vm, const struct cli_opts *o, const struct console *con,
+/* The mode the device processes get: strict unless the user said otherwise. */
+static unsigned sandbox_mode(const struct cli_opts *o)
+{
+	if (o->sandbox == CLI_SANDBOX_OFF)
+		return SANDBOX_OFF;
+	return o->sandbox == CLI_SANDBOX_LOG ? SANDBOX_LOG : SANDBOX_STRICT;
+}
+
+static int devices_start(struct vm *vm, const struct cli_opts *o, struct machine *m,
 			 int wake_fd)
 {
-	int console_fds[2] = { con->pipe_r, con->out_fd };
 	char name[32];
 	struct procdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
-				   .timeout_ns = o->dev_timeout_ns, .vm_name = name };
+				   .timeout_ns = o->dev_timeout_ns, .vm_name = name,
+				   .sandbox = sandbox_mode(o) };
 
 	if (o->devices == CLI_DEVICES_INPROC)
-		return devhost_inproc_start(vm, console_fds, wake_fd);
+		return devhost_inproc_start(vm, m, wake_fd);
 	snprintf(name, sizeof(name), "vm%d", (int)getpid());
-	return procdev_start_all(vm, console_fds, &cfg);
+	return procdev_start_all(vm, m, &cfg);
 }
 
 /* Create, run and tear down the VM; returns the exit status. */
-static int vm_run(const struct cli_opts *o, const struct inputs *in)
+static int vm_run(const struct cli_opts *o, struct inputs *in)
 {
 	struct vm_config cfg = { .kernel = o->kernel, .initrd = o->initrd,
 				 .cmdline = o->cmdline, .mem_size = o->mem_size,
@@ -198,8 +212,10 @@ static int vm_run(const struct cli_opts *o, const struct inputs *in)
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	stop_signals_install(&vm);
 	err = wake_fd < 0 || console_open(&con) || pci_host_init(&pci, &vm.bus);
+	vm.pci = &pci;
+	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
 	if (!err)
-		err = devices_start(&vm, o, &con, wake_fd);
+		err = devices_start(&vm, o, &in->machine, wake_fd);
 	if (!err)
 		err = vcpus_start(&vm, &bi);
 	if (err)
@@ -223,19 +239,27 @@ static int vm_run(const struct cli_opts *o, const struct inputs *in)
 	return status;
 }
 
+/* cli_parse refused strict|log with inproc; off gets its one warning here. */
 static int mode_check(const struct cli_opts *o)
 {
-	if (o->sandbox != CLI_SANDBOX_DEFAULT) {
-		fprintf(stderr, "vmm-monitor: --sandbox: not implemented yet "
-			"(device processes are not confined)\n");
-		return -ENOSYS;
-	}
+	if (o->sandbox == CLI_SANDBOX_OFF && o->devices == CLI_DEVICES_PROCESS)
+		fprintf(stderr, "vmm-monitor: warning: --sandbox off: device processes run "
+			"unconfined (debugging only)\n");
 	return 0;
+}
+
+
+static void inputs_free(struct inputs *in)
+{
+	free(in->kernel);
+	free(in->initrd);
+	if (in->machine_built)
+		machine_release(&in->machine);
 }
 
 int main(int argc, char **argv)
 {
-	struct inputs in = { 0 };
+	static struct inputs in;
 	struct cli_opts o;
 	int status;
 
@@ -251,12 +275,10 @@ int main(int argc, char **argv)
 	}
 	log_set_level(o.verbose ? LOG_DEBUG : LOG_INFO);
 	if (mode_check(&o) || inputs_load(&o, &in)) {
-		free(in.kernel);
-		free(in.initrd);
+		inputs_free(&in);
 		return VM_EXIT_USAGE;
 	}
 	status = vm_run(&o, &in);
-	free(in.kernel);
-	free(in.initrd);
+	inputs_free(&in);
 	return status;
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "boot.h"
 #include "trapbus.h"
 
 #define PCI_CONFIG_ADDR_PORT 0xcf8
@@ -60,9 +61,9 @@ struct pci_host {
 	uint64_t mmio_end;
 };
 
-/* The window BARs are pre-assigned from, inside the 32-bit MMIO hole. */
-#define PCI_MMIO_START 0xc0000000ULL
-#define PCI_MMIO_END   0xfe000000ULL
+/* The window BARs are pre-assigned from: the one the DSDT describes. */
+#define PCI_MMIO_START X86_PCI_MMIO_START
+#define PCI_MMIO_END   X86_PCI_MMIO_END
 
 /*
  * Set up the host bridge at 00:00.0 and claim ports 0xCF8 and 0xCFC on tb.

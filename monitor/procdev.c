@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
 #include <linux/kvm.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +22,15 @@
 #include "control.h"
 #include "devhost.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
+#include "virtio_pci.h"
 #include "vm.h"
+#include "vpci.h"
 
 #define READY_TIMEOUT_MS 5000
 #define TAG_PIDFD 0x10000u
+#define EXIT_GRACE_MS 50	/* socket closed: wait this long for the pidfd to say why */
 
 /* ---- Failure reports ---- */
 
@@ -42,10 +48,13 @@ static void procdev_fail(struct proc_dev *d, const char *why)
 {
 	char msg[256];
 
+	/* Claim the report first: a vCPU that sees `dead` would report "is dead". */
+	bool first = !atomic_exchange(&d->reported, true);
+
 	atomic_store(&d->dead, true);
 	if (d->ring)
 		ring_wake_all(d->ring, d->vm->ncpus);
-	if (atomic_exchange(&d->reported, true))
+	if (!first)
 		return;
 	snprintf(msg, sizeof(msg), "device %s (class %s, pid %d) %s", d->id, d->klass,
 		 (int)d->pid, why);
@@ -84,6 +93,8 @@ static int procdev_trap(void *opaque, struct trap *t)
 
 	if (t->vcpu >= d->vm->ncpus)
 		return -EINVAL;
+	atomic_fetch_add_explicit(&d->traps[t->region % MACHINE_MAX_REGIONS], 1,
+				  memory_order_relaxed);
 	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
 	if (err == RING_STATUS_STOP)
 		return procdev_wait_stop(d);
@@ -149,13 +160,25 @@ static void child_exec(int sock, const char *name, const char *vm_name)
 	_exit(127);
 }
 
+/*
+ * fork(), or when the device confines itself, a fork into a new pid
+ * namespace (the one namespace a process cannot enter by itself: unshare
+ * moves only its children). The child only execs.
+ */
+static pid_t procdev_fork(unsigned sandbox)
+{
+	if (sandbox == SANDBOX_OFF)
+		return fork();
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 static int procdev_spawn(struct proc_dev *d, const char *vm_name)
 {
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	d->pid = fork();
+	d->pid = procdev_fork(d->sandbox);
 	if (d->pid == 0)
 		child_exec(sv[1], d->id, vm_name);
 	close(sv[1]);
@@ -215,7 +238,33 @@ static int producers_create(struct proc_dev *d, const struct procdev_cfg *cfg)
 	return 0;
 }
 
-static int procdev_resources(struct proc_dev *d, const struct procdev_cfg *cfg)
+/*
+ * A virtio-pci function: the PCI side lives here in the monitor (vpci),
+ * which maps BAR0's regions to this device's ring and owns the irqfds
+ * (one per MSI-X vector) and the queue doorbells handed to the device.
+ */
+static int procdev_pci(struct proc_dev *d, const struct machine_dev *md)
+{
+	const struct virtio_pci_ident *pi = md->pci;
+	struct vpci_ident id = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
+				 .nqueues = pi->nqueues, .nvectors = pi->nvectors };
+	int err;
+
+	d->pci = calloc(1, sizeof(*d->pci));
+	if (!d->pci)
+		return -ENOMEM;
+	err = vpci_create(d->pci, d->vm, d->vm->pci, d->id, &id, procdev_trap, d);
+	if (err) {
+		free(d->pci);
+		d->pci = NULL;
+		return err;
+	}
+	machine_spec_set_pci(&d->spec, vpci_bar0(d->pci), d->pci->gsi, d->pci->nvectors);
+	return 0;
+}
+
+static int procdev_resources(struct proc_dev *d, const struct machine_dev *md,
+			     const struct procdev_cfg *cfg)
 {
 	int err;
 
@@ -224,7 +273,7 @@ static int procdev_resources(struct proc_dev *d, const struct procdev_cfg *cfg)
 		return -errno;
 	err = ring_create(d, d->vm->ncpus);
 	if (!err)
-		err = irqfds_create(d);
+		err = md->pci ? procdev_pci(d, md) : irqfds_create(d);
 	if (!err)
 		err = producers_create(d, cfg);
 	return err;
@@ -232,7 +281,7 @@ static int procdev_resources(struct proc_dev *d, const struct procdev_cfg *cfg)
 
 /* ---- Setup ---- */
 
-static int procdev_send_setup(struct proc_dev *d, const int console_fds[2], bool console,
+static int procdev_send_setup(struct proc_dev *d, const struct machine_dev *md,
 			      const struct procdev_cfg *cfg)
 {
 	ControlMsg m = CONTROL_MSG__INIT;
@@ -257,16 +306,20 @@ static int procdev_send_setup(struct proc_dev *d, const int console_fds[2], bool
 	s.ring_size = d->ring_size;
 	s.spin_ns = cfg->dev_spin_ns;
 	s.vm_name = (char *)cfg->vm_name;
+	s.has_sandbox = true;
+	s.sandbox = cfg->sandbox;
 	fds[CONTROL_FD_GUEST_MEM] = d->vm->mem_fd;
 	fds[CONTROL_FD_RING] = d->ring_fd;
 	fds[CONTROL_FD_DOORBELL] = d->doorbell_fd;
 	for (size_t i = 0; i < d->spec.spec.n_irqs; i++)
-		fds[nfds++] = d->irq_fds[i];
-	if (console) {
-		fds[nfds++] = console_fds[0];
-		fds[nfds++] = console_fds[1];
-		s.n_backend_fds = 2;
-	}
+		fds[nfds++] = d->pci ? d->pci->irqfd[i] : d->irq_fds[i];
+	for (unsigned q = 0; d->pci && q < d->pci->nqueues; q++)
+		fds[nfds++] = d->pci->ioeventfd[q];
+	s.n_queue_fds = d->pci ? d->pci->nqueues : 0;
+	s.has_n_queue_fds = 1;
+	for (unsigned i = 0; i < md->nfds; i++)
+		fds[nfds++] = md->fds[i];
+	s.n_backend_fds = md->nfds;
 	m.body_case = CONTROL_MSG__BODY_SETUP;
 	m.setup = &s;
 	return control_send(d->sock, &m, fds, nfds);
@@ -291,20 +344,21 @@ static int procdev_register(struct proc_dev *d)
 }
 
 static int procdev_create(struct vm *vm, struct proc_dev *d, const struct machine_dev *md,
-			  const int console_fds[2], const struct procdev_cfg *cfg)
+			  const struct procdev_cfg *cfg)
 {
 	int err;
 
 	d->vm = vm;
 	d->klass = md->klass;
+	d->sandbox = cfg->sandbox;
 	machine_dev_id(md, d->id, sizeof(d->id));
 	machine_spec_build(md, vm->mem.total, &d->spec);
-	err = procdev_resources(d, cfg);
+	err = procdev_resources(d, md, cfg);
 	if (!err)
 		err = procdev_spawn(d, cfg->vm_name);
 	if (!err)
-		err = procdev_send_setup(d, console_fds, md->console, cfg);
-	if (!err)
+		err = procdev_send_setup(d, md, cfg);
+	if (!err && !d->pci)
 		err = procdev_register(d);
 	if (err)
 		log_err("device %s: cannot start its process: %s", d->id, strerror(-err));
@@ -322,11 +376,25 @@ static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 			 strsignal(si->si_status), si->si_code == CLD_DUMPED ? ", core dumped" : "");
 }
 
+static void procdev_control(struct proc_dev *d);
+
+/* Messages it sent before it died (a Violation, a Log saying why) come first. */
+static void procdev_drain(struct proc_dev *d)
+{
+	struct pollfd p = { .fd = d->sock, .events = POLLIN };
+
+	for (int i = 0; i < 16 && d->sock >= 0 && !atomic_load(&d->reported); i++) {
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			return;
+		procdev_control(d);
+	}
+}
+
 /* The pidfd fired: reap and, unless we asked it to go, report. */
 static void procdev_reap(struct proc_dev *d)
 {
 	siginfo_t si = { 0 };
-	char why[128], cause[96];
+	char why[256], cause[96];
 
 	if (d->exited || waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
@@ -334,9 +402,32 @@ static void procdev_reap(struct proc_dev *d)
 	d->exited = true;
 	if (d->shutting_down)
 		return;	/* we asked it to go */
+	procdev_drain(d);
 	describe_exit(&si, cause, sizeof(cause));
-	snprintf(why, sizeof(why), "died: %s", cause);
+	if (d->violation[0])
+		snprintf(why, sizeof(why), "was stopped by its sandbox: %s (%s)", d->violation, cause);
+	else if (si.si_code != CLD_EXITED && si.si_status == SIGSYS && d->sandbox != SANDBOX_OFF)
+		snprintf(why, sizeof(why), "was killed by its seccomp filter (%s)", cause);
+	else
+		snprintf(why, sizeof(why), "died: %s", cause);
 	procdev_fail(d, why);
+}
+
+/* A syscall outside the device's profile: strict kills it (reported on death), log allows. */
+static void procdev_violation(struct proc_dev *d, const Violation *v)
+{
+	char name[48];
+
+	if (v->arch == AUDIT_ARCH_X86_64)
+		sandbox_syscall_name((int)v->nr, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "syscall %u of arch 0x%x", v->nr, v->arch);
+	if (v->allowed) {
+		log_warn("device %s (class %s, pid %d): sandbox log: syscall %s (%u) is not in "
+			 "its profile; allowed", d->id, d->klass, (int)d->pid, name, v->nr);
+		return;
+	}
+	snprintf(d->violation, sizeof(d->violation), "forbidden syscall %s (%u)", name, v->nr);
 }
 
 static void procdev_message(struct proc_dev *d, const ControlMsg *m)
@@ -350,6 +441,9 @@ static void procdev_message(struct proc_dev *d, const ControlMsg *m)
 		break;
 	case CONTROL_MSG__BODY_LOG:
 		vmm_log((enum log_level)m->log->level, d->id, "%s", m->log->text);
+		break;
+	case CONTROL_MSG__BODY_VIOLATION:
+		procdev_violation(d, m->violation);
 		break;
 	default:
 		break;	/* Stats: nothing asks for them yet */
@@ -377,7 +471,15 @@ static void procdev_control(struct proc_dev *d)
 		close(fds[i]);
 	control_msg_free(m);
 	if (err == -ECONNRESET) {
-		procdev_reap(d);	/* usually the pidfd says why first */
+		/*
+		 * A dying process closes its fds before its pidfd fires; the init
+		 * of a pid namespace (every confined device) takes a while longer.
+		 */
+		struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+
+		if (!d->exited && poll(&p, 1, EXIT_GRACE_MS) < 0)
+			p.revents = 0;
+		procdev_reap(d);
 		if (!d->exited && !atomic_load(&d->vm->stopping))
 			procdev_fail(d, "closed its control socket; killed");
 		return;
@@ -450,10 +552,10 @@ static int procdev_wait_ready(struct vm *vm)
 	}
 }
 
-int procdev_start_all(struct vm *vm, const int console_fds[2], const struct procdev_cfg *cfg)
+int procdev_start_all(struct vm *vm, const struct machine *m, const struct procdev_cfg *cfg)
 {
-	unsigned n;
-	const struct machine_dev *md = machine_x86_devices(&n);
+	unsigned n = m->ndevs;
+	const struct machine_dev *md = m->dev;
 	int err = devproc_find();
 
 	if (err)
@@ -471,7 +573,7 @@ int procdev_start_all(struct vm *vm, const int console_fds[2], const struct proc
 			d->irq_fds[k] = -1;
 	}
 	for (unsigned i = 0; i < n && !err; i++)
-		err = procdev_create(vm, &vm->procs[i], &md[i], console_fds, cfg);
+		err = procdev_create(vm, &vm->procs[i], &md[i], cfg);
 	if (!err)
 		err = procdev_wait_ready(vm);
 	if (err)
@@ -492,6 +594,11 @@ static void procdev_release(struct proc_dev *d)
 		trapbus_unregister(&d->vm->bus, (enum trap_bus)d->spec.regions[r].bus,
 				   d->spec.regions[r].addr);
 	d->nregistered = 0;
+	if (d->pci) {
+		vpci_destroy(d->pci, d->vm->pci);
+		free(d->pci);
+		d->pci = NULL;
+	}
 	for (size_t i = 0; i < MACHINE_MAX_IRQS; i++) {
 		if (d->irq_fds[i] >= 0) {
 			struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fds[i],
@@ -550,8 +657,11 @@ void procdev_stop_all(struct vm *vm, unsigned timeout_ms)
 	for (unsigned i = 0; i < vm->nprocs; i++)
 		procdev_kill(&vm->procs[i]);
 	procdev_wait_exit(vm, now_ns() + 1000 * 1000000ull);
-	for (unsigned i = 0; i < vm->nprocs; i++)
+	for (unsigned i = 0; i < vm->nprocs; i++) {
+		machine_traps_log(vm->procs[i].id, vm->procs[i].pci, vm->procs[i].traps,
+				  (unsigned)vm->procs[i].spec.spec.n_regions);
 		procdev_release(&vm->procs[i]);
+	}
 	free(vm->procs);
 	vm->procs = NULL;
 	vm->nprocs = 0;

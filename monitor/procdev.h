@@ -19,12 +19,14 @@
 #include "ring.h"
 
 struct vm;
+struct vpci;
 
 struct procdev_cfg {
 	uint64_t vcpu_spin_ns;		/* vCPU spins this long for a completion */
 	uint64_t dev_spin_ns;		/* device spins this long for the next request */
 	uint64_t timeout_ns;		/* a read unanswered this long = device failed */
 	const char *vm_name;		/* shown in ps(1) */
+	unsigned sandbox;		/* enum sandbox_mode: sent in Setup */
 };
 
 struct proc_dev {
@@ -47,16 +49,20 @@ struct proc_dev {
 	bool ready;			/* said READY */
 	bool exited;			/* reaped */
 	bool shutting_down;		/* we asked it to exit: no report */
+	unsigned sandbox;		/* enum sandbox_mode it was started with */
+	char violation[96];		/* strict: the syscall it was stopped for */
 	unsigned nregistered;		/* regions on the trap bus */
+	struct vpci *pci;		/* a virtio-pci function: its PCI side */
+	_Atomic uint64_t traps[MACHINE_MAX_REGIONS];	/* per region, for -v */
 };
 
 /*
- * Start one device process per machine device, all in parallel, send each
- * its Setup, and wait (bounded) until every one said READY. console_fds
- * are the console's {input, output}. Returns 0 or -errno (logged); on error
- * every process it started is gone.
+ * Start one device process per device of m, all in parallel, send each its
+ * Setup (with its backend fds from m), and wait (bounded) until every one
+ * said READY. Returns 0 or -errno (logged); on error every process it
+ * started is gone.
  */
-int procdev_start_all(struct vm *vm, const int console_fds[2], const struct procdev_cfg *cfg)
+int procdev_start_all(struct vm *vm, const struct machine *m, const struct procdev_cfg *cfg)
 	__attribute__((warn_unused_result));
 
 /*

@@ -25,6 +25,7 @@
 struct vcpu;
 struct inproc_dev;
 struct proc_dev;
+struct pci_host;
 struct x86_boot_info;
 
 struct vm_config {
@@ -50,6 +51,7 @@ struct vm {
 	int exit_status;	/* VM_EXIT_*, valid once stopping */
 	struct inproc_dev *devs;	/* in-monitor devices (--devices inproc) */
 	unsigned ndevs;
+	struct pci_host *pci;	/* bus 0 (borrowed) */
 	struct proc_dev *procs;	/* device processes (--devices process) */
 	unsigned nprocs;
 };

@@ -55,7 +55,6 @@ static void cfg_build(struct vpci *vp, const struct vpci_ident *id)
 	pci_cfg_put16(f, 0x00, VIRTIO_PCI_VENDOR_ID);
 	pci_cfg_put16(f, 0x02, (uint16_t)VIRTIO_PCI_DEVICE_ID(id->virtio_id));
 	pci_cfg_put16(f, 0x06, 0x0010);		/* status: capabilities list */
-	f->cfg[0x08] = VIRTIO_PCI_REVISION;
 	pci_cfg_put32(f, 0x08, (id->class_code << 8) | VIRTIO_PCI_REVISION);
 	pci_cfg_put16(f, 0x2c, VIRTIO_PCI_SUBSYS_VENDOR_ID);
 	pci_cfg_put16(f, 0x2e, VIRTIO_SUBSYS_ID);

@@ -74,6 +74,35 @@ case_missing_initrd() {
 	ok "missing initrd file: status 2, names the file"
 }
 
+case_missing_disk() {
+	bad_args --disk "path=$TMP/no-such-disk.img"
+	expect_usage_error 'no-such-disk'
+	ok "missing disk image: status 2, names the file"
+}
+
+case_disk_bad_option() {
+	truncate -s 1M "$TMP/d.img"
+	bad_args --disk "path=$TMP/d.img,readonly=maybe"
+	expect_usage_error 'readonly=on\|off'
+	ok "bad --disk option: status 2, says the form"
+}
+
+case_disk_locked() {
+	truncate -s 1M "$TMP/d.img"
+	flock -x "$TMP/d.img" sleep 10 &
+	sleep 0.2
+	bad_args --disk "path=$TMP/d.img"
+	kill %1 2>/dev/null
+	expect_usage_error 'in use by another VM'
+	ok "a disk another process holds: status 2"
+}
+
+case_console_bad() {
+	bad_args --console "in=/dev/null"
+	expect_usage_error 'out=FILE'
+	ok "--console without out=: status 2"
+}
+
 case_mem_too_small() {
 	bad_args --mem 1M
 	expect_usage_error 'mem'
@@ -144,19 +173,6 @@ case_cmdline_too_long() {
 	bad_args --cmdline "$s"
 	expect_usage_error 'cmdline|command line|long'
 	ok "70000-byte command line: status 2"
-}
-
-# ---- not implemented yet ------------------------------------------------
-# The parser accepts every --sandbox value but the monitor refuses them for
-# now (--devices process, once in this list, has landed). When --sandbox
-# strict lands, move this case to guests.sh as:
-#     run_vm hello.elf --devices process --sandbox strict
-#     expect_pass hello
-
-case_sandbox_strict_not_implemented() {
-	bad_args --sandbox strict
-	expect_usage_error 'not implemented'
-	ok "--sandbox strict: not implemented yet (status 2)"
 }
 
 dispatch "$@"

@@ -148,9 +148,27 @@ case_uart() { uart_case; }
 case_uart_inproc() { uart_case --devices inproc; }
 
 case_pci() {
-	run_vm pci.elf --cmdline "expect_pci_functions=1"
+	run_vm pci.elf --cmdline "expect_pci_functions=2"
 	expect_pass pci
-	ok "PCI host bridge alone on bus 0"
+	expect_out '^pci: 00:01\.0 1af4:1044$'
+	ok "PCI host bridge and the virtio-rng (always present) on bus 0"
+}
+
+case_pci_disks() {
+	truncate -s 1M "$TMP/a.img" "$TMP/b.img"
+	run_vm pci.elf --cmdline "expect_pci_functions=4" \
+		--disk "path=$TMP/a.img" --disk "path=$TMP/b.img,readonly=on"
+	expect_pass pci
+	expect_out '^pci: 00:01\.0 1af4:1042$'
+	expect_out '^pci: 00:02\.0 1af4:1042$'
+	expect_out '^pci: 00:03\.0 1af4:1044$'
+	ok "two --disk options give two virtio-blk functions, then the virtio-rng"
+}
+
+case_pit() {
+	run_vm pit.elf
+	expect_pass pit
+	ok "PIT interrupt arrives on IOAPIC pin 2, as the MADT and MP table say"
 }
 
 case_unclaimed() {

@@ -69,13 +69,13 @@ expect_no_devices_left() {
 case_ps_names() {
 	local d pid
 	start_uart_guest
-	for d in serial0 rtc0 i8042-0 acpi_pm0; do
+	for d in serial0 rtc0 i8042-0 acpi_pm0 virtio-rng0; do
 		pid=$(device_pid "$d")
 		[ -n "$pid" ] || fail "no vmm-devproc for $d in ps: $(pgrep -af vmm-devproc)"
 		[ "$(cut -d' ' -f4 /proc/"$pid"/stat)" = "$MON_PID" ] ||
 			fail "$d (pid $pid) is not a child of the monitor"
 	done
-	[ "$(pgrep -c -f -- "--vm vm$MON_PID\$")" = 4 ] || fail "not exactly 4 device processes"
+	[ "$(pgrep -c -f -- "--vm vm$MON_PID\$")" = 5 ] || fail "not exactly 5 device processes"
 	printf Z >&3
 	wait_monitor
 	expect_status 0
@@ -104,6 +104,7 @@ case_kill_serial() { kill_case serial0 serial; }
 case_kill_rtc() { kill_case rtc0 rtc; }
 case_kill_i8042() { kill_case i8042-0 i8042; }
 case_kill_acpi_pm() { kill_case acpi_pm0 acpi_pm; }
+case_kill_virtio_rng() { kill_case virtio-rng0 virtio-rng; }
 
 # A device that stops answering: the vCPU's read hits the deadline.
 case_deadline() {

@@ -13,6 +13,11 @@ static void *fh_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
 {
 	struct fakehost *fh = fh_of(h);
 
+	if (fh->bigmem) {
+		if (gpa > fh->bigmem_size || len > fh->bigmem_size - gpa)
+			return NULL;
+		return fh->bigmem + gpa;
+	}
 	if (gpa > FAKEHOST_MEM || len > FAKEHOST_MEM - gpa)
 		return NULL;
 	return fh->mem + gpa;
@@ -27,6 +32,8 @@ static int fh_irq_set(struct device_host *h, unsigned line, int level)
 		fh->irq_bad_calls++;
 		return -EINVAL;
 	}
+	if (level)
+		fh->irq_raises[line]++;
 	if (fh->irq[line] == level)
 		fh->irq_bad_calls++;	/* devices only report changes */
 	fh->irq[line] = level;
@@ -100,6 +107,18 @@ void fakespec_add_pio(struct fakespec *fs, uint64_t addr, uint64_t size)
 	fs->region[i].addr = addr;
 	fs->region[i].size = size;
 	fs->regionp[i] = &fs->region[i];
+}
+
+void fakehost_set_mem(struct fakehost *fh, uint8_t *buf, uint64_t size)
+{
+	fh->bigmem = buf;
+	fh->bigmem_size = size;
+}
+
+void fakespec_add_mmio(struct fakespec *fs, uint64_t addr, uint64_t size)
+{
+	fakespec_add_pio(fs, addr, size);
+	fs->region[fs->spec.n_regions - 1].bus = TRAP_MMIO;
 }
 
 void fakespec_add_irq(struct fakespec *fs, uint32_t gsi)

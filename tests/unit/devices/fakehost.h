@@ -26,6 +26,10 @@ struct fakehost {
 	char logs[FAKEHOST_LOGS][256];
 	unsigned nlogs;
 	uint8_t mem[FAKEHOST_MEM];	/* guest RAM at gpa 0 */
+	/* Added for virtio: */
+	unsigned irq_raises[DEVICE_MAX_IRQS];	/* irq_set(line, 1) calls (MSI edges) */
+	uint8_t *bigmem;		/* if set, guest RAM at gpa 0 instead of mem */
+	uint64_t bigmem_size;
 };
 
 /* A DeviceSpec with storage for its regions, irqs and params. */
@@ -46,10 +50,18 @@ unsigned fakehost_count_events(const struct fakehost *fh, enum device_event ev);
 /* Whether some log line contains `needle`. */
 bool fakehost_logged(const struct fakehost *fh, const char *needle);
 
+/*
+ * Use buf[size] as guest RAM at gpa 0 instead of fh->mem (caller owns it;
+ * fakehost_init forgets it).
+ */
+void fakehost_set_mem(struct fakehost *fh, uint8_t *buf, uint64_t size);
+
 /* A spec of class klass with no regions, irqs or params. */
 void fakespec_init(struct fakespec *fs, const char *klass);
 /* Append a PIO region of size ports at addr. */
 void fakespec_add_pio(struct fakespec *fs, uint64_t addr, uint64_t size);
+/* Append an MMIO region of size bytes at addr. */
+void fakespec_add_mmio(struct fakespec *fs, uint64_t addr, uint64_t size);
 /* Append an irq line wired to gsi. */
 void fakespec_add_irq(struct fakespec *fs, uint32_t gsi);
 /* Append a "key=value" param (not copied: keep it alive). */

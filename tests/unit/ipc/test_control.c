@@ -817,6 +817,67 @@ static void test_check_setup_rest(void)
 	SETUP_CASE(0, "CONTROL_MAX_FDS + 1 fds", f->nfds = CONTROL_MAX_FDS + 1);
 }
 
+/* Violation: device -> monitor only, nr bounded; Setup.sandbox: a known mode. */
+static void test_sandbox_messages(int sv[2])
+{
+	Violation v = VIOLATION__INIT;
+	ControlMsg m = CONTROL_MSG__INIT, *in = NULL;
+	const char *why = NULL;
+	unsigned n = 0;
+	int r;
+
+	CHECK(control_send_violation(sv[1], 257, 0xc000003e, false) == 0, "send_violation");
+	r = control_recv(sv[0], &in, NULL, &n, 0);
+	CHECK(r == 0 && in && in->body_case == CONTROL_MSG__BODY_VIOLATION, "violation arrives");
+	if (in && in->body_case == CONTROL_MSG__BODY_VIOLATION) {
+		CHECK(in->violation->nr == 257 && in->violation->arch == 0xc000003e &&
+		      !in->violation->allowed, "violation fields");
+		CHECK(control_check_from_device(in, 0, &why) == 0, "violation accepted: %s", why);
+		CHECK(control_check_from_monitor(in, 0, &why) == -EBADMSG,
+		      "violation from the monitor refused: %s", why);
+	}
+	control_msg_free(in);
+	m.body_case = CONTROL_MSG__BODY_VIOLATION;
+	m.violation = &v;
+	v.nr = CONTROL_MAX_SYSCALL_NR;
+	v.allowed = true;
+	CHECK(dev_ok(&m, 0, "violation"), "violation nr %u accepted", CONTROL_MAX_SYSCALL_NR);
+	CHECK(!dev_ok(&m, 1, "violation"), "violation with an fd refused");
+	v.nr = CONTROL_MAX_SYSCALL_NR + 1;
+	CHECK(!dev_ok(&m, 0, "violation"), "violation nr %u refused", CONTROL_MAX_SYSCALL_NR + 1);
+	v.nr = UINT32_MAX;
+	CHECK(!dev_ok(&m, 0, "violation"), "violation nr 0xffffffff refused");
+	m.body_case = (ControlMsg__BodyCase)31;
+	CHECK(!dev_ok(&m, 0, "case 31"), "body case 31 (past violation) refused");
+
+	SETUP_CASE(1, "sandbox absent", f->setup.has_sandbox = 0);
+	SETUP_CASE(1, "sandbox off", (f->setup.has_sandbox = 1, f->setup.sandbox = 0));
+	SETUP_CASE(1, "sandbox strict", (f->setup.has_sandbox = 1, f->setup.sandbox = 2));
+	SETUP_CASE(0, "sandbox 3", (f->setup.has_sandbox = 1, f->setup.sandbox = 3));
+	SETUP_CASE(0, "sandbox 0xffffffff", (f->setup.has_sandbox = 1, f->setup.sandbox = UINT32_MAX));
+}
+
+/* A Setup without the sandbox field means strict: the safe default. */
+static void test_sandbox_default(int sv[2])
+{
+	struct setup_fix f;
+	ControlMsg *in;
+
+	fix_init(&f);
+	f.setup.has_sandbox = 0;
+	if ((in = roundtrip(sv, &f.msg, "setup without sandbox"))) {
+		CHECK(!in->setup->has_sandbox && in->setup->sandbox == 2,
+		      "absent sandbox reads as 2 (strict): %u", in->setup->sandbox);
+		control_msg_free(in);
+	}
+	f.setup.has_sandbox = 1;
+	f.setup.sandbox = 1;
+	if ((in = roundtrip(sv, &f.msg, "setup with sandbox log"))) {
+		CHECK(in->setup->has_sandbox && in->setup->sandbox == 1, "sandbox log arrives");
+		control_msg_free(in);
+	}
+}
+
 static void test_check_monitor_other(void)
 {
 	Ready ready = READY__INIT;
@@ -865,6 +926,8 @@ int main(void)
 	test_roundtrip_simple(sv);
 	test_helpers(sv);
 	test_roundtrip_setup(sv);
+	test_sandbox_messages(sv);
+	test_sandbox_default(sv);
 	test_send_refusals(sv);
 	test_max_size(sv);
 	test_fds_on_fdless_message(sv);

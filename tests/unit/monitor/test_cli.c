@@ -73,6 +73,24 @@ int main(void)
 	      o.devices == CLI_DEVICES_PROCESS && o.sandbox == CLI_SANDBOX_LOG,
 	      "--devices process and --sandbox log parse");
 
+	CHECK(parse(&o, ARGS("--kernel", "k", "--disk", "path=/a.img", "--disk",
+			     "path=/b.img,readonly=on,serial=S1", "--console", "out=/o,in=/i")) == 0 &&
+	      o.machine.ndisks == 2 && strcmp(o.machine.disk[0].path, "/a.img") == 0 &&
+	      !o.machine.disk[0].readonly && o.machine.disk[1].readonly &&
+	      strcmp(o.machine.disk[1].serial, "S1") == 0 &&
+	      strcmp(o.machine.console_out, "/o") == 0 && strcmp(o.machine.console_in, "/i") == 0,
+	      "--disk twice (readonly, serial) and --console");
+	expect_error(ARGS("--kernel", "k", "--disk", "readonly=on"), "path=FILE", "--disk without path");
+	expect_error(ARGS("--kernel", "k", "--disk", "path=/a,bogus=1"), "path=FILE",
+		     "--disk unknown key");
+	expect_error(ARGS("--kernel", "k", "--disk", "path=/a,serial=123456789012345678901"),
+		     "20 bytes", "--disk serial too long");
+	expect_error(ARGS("--kernel", "k", "--disk", "a", "--disk", "path=/b"), "path=FILE",
+		     "--disk without key=value");
+	expect_error(ARGS("--kernel", "k", "--disk", "path=1", "--disk", "path=2", "--disk", "path=3",
+			  "--disk", "path=4", "--disk", "path=5", "--disk", "path=6", "--disk", "path=7",
+			  "--disk", "path=8", "--disk", "path=9"), "at most 8", "nine disks");
+	expect_error(ARGS("--kernel", "k", "--console", "in=/i"), "out=FILE", "--console without out");
 	expect_error(ARGS("--mem", "256M"), "--kernel", "missing --kernel");
 	expect_error(ARGS("--kernel", "k", "--mem", "1M"), "too small", "--mem 1M");
 	expect_error(ARGS("--kernel", "k", "--mem", "100T"), "host", "--mem 100T");
@@ -94,5 +112,19 @@ int main(void)
 	expect_error(ARGS("--kernel", "k", "--spin-us", "x"), "--spin-us x", "--spin-us junk");
 	expect_error(ARGS("--kernel", "k", "--sandbox", "tight"), "strict log off",
 		     "--sandbox tight");
+
+	/* inproc devices cannot be confined: only the default or off go with them. */
+	CHECK(parse(&o, ARGS("--kernel", "k")) == 0 && o.sandbox == CLI_SANDBOX_DEFAULT,
+	      "--sandbox defaults to DEFAULT (strict for device processes)");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--devices", "inproc")) == 0 &&
+	      o.sandbox == CLI_SANDBOX_DEFAULT, "--devices inproc with the default sandbox");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--devices", "inproc", "--sandbox", "off")) == 0 &&
+	      o.sandbox == CLI_SANDBOX_OFF, "--devices inproc --sandbox off");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--sandbox", "strict")) == 0 &&
+	      o.sandbox == CLI_SANDBOX_STRICT, "--sandbox strict");
+	expect_error(ARGS("--kernel", "k", "--devices", "inproc", "--sandbox", "strict"),
+		     "cannot confine", "--devices inproc --sandbox strict");
+	expect_error(ARGS("--kernel", "k", "--sandbox", "log", "--devices", "inproc"),
+		     "--sandbox log", "--sandbox log --devices inproc");
 	return check_done();
 }

@@ -1,0 +1,283 @@
+/* The raw file block backend (see blk_backend.h). */
+#include "blk_backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One step of a transfer: the rest of element i (from skip), or i.. whole. */
+static ssize_t raw_rw_step(int fd, bool wr, const struct iovec *iov, unsigned cnt,
+			   size_t skip, uint64_t off)
+{
+	if (skip) {
+		void *p = (uint8_t *)iov[0].iov_base + skip;
+		size_t n = iov[0].iov_len - skip;
+
+		return wr ? pwrite(fd, p, n, (off_t)off) : pread(fd, p, n, (off_t)off);
+	}
+	return wr ? pwritev(fd, iov, (int)cnt, (off_t)off) : preadv(fd, iov, (int)cnt, (off_t)off);
+}
+
+/* Move past n transferred bytes. */
+static void raw_advance(const struct iovec *iov, unsigned cnt, unsigned *i,
+			size_t *skip, size_t n)
+{
+	while (n && *i < cnt) {
+		size_t left = iov[*i].iov_len - *skip;
+
+		if (n < left) {
+			*skip += n;
+			return;
+		}
+		n -= left;
+		*skip = 0;
+		(*i)++;
+	}
+	while (*i < cnt && iov[*i].iov_len == 0)
+		(*i)++;
+}
+
+static int raw_rw(struct blk_backend *be, const struct blk_io *io, bool wr)
+{
+	unsigned i = 0;
+	size_t skip = 0;
+	uint64_t off = io->offset;
+
+	raw_advance(io->iov, io->iovcnt, &i, &skip, 0);
+	while (i < io->iovcnt) {
+		ssize_t n = raw_rw_step(be->fd, wr, io->iov + i, io->iovcnt - i, skip, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* end of file inside the request */
+		off += (uint64_t)n;
+		raw_advance(io->iov, io->iovcnt, &i, &skip, (size_t)n);
+	}
+	return 0;
+}
+
+static int raw_fallocate(struct blk_backend *be, int mode, const struct blk_io *io)
+{
+	if (!be->can_discard)
+		return -EOPNOTSUPP;
+	if (fallocate(be->fd, mode, (off_t)io->offset, (off_t)io->len) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Zeros that stay allocated. Where ZERO_RANGE is missing (tmpfs), punch and
+ * allocate again: the same result in two steps.
+ */
+static int raw_zero_range(struct blk_backend *be, const struct blk_io *io)
+{
+	int err = raw_fallocate(be, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, io);
+
+	if (err != -EOPNOTSUPP || !be->can_discard)
+		return err;
+	err = raw_fallocate(be, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io);
+	return err ? err : raw_fallocate(be, FALLOC_FL_KEEP_SIZE, io);
+}
+
+static int raw_do(struct blk_backend *be, const struct blk_io *io)
+{
+	switch (io->op) {
+	case BLK_OP_READ:  return raw_rw(be, io, false);
+	case BLK_OP_WRITE: return raw_rw(be, io, true);
+	case BLK_OP_FLUSH: return fdatasync(be->fd) < 0 ? -errno : 0;
+	case BLK_OP_DISCARD:
+		return raw_fallocate(be, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io);
+	case BLK_OP_WRITE_ZEROES:
+		if (io->unmap)
+			return raw_fallocate(be, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io);
+		return raw_zero_range(be, io);
+	}
+	return -EINVAL;
+}
+
+static int raw_submit(struct blk_backend *be, struct blk_io *io)
+{
+	io->done(io, raw_do(be, io));
+	return 0;
+}
+
+static const struct blk_backend_ops raw_ops = {
+	.name = "raw",
+	.submit = raw_submit,
+};
+
+int blk_backend_raw_init(struct blk_backend *be, int fd)
+{
+	struct stat st;
+	off_t end;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return fd < 0 ? -EBADF : -errno;
+	be->ops = &raw_ops;
+	be->fd = fd;
+	be->notify_fd = -1;
+	be->priv = NULL;
+	if (S_ISREG(st.st_mode)) {
+		be->size = (uint64_t)st.st_size;
+		be->can_discard = true;
+		return 0;
+	}
+	if (!S_ISBLK(st.st_mode))
+		return -EINVAL;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
+		return -errno;
+	be->size = (uint64_t)end;
+	be->can_discard = true;	/* fallocate on block devices since Linux 4.9 */
+	return 0;
+}
+
+/* --- worker pool --- */
+
+#define POOL_MAX_THREADS 64
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct blk_io *sq_head, **sq_tail;	/* submitted, FIFO */
+	struct blk_io *cq;			/* completed, any order */
+	bool stop;
+	unsigned nthreads;
+	pthread_t threads[POOL_MAX_THREADS];
+};
+
+static struct blk_io *pool_next(struct pool *p)
+{
+	struct blk_io *io;
+
+	while (!p->sq_head && !p->stop)
+		pthread_cond_wait(&p->work, &p->lock);
+	io = p->sq_head;
+	if (io && !(p->sq_head = io->next_))
+		p->sq_tail = &p->sq_head;
+	return io;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct blk_backend *be = arg;
+	struct pool *p = be->priv;
+	uint64_t one = 1;
+	struct blk_io *io;
+
+	pthread_mutex_lock(&p->lock);
+	while ((io = pool_next(p))) {
+		pthread_mutex_unlock(&p->lock);
+		io->result_ = raw_do(be, io);
+		pthread_mutex_lock(&p->lock);
+		io->next_ = p->cq;
+		p->cq = io;
+		/* Can only fail with the counter saturated: readable anyway. */
+		(void)!write(be->notify_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static int pool_submit(struct blk_backend *be, struct blk_io *io)
+{
+	struct pool *p = be->priv;
+
+	io->next_ = NULL;
+	pthread_mutex_lock(&p->lock);
+	*p->sq_tail = io;
+	p->sq_tail = &io->next_;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static unsigned pool_reap(struct blk_backend *be)
+{
+	struct pool *p = be->priv;
+	struct blk_io *io, *next;
+	uint64_t n;
+	unsigned count = 0;
+
+	if (read(be->notify_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	io = p->cq;
+	p->cq = NULL;
+	pthread_mutex_unlock(&p->lock);
+	for (; io; io = next, count++) {
+		next = io->next_;
+		io->done(io, io->result_);
+	}
+	return count;
+}
+
+static void pool_stop(struct blk_backend *be, unsigned started)
+{
+	struct pool *p = be->priv;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(p->threads[i], NULL);
+	close(be->notify_fd);
+	free(p);
+	be->priv = NULL;
+	be->notify_fd = -1;
+}
+
+static void pool_destroy(struct blk_backend *be)
+{
+	struct pool *p = be->priv;
+
+	if (p)
+		pool_stop(be, p->nthreads);
+}
+
+static const struct blk_backend_ops pool_ops = {
+	.name = "pool",
+	.submit = pool_submit,
+	.reap = pool_reap,
+	.destroy = pool_destroy,
+};
+
+int blk_backend_pool_init(struct blk_backend *be, int fd, unsigned nthreads)
+{
+	struct pool *p;
+	int err = blk_backend_raw_init(be, fd);
+
+	if (err)
+		return err;
+	if (nthreads == 0 || nthreads > POOL_MAX_THREADS)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	be->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (be->notify_fd < 0) {
+		free(p);
+		return -errno;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	p->sq_tail = &p->sq_head;
+	be->priv = p;
+	be->ops = &pool_ops;
+	for (; p->nthreads < nthreads; p->nthreads++) {
+		err = -pthread_create(&p->threads[p->nthreads], NULL, pool_worker, be);
+		if (err) {
+			pool_stop(be, p->nthreads);
+			return err;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * Block backends for virtio-blk: small ops structs over a disk image the
+ * host opened, so backends can be tested against each other without a VM.
+ *
+ * A request is submitted and completes through its `done` callback,
+ * exactly once, with 0 or -errno. A synchronous backend calls done before
+ * submit returns; an asynchronous one may call it later, from its poll op,
+ * and in any order. Either way, done runs on the device's thread.
+ */
+#ifndef VMM_DEVICES_BLK_BACKEND_H
+#define VMM_DEVICES_BLK_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum blk_op {
+	BLK_OP_READ,		/* iov <- [offset, offset + iov bytes) */
+	BLK_OP_WRITE,		/* iov -> [offset, ...) */
+	BLK_OP_FLUSH,		/* everything written so far is durable */
+	BLK_OP_DISCARD,		/* [offset, offset + len) may read as anything; here: zeros */
+	BLK_OP_WRITE_ZEROES,	/* [offset, offset + len) reads as zeros */
+};
+
+struct blk_io {
+	enum blk_op op;
+	uint64_t offset;		/* bytes */
+	uint64_t len;			/* bytes, for DISCARD and WRITE_ZEROES */
+	const struct iovec *iov;	/* READ and WRITE; memory owned by the caller */
+	unsigned iovcnt;
+	bool unmap;			/* WRITE_ZEROES may deallocate */
+	void (*done)(struct blk_io *io, int result);
+	void *opaque;			/* the caller's */
+	struct blk_io *next_;		/* the backend's, while in flight */
+	int result_;
+};
+
+struct blk_backend;
+
+struct blk_backend_ops {
+	const char *name;
+	/*
+	 * Start io. Returns 0 if accepted (done will be called exactly once,
+	 * possibly before this returns), or -errno if not (done is not called).
+	 */
+	int (*submit)(struct blk_backend *be, struct blk_io *io)
+		__attribute__((warn_unused_result));
+	/*
+	 * Call done for every request finished since the last call (on the
+	 * caller's thread). Returns how many. NULL for synchronous backends.
+	 */
+	unsigned (*reap)(struct blk_backend *be);
+	/* Stop and free what init started (waits for requests in flight). May be NULL. */
+	void (*destroy)(struct blk_backend *be);
+};
+
+struct blk_backend {
+	const struct blk_backend_ops *ops;
+	int fd;			/* the image; not owned (the host closes it) */
+	uint64_t size;		/* bytes */
+	bool can_discard;	/* DISCARD / WRITE_ZEROES can work on this fd */
+	int notify_fd;		/* readable while completions wait for reap; -1 if sync */
+	void *priv;
+};
+
+/*
+ * The raw file backend: synchronous preadv/pwritev/fdatasync/fallocate on
+ * fd, a regular file or a block device. Fills *be, with size from fstat (or
+ * the end offset of a block device). Returns 0 or -errno (-EINVAL for an fd
+ * that is neither). Short transfers are retried; one that hits end of file
+ * fails with -EIO.
+ */
+int blk_backend_raw_init(struct blk_backend *be, int fd)
+	__attribute__((warn_unused_result));
+
+/*
+ * The worker-pool backend: the raw backend's operations run by nthreads
+ * (1..64) threads, so requests overlap and complete out of order. The
+ * caller polls be->notify_fd (an eventfd the pool creates) and calls
+ * ops->reap when it is readable. Returns 0 or -errno (nothing left running).
+ */
+int blk_backend_pool_init(struct blk_backend *be, int fd, unsigned nthreads)
+	__attribute__((warn_unused_result));
+
+#endif

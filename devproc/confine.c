@@ -1,0 +1,99 @@
+/* vmm-devproc's side of the sandbox: which fds stay, and where reports go. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "devproc.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define KEEP_MAX 32
+
+/* SIGSYS handler context: one sendmsg, nothing allocated. */
+static void confine_report(int nr, uint32_t arch, bool allowed, void *opaque)
+{
+	const struct devproc *dp = opaque;
+
+	if (control_send_violation(dp->sock, nr < 0 ? ~0u : (uint32_t)nr, arch, allowed))
+		return;	/* the monitor is gone; the exit status still tells */
+}
+
+static void keep_add(int *keep, unsigned *n, int fd)
+{
+	if (fd >= 0 && *n < KEEP_MAX)
+		keep[(*n)++] = fd;
+}
+
+/* stderr, the control socket, the epoll fd and every fd the monitor handed over. */
+static unsigned confine_keep(const struct devproc *dp, int *keep)
+{
+	unsigned n = 0;
+
+	keep_add(keep, &n, 2);
+	keep_add(keep, &n, dp->sock);
+	keep_add(keep, &n, dp->epoll_fd);
+	keep_add(keep, &n, dp->doorbell_fd);
+	for (unsigned i = 0; i < dp->nirqs; i++)
+		keep_add(keep, &n, dp->irq_fds[i]);
+	for (unsigned q = 0; q < dp->nqueues; q++)
+		keep_add(keep, &n, dp->queue_fds[q]);
+	for (unsigned i = 0; i < dp->dev.nfds; i++)
+		keep_add(keep, &n, dp->dev.fds[i]);
+#ifdef VMM_TEST_HOOKS
+	keep_add(keep, &n, dp->test_memfd);
+#endif
+	return n;
+}
+
+static void confine_log(struct devproc *dp, int lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void confine_log(struct devproc *dp, int lvl, const char *fmt, ...)
+{
+	char msg[CONTROL_MAX_LOG];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (control_send_log(dp->sock, lvl, msg))
+		vmm_log(lvl, dp->name, "%s", msg);
+}
+
+int devproc_confine(struct devproc *dp)
+{
+	const char *klass = dp->setup_msg->setup->spec->klass;
+	struct sandbox_config cfg = { .mode = (enum sandbox_mode)dp->sandbox,
+				      .profile = sandbox_profile_find(klass),
+				      .report = confine_report, .report_opaque = dp };
+	struct sandbox_result res;
+	int keep[KEEP_MAX], err;
+
+	if (cfg.mode == SANDBOX_OFF)
+		return 0;
+	if (!cfg.profile) {
+		confine_log(dp, LOG_ERR, "sandbox: no profile for class %s", klass);
+		return -ENOENT;
+	}
+	dp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (dp->epoll_fd < 0)
+		return -errno;
+	cfg.keep_fds = keep;
+	cfg.nkeep = confine_keep(dp, keep);
+	err = sandbox_enter(&cfg, &res);
+	if (err) {
+		confine_log(dp, LOG_ERR, "sandbox %s: step \"%s\" failed: %s",
+			    sandbox_mode_name(cfg.mode), res.failed_step, res.detail);
+		return err;
+	}
+	if (res.landlock_abi == 0)
+		confine_log(dp, LOG_WARN, "sandbox: this kernel has no Landlock; every other step holds");
+	confine_log(dp, LOG_DEBUG, "sandbox %s: %u syscalls (profile %s), Landlock ABI %d, uid %d; "
+		    "%llu us (%s %llu us)", sandbox_mode_name(cfg.mode),
+		    sandbox_profile_count(cfg.profile), klass, res.landlock_abi, SANDBOX_UID,
+		    (unsigned long long)res.total_us, res.slowest_step,
+		    (unsigned long long)res.slowest_us);
+	return 0;
+}

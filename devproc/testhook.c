@@ -1,0 +1,81 @@
+/*
+ * vmm-devproc-test only (built with -DVMM_TEST_HOOKS; vmm-devproc has no
+ * such code): right after READY, attempt the forbidden operation named by
+ * $VMM_TEST_ATTEMPT, in the device of class $VMM_TEST_CLASS (every device
+ * if unset). tests/integration/sandbox.sh points the monitor at this binary
+ * with $VMM_DEVPROC and checks that the sandbox stops the attempt.
+ *
+ *   openat     open /etc/passwd              socket    an AF_INET socket
+ *   execve     run /bin/sh                   ptrace    attach to the monitor
+ *   mmap-exec  an executable mapping         kill      SIGKILL the monitor
+ *   ftruncate  shrink the guest RAM memfd to 0 (kept open for this only)
+ *
+ * kill and ptrace target $VMM_TEST_MONITOR_PID (the monitor's pid on the
+ * host: inside its pid namespace the device cannot name it otherwise).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devproc.h"
+#include "log.h"
+
+static long monitor_pid(void)
+{
+	const char *s = getenv("VMM_TEST_MONITOR_PID");
+	long pid = s ? strtol(s, NULL, 10) : 0;
+
+	return pid > 1 ? pid : -1;
+}
+
+static long attempt(struct devproc *dp, const char *what)
+{
+	static char *const argv[] = { "/bin/sh", "-c", "true", NULL };
+	long pid = monitor_pid();
+
+	if (strcmp(what, "openat") == 0)
+		return openat(AT_FDCWD, "/etc/passwd", O_RDONLY);
+	if (strcmp(what, "socket") == 0)
+		return socket(AF_INET, SOCK_STREAM, 0);
+	if (strcmp(what, "execve") == 0)
+		return execve(argv[0], argv, argv + 3);
+	if (strcmp(what, "mmap-exec") == 0)
+		return mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0) == MAP_FAILED ? -1 : 0;
+	if (strcmp(what, "ftruncate") == 0)
+		return ftruncate(dp->test_memfd, 0);
+	if (pid < 0) {
+		errno = EINVAL;	/* never kill(0) or kill(-1): that is our process group */
+		return -1;
+	}
+	if (strcmp(what, "ptrace") == 0)
+		return ptrace(PTRACE_ATTACH, (pid_t)pid, NULL, NULL);
+	if (strcmp(what, "kill") == 0)
+		return kill((pid_t)pid, SIGKILL);
+	errno = ENOENT;
+	return -1;
+}
+
+void devproc_test_attempt(struct devproc *dp)
+{
+	const char *what = getenv("VMM_TEST_ATTEMPT");
+	const char *klass = getenv("VMM_TEST_CLASS");
+	char msg[160];
+	long r;
+
+	if (!what || (klass && strcmp(klass, dp->setup_msg->setup->spec->klass) != 0))
+		return;
+	errno = 0;
+	r = attempt(dp, what);
+	snprintf(msg, sizeof(msg), "test attempt %s returned %ld (%s)", what, r,
+		 r < 0 ? strerror(errno) : "success");
+	if (control_send_log(dp->sock, LOG_WARN, msg))
+		vmm_log(LOG_WARN, dp->name, "%s", msg);
+}

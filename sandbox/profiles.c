@@ -1,0 +1,122 @@
+/* The profile table, and what audits and the monitor ask of profiles. */
+#include <errno.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox.h"
+#include "sandbox_int.h"
+
+extern const struct sandbox_profile sandbox_profile_serial, sandbox_profile_rtc,
+	sandbox_profile_i8042, sandbox_profile_acpi_pm, sandbox_profile_virtio_blk,
+	sandbox_profile_virtio_rng, sandbox_profile_virtio_console;
+
+/* Every class with a profile: one line per class, same order as devices/device.c. */
+static const struct sandbox_profile *const profiles[] = {
+	&sandbox_profile_serial,
+	&sandbox_profile_rtc,
+	&sandbox_profile_i8042,
+	&sandbox_profile_acpi_pm,
+	&sandbox_profile_virtio_blk,
+	&sandbox_profile_virtio_rng,
+	&sandbox_profile_virtio_console,
+};
+
+const struct sandbox_profile *const *sandbox_profiles(unsigned *n)
+{
+	*n = sizeof(profiles) / sizeof(profiles[0]);
+	return profiles;
+}
+
+const struct sandbox_profile *sandbox_profile_find(const char *klass)
+{
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		if (strcmp(profiles[i]->klass, klass) == 0)
+			return profiles[i];
+	return NULL;
+}
+
+const char *sandbox_mode_name(enum sandbox_mode m)
+{
+	switch (m) {
+	case SANDBOX_OFF: return "off";
+	case SANDBOX_LOG: return "log";
+	case SANDBOX_STRICT: return "strict";
+	}
+	return "?";
+}
+
+/* Has a rule before rules[i] (base first, then the class) named the same syscall? */
+static bool seen_before(const struct sandbox_profile *p, unsigned i)
+{
+	const char *name = i < sandbox_base_nrules ? sandbox_base_rules[i].syscall
+						   : p->rules[i - sandbox_base_nrules].syscall;
+
+	for (unsigned j = 0; j < i; j++) {
+		const char *other = j < sandbox_base_nrules ? sandbox_base_rules[j].syscall
+							    : p->rules[j - sandbox_base_nrules].syscall;
+		if (strcmp(name, other) == 0)
+			return true;
+	}
+	return false;
+}
+
+unsigned sandbox_profile_count(const struct sandbox_profile *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sandbox_base_nrules + p->nrules; i++)
+		n += !seen_before(p, i);
+	return n;
+}
+
+static int print_rule(const struct sandbox_rule *r, const char *from, FILE *f)
+{
+	char cond[256] = "";
+	size_t len = 0;
+
+	if (seccomp_syscall_resolve_name(r->syscall) == __NR_SCMP_ERROR)
+		return -ENOENT;
+	for (unsigned a = 0; a < r->nargs && len < sizeof(cond); a++)
+		len += (size_t)snprintf(cond + len, sizeof(cond) - len, "%s%s",
+					a ? " && " : "", r->args[a].text);
+	fprintf(f, "  %-14s %-10s %-52s # %s\n", r->syscall, from,
+		r->nargs ? cond : "any arguments", r->why);
+	return 0;
+}
+
+int sandbox_profile_print(const struct sandbox_profile *p, FILE *f)
+{
+	int err = 0;
+
+	fprintf(f, "profile %s: %u syscalls (at most %d), base rules first\n", p->klass,
+		sandbox_profile_count(p), SANDBOX_MAX_SYSCALLS);
+	for (unsigned i = 0; i < sandbox_base_nrules && !err; i++)
+		err = print_rule(&sandbox_base_rules[i], "base", f);
+	for (unsigned i = 0; i < p->nrules && !err; i++)
+		err = print_rule(&p->rules[i], p->klass, f);
+	if (err)
+		return err;
+	fprintf(f, "anything else: strict: SIGSYS trap, reported to the monitor, exit %d;"
+		   " log: reported once per syscall and run;\n"
+		   "  non-native arch or x32: killed (SECCOMP_RET_KILL_PROCESS)\n"
+		   "  strict, killed outright (they could disarm the report):",
+		SANDBOX_EXIT_VIOLATION);
+	for (unsigned i = 0; i < sb_kill_count; i++)
+		fprintf(f, " %s", sb_kill_list[i]);
+	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1, NPROC 0, CORE 0, FSIZE %s\n",
+		p->writes_files ? "inherited (writes to files)" : "0");
+	return 0;
+}
+
+const char *sandbox_syscall_name(int nr, char *buf, size_t len)
+{
+	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "syscall_%d", nr);
+	free(name);
+	return buf;
+}

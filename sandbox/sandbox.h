@@ -1,0 +1,163 @@
+/*
+ * The device sandbox: the confinement a vmm-devproc applies to itself
+ * after its device is created and before it says READY (DESIGN.md,
+ * "Sandbox"), and one seccomp profile per device class.
+ *
+ * Order of the steps (sandbox_enter): close every fd not kept; no_new_privs;
+ * user, mount, net, ipc and uts namespaces (the pid namespace is made by the
+ * monitor when it clones the process, because unshare(CLONE_NEWPID) only
+ * moves children) with the process mapped to uid/gid 65534; pivot_root
+ * into an empty read-only tmpfs; Landlock with no file or network access;
+ * rlimits; every capability dropped; last, the class's seccomp filter.
+ * Every step either succeeds or makes sandbox_enter fail: no step is
+ * skipped silently, the one exception being a kernel without Landlock,
+ * which is reported (sandbox_enter's report says so) and not fatal.
+ */
+#ifndef VMM_SANDBOX_SANDBOX_H
+#define VMM_SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum sandbox_mode {
+	SANDBOX_OFF = 0,	/* separate process, no confinement (debugging) */
+	SANDBOX_LOG = 1,	/* every step; syscalls outside the profile are reported and run */
+	SANDBOX_STRICT = 2,	/* every step; a syscall outside the profile ends the process */
+};
+
+/* "off", "log", "strict"; "?" for anything else. */
+const char *sandbox_mode_name(enum sandbox_mode m);
+
+/* Exit status of a device process that ran a syscall outside its profile. */
+#define SANDBOX_EXIT_VIOLATION 159	/* 128 + SIGSYS, as a shell would show it */
+
+/* The uid and gid a confined device runs as, inside and outside its namespace. */
+#define SANDBOX_UID 65534
+#define SANDBOX_GID 65534
+
+/* ---- Profiles ---- */
+
+/* One condition on a syscall argument: (arg[index] & mask) == value. */
+struct sandbox_arg {
+	uint8_t index;		/* 0..5 */
+	uint64_t mask;		/* ~0 for plain equality */
+	uint64_t value;
+	const char *text;	/* the same in words, for --print-profile */
+};
+
+#define SANDBOX_MAX_ARGS 3
+
+/*
+ * One allowed syscall, if every arg condition holds (AND). Several rules
+ * for one syscall are alternatives (OR). A rule without conditions allows
+ * the syscall with any arguments.
+ */
+struct sandbox_rule {
+	const char *syscall;	/* name as libseccomp knows it */
+	const char *why;	/* one line: who needs it */
+	unsigned nargs;
+	struct sandbox_arg args[SANDBOX_MAX_ARGS];
+};
+
+/* Table helpers: a rule with any arguments, with conditions, and the conditions. */
+#define SB_ANY(name, reason) { .syscall = (name), .why = (reason) }
+#define SB_IF(name, reason, n, ...) \
+	{ .syscall = (name), .why = (reason), .nargs = (n), .args = { __VA_ARGS__ } }
+#define SB_EQ(i, v, t) { .index = (i), .mask = ~0ull, .value = (v), .text = (t) }
+#define SB_MASKED(i, m, v, t) { .index = (i), .mask = (m), .value = (v), .text = (t) }
+
+/*
+ * A device class's profile: the shared base (profile_base.c) plus the
+ * class's own rules. Adding a class is one profile_CLASS.c file and one
+ * line in the table in profiles.c.
+ */
+struct sandbox_profile {
+	const char *klass;		/* "serial", ... */
+	const struct sandbox_rule *rules;
+	unsigned nrules;
+	/*
+	 * The class writes to a backend fd that may be a regular file (the
+	 * serial console redirected to a file): RLIMIT_FSIZE stays as
+	 * inherited. Every other class gets RLIMIT_FSIZE 0.
+	 */
+	bool writes_files;
+};
+
+/* The base every profile extends, and its size. */
+extern const struct sandbox_rule sandbox_base_rules[];
+extern const unsigned sandbox_base_nrules;
+
+/* Most syscalls any one class may allow (base included). */
+#define SANDBOX_MAX_SYSCALLS 25
+
+/* The profile of class klass, or NULL if there is none. */
+const struct sandbox_profile *sandbox_profile_find(const char *klass);
+
+/* Every profile, in table order; *n receives the count. */
+const struct sandbox_profile *const *sandbox_profiles(unsigned *n);
+
+/* Distinct syscalls a profile allows, base included. */
+unsigned sandbox_profile_count(const struct sandbox_profile *p);
+
+/*
+ * Print a profile for audits: one line per rule, "name  [conditions]  #
+ * why", base first, then a summary line with the syscall count, the
+ * default action per mode and the rlimits. Returns 0, or -ENOENT if a
+ * rule names a syscall libseccomp does not know on this architecture.
+ */
+int sandbox_profile_print(const struct sandbox_profile *p, FILE *f)
+	__attribute__((warn_unused_result));
+
+/*
+ * Name of syscall nr on the native architecture (libseccomp's table),
+ * written into buf; "syscall_<nr>" if unknown. Returns buf. For the
+ * monitor, which names a device's violations; not for signal handlers.
+ */
+const char *sandbox_syscall_name(int nr, char *buf, size_t len);
+
+/* ---- Entering the sandbox ---- */
+
+/*
+ * Called from the SIGSYS handler, in signal context, for a syscall outside
+ * the profile: nr and arch from the kernel, allowed true in log mode (the
+ * syscall is then run on the process's behalf after the callback). Must be
+ * async-signal-safe. In strict mode the process exits with
+ * SANDBOX_EXIT_VIOLATION right after the callback returns.
+ */
+typedef void sandbox_report_fn(int nr, uint32_t arch, bool allowed, void *opaque);
+
+struct sandbox_config {
+	enum sandbox_mode mode;		/* LOG or STRICT (OFF: do not call) */
+	const struct sandbox_profile *profile;
+	const int *keep_fds;		/* fds that stay open (any order) */
+	unsigned nkeep;
+	sandbox_report_fn *report;	/* required */
+	void *report_opaque;
+};
+
+/*
+ * What sandbox_enter found out, for the device's log: the Landlock ABI
+ * (0 = the kernel has none, reported as a warning) and where it failed.
+ */
+struct sandbox_result {
+	int landlock_abi;
+	const char *failed_step;	/* NULL on success */
+	char detail[128];		/* why that step failed */
+	uint64_t total_us;		/* time all steps took */
+	const char *slowest_step;	/* and the one that took longest */
+	uint64_t slowest_us;
+};
+
+/*
+ * Apply every step in order to the calling process, which must be single-
+ * threaded and the init of its own pid namespace (getpid() == 1, see
+ * above) or the call fails. On success the process can do only what the
+ * profile allows. Returns 0 or -errno; on failure res->failed_step names
+ * the step and the process must exit (it may be half confined).
+ */
+int sandbox_enter(const struct sandbox_config *cfg, struct sandbox_result *res)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * The seccomp step: the class's profile as a libseccomp filter, and the
+ * SIGSYS handler that reports what the filter traps.
+ *
+ * Actions. Allowed: the profile's rules. Default (anything else):
+ * SECCOMP_RET_TRAP, so that the handler can name the syscall to the
+ * monitor; in strict mode it then exits with SANDBOX_EXIT_VIOLATION. The
+ * filter itself kills the process (SECCOMP_RET_KILL_PROCESS) where the
+ * handler cannot be trusted to run: a foreign architecture or x32 call, and
+ * in strict mode any attempt to change signal dispositions, masks or
+ * stacks (the report path). A trap raised inside the handler, or with
+ * SIGSYS blocked, is fatal too (the kernel forces SIGSYS's default action).
+ *
+ * Log mode runs what it traps: the handler reports each syscall once and
+ * then makes the call itself, from one instruction (sb_raw_syscall) that a
+ * two-instruction prefix in front of libseccomp's program lets through. That
+ * makes log mode no seccomp boundary at all (code that finds the stub can
+ * call anything), which is what a mode for building profiles is; the other
+ * steps still hold. Calls that act on the signal context itself
+ * (rt_sigprocmask, rt_sigreturn, ...) are only approximated there.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/seccomp.h>
+
+#include "sandbox_int.h"
+
+#if !defined(__x86_64__)
+#error "sandbox/seccomp.c: the log-mode stub and register names are x86-64 only"
+#endif
+
+/* long sb_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
+long sb_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+extern const char sb_raw_syscall_after[];
+__asm__(".text\n"
+	".globl sb_raw_syscall\n"
+	".type sb_raw_syscall, @function\n"
+	"sb_raw_syscall:\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %r10\n"
+	"	mov %r9, %r8\n"
+	"	mov 8(%rsp), %r9\n"
+	"	syscall\n"
+	".globl sb_raw_syscall_after\n"
+	"sb_raw_syscall_after:\n"
+	"	ret\n"
+	".size sb_raw_syscall, . - sb_raw_syscall\n");
+
+/* In strict mode these kill outright: they could disarm the report path. */
+const char *const sb_kill_list[] = { "rt_sigaction", "rt_sigprocmask", "sigaltstack" };
+const unsigned sb_kill_count = sizeof(sb_kill_list) / sizeof(sb_kill_list[0]);
+
+/* What the handler needs; set once, before the filter is loaded. */
+static struct {
+	enum sandbox_mode mode;
+	sandbox_report_fn *report;
+	void *opaque;
+	uint64_t seen[1024 / 64];	/* log mode: syscalls already reported */
+} sb_trap;
+
+static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *r = uc->uc_mcontext.gregs;
+	int nr = si->si_syscall;
+	bool first = true;
+
+	if (nr >= 0 && nr < 1024) {
+		first = !(sb_trap.seen[nr / 64] & (1ull << (nr % 64)));
+		sb_trap.seen[nr / 64] |= 1ull << (nr % 64);
+	}
+	if (sb_trap.mode != SANDBOX_LOG) {
+		sb_trap.report(nr, si->si_arch, false, sb_trap.opaque);
+		sb_raw_syscall(SYS_exit_group, SANDBOX_EXIT_VIOLATION, 0, 0, 0, 0, 0);
+	}
+	if (first)
+		sb_trap.report(nr, si->si_arch, true, sb_trap.opaque);
+	r[REG_RAX] = sb_raw_syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10],
+				    r[REG_R8], r[REG_R9]);
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *rule, struct sandbox_result *res)
+{
+	struct scmp_arg_cmp cmp[SANDBOX_MAX_ARGS];
+	int nr = seccomp_syscall_resolve_name(rule->syscall), err;
+
+	if (nr == __NR_SCMP_ERROR) {
+		snprintf(res->detail, sizeof(res->detail), "unknown syscall %s", rule->syscall);
+		return -ENOENT;
+	}
+	for (unsigned a = 0; a < rule->nargs && a < SANDBOX_MAX_ARGS; a++) {
+		const struct sandbox_arg *c = &rule->args[a];
+
+		cmp[a] = c->mask == ~0ull ? SCMP_CMP64(c->index, SCMP_CMP_EQ, c->value)
+					 : SCMP_CMP64(c->index, SCMP_CMP_MASKED_EQ, c->mask, c->value);
+	}
+	err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, rule->nargs, cmp);
+	if (err)
+		snprintf(res->detail, sizeof(res->detail), "rule for %s: %s", rule->syscall,
+			 strerror(-err));
+	return err;
+}
+
+static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, struct sandbox_result *res)
+{
+	const struct sandbox_profile *p = cfg->profile;
+	int err = 0;
+
+	if (sandbox_profile_count(p) > SANDBOX_MAX_SYSCALLS) {
+		snprintf(res->detail, sizeof(res->detail), "profile %s allows %u syscalls, over %d",
+			 p->klass, sandbox_profile_count(p), SANDBOX_MAX_SYSCALLS);
+		return -E2BIG;
+	}
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) {
+		snprintf(res->detail, sizeof(res->detail), "filter attributes");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < sandbox_base_nrules && !err; i++)
+		err = add_rule(ctx, &sandbox_base_rules[i], res);
+	for (unsigned i = 0; i < p->nrules && !err; i++)
+		err = add_rule(ctx, &p->rules[i], res);
+	for (unsigned i = 0; i < sb_kill_count && !err && cfg->mode == SANDBOX_STRICT; i++)
+		err = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
+				       seccomp_syscall_resolve_name(sb_kill_list[i]), 0);
+	if (err && !res->detail[0])
+		snprintf(res->detail, sizeof(res->detail), "kill rules: %s", strerror(-err));
+	return err;
+}
+
+/*
+ * Log mode: libseccomp's program, behind "instruction pointer is just past
+ * sb_raw_syscall's syscall instruction: allow". Its jumps are relative, so
+ * prepending leaves them intact.
+ */
+static int export_with_prefix(scmp_filter_ctx ctx, struct sb_filter *f, struct sandbox_result *res)
+{
+	uint64_t ip = (uint64_t)(uintptr_t)sb_raw_syscall_after;
+	struct sock_filter prefix[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ip, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, instruction_pointer) + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(ip >> 32), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	size_t np = sizeof(prefix) / sizeof(prefix[0]), nbytes;
+	int fd = memfd_create("vmm-seccomp", MFD_CLOEXEC);
+	off_t size;
+
+	if (fd < 0 || seccomp_export_bpf(ctx, fd) || (size = lseek(fd, 0, SEEK_END)) <= 0) {
+		snprintf(res->detail, sizeof(res->detail), "exporting the filter");
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	nbytes = (size_t)size;
+	f->len = (unsigned short)(np + nbytes / sizeof(struct sock_filter));
+	f->prog = calloc(f->len, sizeof(struct sock_filter));
+	if (!f->prog || pread(fd, f->prog + np, nbytes, 0) != (ssize_t)nbytes) {
+		close(fd);
+		snprintf(res->detail, sizeof(res->detail), "reading the exported filter");
+		return -EIO;
+	}
+	close(fd);
+	memcpy(f->prog, prefix, sizeof(prefix));
+	return 0;
+}
+
+int sb_filter_build(const struct sandbox_config *cfg, struct sb_filter *f, struct sandbox_result *res)
+{
+	int err;
+
+	*f = (struct sb_filter){ 0 };
+	f->ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!f->ctx) {
+		snprintf(res->detail, sizeof(res->detail), "seccomp_init failed");
+		return -ENOMEM;
+	}
+	err = build_ctx(cfg, f->ctx, res);
+	if (!err && cfg->mode == SANDBOX_LOG)
+		err = export_with_prefix(f->ctx, f, res);
+	return err;
+}
+
+int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct sandbox_result *res)
+{
+	struct sigaction sa = { .sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO };
+	sigset_t sys;
+	int err;
+
+	sb_trap.mode = cfg->mode;
+	sb_trap.report = cfg->report;
+	sb_trap.opaque = cfg->report_opaque;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	if (sigaction(SIGSYS, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "SIGSYS handler: %s", strerror(errno));
+		return -errno;
+	}
+	if (cfg->mode == SANDBOX_LOG) {
+		struct sock_fprog prog = { .len = f->len, .filter = f->prog };
+
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+			snprintf(res->detail, sizeof(res->detail), "PR_SET_SECCOMP: %s", strerror(errno));
+			return -errno;
+		}
+		return 0;
+	}
+	err = seccomp_load(f->ctx);
+	if (err)
+		snprintf(res->detail, sizeof(res->detail), "seccomp_load: %s", strerror(-err));
+	return err;
+}
+
+void sb_filter_free(struct sb_filter *f)
+{
+	if (f->ctx)
+		seccomp_release(f->ctx);
+	free(f->prog);
+	*f = (struct sb_filter){ 0 };
+}

@@ -1,0 +1,269 @@
+/*
+ * virtio_hostile: a hostile driver against the first writable virtio-blk.
+ * Each case puts one malformed request in the ring (by hand, through the
+ * raw ring pointers), notifies, and then expects the device to set
+ * DEVICE_NEEDS_RESET (status 0x40) and raise its config interrupt (the
+ * config MSI-X vector, fresh per case, seen in the LAPIC IRR). The guest
+ * then resets the device (status 0), initialises it again, and a
+ * well-formed read must work. Cases:
+ *
+ *   oob-addr    a data descriptor 1 TiB up, outside RAM
+ *   loop        descriptor 0 -> 1 -> 0
+ *   next-range  a next index past the end of the table
+ *   zero-len    a zero-length header descriptor
+ *   nested-ind  an indirect descriptor inside an indirect table
+ *   avail-jump  the avail index moved far more than the queue size ahead
+ *
+ * Meanwhile the rest of the machine must keep working: after every case the
+ * RTC is read and (when there is one) the virtio-rng gives bytes. Last,
+ * bogus BAR writes: BAR0 moved onto the MSI-X BAR, then to 0, then back; the
+ * device must work again after a reset. The monitor must survive all of it
+ * (the integration test checks it ends with status 0).
+ *
+ * Command line keys (all optional):
+ *   hostile_cases=a,b,...  run only these cases (names above, "bars" for
+ *                          the BAR writes)
+ *   qemu_exit              end through isa-debug-exit (QEMU)
+ */
+#include "virtio_blkdrv.h"
+
+#define IRQ_SPINS 200000
+#define TIB (1ull << 40)
+
+static struct vio_dev devs[4], rng;
+static struct vblk blk;
+static bool have_rng;
+static uint64_t scratch;	/* header, status, data, tables */
+
+#define HDR (scratch)
+#define STATUS (scratch + 0x100)
+#define DATA (scratch + 0x1000)
+#define TABLE1 (scratch + 0x2000)
+#define TABLE2 (scratch + 0x3000)
+
+static void desc_set(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+static void hdr_read(uint64_t sector)
+{
+	struct vblk_hdr *h = (struct vblk_hdr *)(uintptr_t)HDR;
+
+	h->type = VBLK_T_IN;
+	h->reserved = 0;
+	h->sector = sector;
+}
+
+static void bad_oob_addr(struct vio_queue *q)
+{
+	hdr_read(0);
+	desc_set(&q->desc[0], HDR, 16, VRING_DESC_F_NEXT, 1);
+	desc_set(&q->desc[1], TIB, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	desc_set(&q->desc[2], STATUS, 1, VRING_DESC_F_WRITE, 0);
+	vio_publish_raw(q, 0);
+}
+
+static void bad_loop(struct vio_queue *q)
+{
+	hdr_read(0);
+	desc_set(&q->desc[0], HDR, 16, VRING_DESC_F_NEXT, 1);
+	desc_set(&q->desc[1], DATA, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
+	vio_publish_raw(q, 0);
+}
+
+static void bad_next_range(struct vio_queue *q)
+{
+	hdr_read(0);
+	desc_set(&q->desc[0], HDR, 16, VRING_DESC_F_NEXT, (uint16_t)(q->size + 5));
+	vio_publish_raw(q, 0);
+}
+
+static void bad_zero_len(struct vio_queue *q)
+{
+	hdr_read(0);
+	desc_set(&q->desc[0], HDR, 0, VRING_DESC_F_NEXT, 1);
+	desc_set(&q->desc[1], STATUS, 1, VRING_DESC_F_WRITE, 0);
+	vio_publish_raw(q, 0);
+}
+
+static void bad_nested_ind(struct vio_queue *q)
+{
+	struct vring_desc *t1 = (struct vring_desc *)(uintptr_t)TABLE1;
+	struct vring_desc *t2 = (struct vring_desc *)(uintptr_t)TABLE2;
+
+	hdr_read(0);
+	desc_set(&t2[0], HDR, 16, VRING_DESC_F_NEXT, 1);
+	desc_set(&t2[1], STATUS, 1, VRING_DESC_F_WRITE, 0);
+	desc_set(&t1[0], TABLE2, 32, VRING_DESC_F_INDIRECT, 0);
+	desc_set(&q->desc[0], TABLE1, 16, VRING_DESC_F_INDIRECT, 0);
+	vio_publish_raw(q, 0);
+}
+
+static void bad_avail_jump(struct vio_queue *q)
+{
+	hdr_read(0);
+	desc_set(&q->desc[0], HDR, 16, VRING_DESC_F_NEXT, 1);
+	desc_set(&q->desc[1], STATUS, 1, VRING_DESC_F_WRITE, 0);
+	q->avail[2] = 0;
+	vio_barrier();
+	q->avail_idx = (uint16_t)(q->avail_idx + q->size + 10);
+	q->avail[1] = q->avail_idx;
+}
+
+struct hostile_case {
+	const char *name;
+	const char *what;
+	void (*make)(struct vio_queue *q);
+};
+
+static const struct hostile_case cases[] = {
+	{ "oob-addr", "data descriptor at 1 TiB, outside RAM", bad_oob_addr },
+	{ "loop", "descriptor loop 0 -> 1 -> 0", bad_loop },
+	{ "next-range", "next index past the table", bad_next_range },
+	{ "zero-len", "zero-length header descriptor", bad_zero_len },
+	{ "nested-ind", "indirect descriptor inside an indirect table", bad_nested_ind },
+	{ "avail-jump", "avail index size+10 ahead", bad_avail_jump },
+};
+
+static bool wanted(const char *name)
+{
+	char list[128];
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!cmdline_get("hostile_cases", list, sizeof(list)))
+		return true;
+	for (p = list; *p; p++)
+		if ((p == list || p[-1] == ',') && !strncmp(p, name, n) &&
+		    (p[n] == ',' || p[n] == 0))
+			return true;
+	return false;
+}
+
+/* Status has NEEDS_RESET within a bounded number of reads. */
+static uint8_t wait_needs_reset(struct vio_dev *vd)
+{
+	uint8_t s = 0;
+	unsigned i;
+
+	for (i = 0; i < 20000; i++) {
+		s = vio_status(vd);
+		if (s & VIO_S_NEEDS_RESET)
+			break;
+	}
+	return s;
+}
+
+/* The rest of the machine still answers: UART (this line), RTC, virtio-rng. */
+static void others_alive(const char *after)
+{
+	struct rtc_time t;
+	uint64_t buf = scratch + 0x4000;
+	bool rng_ok = true, rtc_ok = rtc_read(&t);
+
+	if (have_rng) {
+		struct vio_buf b = { .addr = buf, .len = 64, .write = true };
+		uint32_t len = 0;
+
+		vio_zero((void *)(uintptr_t)buf, 64);
+		rng_ok = vio_add(&rng.q[0], &b, 1, false) >= 0;
+		vio_kick(&rng.q[0]);
+		rng_ok = rng_ok && vio_wait_used(&rng.q[0], &len, 2000000) >= 0 && len > 0 &&
+			 vio_scan64((void *)(uintptr_t)buf, 0, 64) != 8;
+	}
+	if (!rtc_ok)
+		memset(&t, 0, sizeof(t));
+	t_expect(rtc_ok && rng_ok, "after %s: UART, RTC (%02u:%02u:%02u)%s still work",
+		 after, t.hour, t.min, t.sec, have_rng ? " and virtio-rng" : "");
+}
+
+/* Reset, initialise again, and a well-formed read of sector 0 works. */
+static void recover(const char *after)
+{
+	uint8_t st;
+
+	if (!t_expect(vblk_open(&blk, blk.vd, VBLK_WANT, 0), "after %s: reset and re-init",
+		      after))
+		return;
+	st = vblk_do(&blk, VBLK_T_IN, 0, DATA, 4096);
+	t_expect(st == VBLK_S_OK, "after %s: a well-formed read answers status %u", after, st);
+}
+
+static void run_case(const struct hostile_case *c)
+{
+	struct vio_dev *vd = blk.vd;
+	uint8_t vec = vio_irq_rearm(vd, NULL), s;
+
+	c->make(blk.q);
+	vio_notify(blk.q);
+	s = wait_needs_reset(vd);
+	t_expect(s & VIO_S_NEEDS_RESET, "%s (%s): status 0x%02x has DEVICE_NEEDS_RESET", c->name,
+		 c->what, s);
+	if (vec)
+		t_expect(vio_irq_wait(vec, IRQ_SPINS),
+			 "%s: config interrupt (vector 0x%x) in the LAPIC IRR", c->name, vec);
+	others_alive(c->name);
+	recover(c->name);
+}
+
+/* Move BAR `bar` to bogus places and back; the device must work after. */
+static void bogus_bars(void)
+{
+	struct vio_dev *vd = blk.vd;
+	unsigned bar0 = 6, msix_bar = 6, i;
+	uint64_t home;
+
+	for (i = 0; i < 6; i++)
+		if (vd->bar[i] && vd->common >= vd->bar[i] && vd->common < vd->bar[i] + 0x100000)
+			bar0 = i;
+	if (vd->msix_cap)
+		msix_bar = pci_cfg_read32(vd->bus, vd->dev, vd->fn, vd->msix_cap + 4) & 7;
+	if (!t_expect(bar0 < 6, "BAR of the common configuration found (%u)", bar0))
+		return;
+	home = vd->bar[bar0];
+	if (msix_bar < 6 && msix_bar != bar0) {
+		vio_bar_set(vd, bar0, vd->bar[msix_bar]);
+		t_info("BAR%u moved onto the MSI-X BAR%u at 0x%lx", bar0, msix_bar, vd->bar[msix_bar]);
+		(void)mmio_read8(vd->bar[msix_bar] + 0x14);
+		mmio_write32(vd->bar[msix_bar] + 0x3000, 0);
+	}
+	vio_bar_set(vd, bar0, 0);
+	t_info("BAR%u moved to 0", bar0);
+	vio_bar_set(vd, bar0, 0xfffffffffffff000ull);
+	t_info("BAR%u set to all ones", bar0);
+	vio_bar_set(vd, bar0, home);
+	t_info("BAR%u back at 0x%lx", bar0, home);
+	others_alive("bogus BAR writes");
+	recover("bogus BAR writes");
+}
+
+int main(const void *zero_page);
+int main(const void *zero_page)
+{
+	unsigned n, i;
+
+	bp_init(zero_page);
+	t_begin("virtio_hostile");
+	scratch = vio_dma_alloc(0x8000, 4096);
+	n = vio_find(VIRTIO_ID_BLOCK, devs, 4);
+	for (i = 0; i < n && !blk.vd; i++)
+		if (!vblk_open(&blk, &devs[i], VBLK_WANT, 0) || blk.ro)
+			blk.vd = NULL;
+	if (!t_expect(blk.vd != NULL, "a writable virtio-blk among %u", n))
+		vio_end("virtio_hostile");
+	t_expect(vio_has(blk.vd, VIO_F_INDIRECT_DESC), "%s: INDIRECT_DESC negotiated",
+		 vio_name(blk.vd));
+	have_rng = vio_find(VIRTIO_ID_RNG, &rng, 1) == 1 && vio_init(&rng, 0, 1, 0);
+	recover("init");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (wanted(cases[i].name))
+			run_case(&cases[i]);
+	if (wanted("bars"))
+		bogus_bars();
+	vio_end("virtio_hostile");
+}

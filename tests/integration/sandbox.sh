@@ -1,0 +1,234 @@
+#!/bin/bash
+# The device sandbox (--sandbox strict|log|off, sandbox/). One case per meson
+# test: sandbox.sh CASE.
+#
+# The forbidden-* cases run the monitor with VMM_DEVPROC pointing at
+# vmm-devproc-test ($VMM_DEVPROC_TEST), a test-only build of vmm-devproc
+# (-DVMM_TEST_HOOKS) that, right after READY, attempts the operation named by
+# $VMM_TEST_ATTEMPT in the device of class $VMM_TEST_CLASS. The production
+# vmm-devproc has no such code. Under --sandbox strict every attempt must
+# stop that device, the monitor must name the device, class, pid and
+# syscall, exit with status 1 itself (not killed), and leave no process.
+
+. "$(dirname "$0")/lib.sh"
+
+MON_PID=
+
+# Every attempt and the syscall the monitor must name for it.
+ATTEMPTS="openat:openat socket:socket execve:execve ptrace:ptrace mmap-exec:mmap kill:kill
+	  ftruncate:ftruncate"
+
+# ---- Modes on real guests ----
+
+case_strict_hello() {
+	run_vm hello.elf --devices process --sandbox strict
+	expect_pass hello
+	ok "hello passes with --sandbox strict"
+}
+
+# Log mode reports every syscall outside a profile: none for this workload.
+case_log_hello() {
+	run_vm hello.elf --sandbox log -v
+	expect_pass hello
+	grep -q "is not in its profile" "$ERR" && fail "a syscall outside a profile in log mode"
+	expect_err 'sandbox log: [0-9]+ syscalls \(profile serial\), Landlock ABI'
+	ok "hello passes with --sandbox log and no syscall outside the profiles"
+}
+
+case_log_disks() {
+	truncate -s 1M "$TMP/a.img" "$TMP/b.img" || fail "truncate"
+	run_vm pci.elf --sandbox log --cmdline "expect_pci_functions=5" \
+		--disk "path=$TMP/a.img" --disk "path=$TMP/b.img,readonly=on" \
+		--console "out=$TMP/console.out"
+	grep -q "is not in its profile" "$ERR" && fail "a syscall outside a profile in log mode"
+	expect_pass pci
+	ok "virtio-blk, virtio-console and virtio-rng start under --sandbox log, nothing reported"
+}
+
+case_off_hello() {
+	run_vm hello.elf --sandbox off
+	expect_pass hello
+	[ "$(grep -c 'warning: --sandbox off' "$ERR")" = 1 ] || fail "not one --sandbox off warning"
+	ok "--sandbox off: guest passes, one warning line"
+}
+
+# inproc devices live in the monitor: nothing to confine, so strict|log are refused.
+case_inproc_strict() {
+	need_guest hello.elf
+	run_monitor --kernel "$(guest hello.elf)" --devices inproc --sandbox strict
+	expect_usage_error 'inproc.*cannot confine'
+	ok "--devices inproc --sandbox strict: status 2, one line"
+}
+
+case_inproc_log() {
+	need_guest hello.elf
+	run_monitor --kernel "$(guest hello.elf)" --sandbox log --devices inproc
+	expect_usage_error 'inproc.*cannot confine'
+	ok "--devices inproc --sandbox log: status 2, one line"
+}
+
+# ---- Profiles ----
+
+# Every class: at most 25 syscalls, a reason on every rule; the production
+# binary carries no test hook.
+case_print_profile() {
+	local dp=$VMM_DEVPROC_BIN c n
+	[ -x "$dp" ] || fail "VMM_DEVPROC_BIN not set or not executable"
+	for c in serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console; do
+		CMD="$dp --print-profile $c"
+		"$dp" --print-profile "$c" >"$OUT" 2>"$ERR" || fail "--print-profile $c failed"
+		n=$(sed -n "s/^profile $c: \([0-9]*\) syscalls.*/\1/p" "$OUT")
+		[ -n "$n" ] && [ "$n" -le 25 ] || fail "$c: syscall count \"$n\" not 1..25"
+		[ "$(awk '/^  / && !/ # [a-zA-Z]/' "$OUT" | wc -l)" = 0 ] || fail "$c: a rule without a reason"
+		grep -q '^  mmap .*prot without PROT_EXEC' "$OUT" || fail "$c: mmap not limited"
+	done
+	CMD="$dp --print-profile bogus"
+	STATUS=0
+	"$dp" --print-profile bogus >"$OUT" 2>"$ERR" || STATUS=$?
+	expect_status 2 "unknown class"
+	grep -q VMM_TEST_ATTEMPT "$dp" && fail "the production vmm-devproc contains the test hook"
+	grep -q VMM_TEST_ATTEMPT "$VMM_DEVPROC_TEST" || fail "vmm-devproc-test lacks the test hook"
+	ok "7 profiles of at most 25 syscalls, each rule with a reason; no hook in vmm-devproc"
+}
+
+# ---- What /proc shows of a confined device ----
+
+start_uart_guest() {
+	need_kvm
+	need_guest uart.elf
+	mkfifo "$TMP/in"
+	CMD="$VMM_MONITOR --kernel uart.elf $*"
+	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
+		<"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -aq '^uart: waiting for input' "$OUT" && return 0
+		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited early"
+		sleep 0.05
+	done
+	kill -9 "$MON_PID"
+	fail "no \"uart: waiting for input\" within 15 s"
+}
+
+wait_monitor() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$MON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$MON_PID" 2>/dev/null && { kill -9 "$MON_PID"; fail "monitor hung"; }
+	STATUS=0
+	wait "$MON_PID" || STATUS=$?
+	exec 3>&-
+}
+
+# /proc/$1/status field $2 must match the extended regex $3 (after the tab).
+expect_status_field() {
+	grep -qE "^$2:[[:space:]]+$3\$" "/proc/$1/status" ||
+		fail "pid $1: $2 is \"$(grep "^$2:" "/proc/$1/status" | cut -f2-)\", want /$3/"
+}
+
+check_confined() {
+	local pid=$1 ns z=0000000000000000
+	expect_status_field "$pid" Seccomp 2
+	expect_status_field "$pid" NoNewPrivs 1
+	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+		expect_status_field "$pid" "$f" "$z"
+	done
+	expect_status_field "$pid" Uid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
+	expect_status_field "$pid" Gid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
+	expect_status_field "$pid" NSpid "$pid[[:space:]]+1"
+	for ns in user mnt pid net ipc uts; do
+		[ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/$MON_PID/ns/$ns")" ] ||
+			fail "pid $pid shares the monitor's $ns namespace"
+	done
+	[ -z "$(ls -A "/proc/$pid/root/")" ] || fail "pid $pid: its root is not empty"
+	grep -qE '^Max processes +0 +0 ' "/proc/$pid/limits" || fail "pid $pid: RLIMIT_NPROC not 0"
+	grep -qE '^Max core file size +0 +0 ' "/proc/$pid/limits" || fail "pid $pid: RLIMIT_CORE not 0"
+	grep -qE '^Max open files +([0-9]|1[0-9]) +' "/proc/$pid/limits" ||
+		fail "pid $pid: RLIMIT_NOFILE not small"
+}
+
+# Every device process of a strict VM: seccomp filter, no_new_privs, no
+# capabilities, uid 65534, its own namespaces and an empty root.
+case_proc_status() {
+	local pids pid n=0
+	start_uart_guest
+	pids=$(pgrep -P "$MON_PID") || fail "no child processes of the monitor"
+	for pid in $pids; do
+		check_confined "$pid"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 5 ] || fail "only $n device processes"
+	printf Z >&3
+	wait_monitor
+	expect_status 0
+	expect_line "PASS uart"
+	ok "$n device processes: Seccomp 2, NoNewPrivs 1, no capabilities, uid 65534, own namespaces, empty root"
+}
+
+# ---- Forbidden operations, per class ----
+
+# run_attempt CLASS ATTEMPT MONITOR-ARGS...: the monitor runs with its own
+# pid in VMM_TEST_MONITOR_PID (the target of kill and ptrace).
+run_attempt() {
+	local class=$1 what=$2
+	shift 2
+	CMD="VMM_TEST_CLASS=$class VMM_TEST_ATTEMPT=$what vmm-monitor $*"
+	STATUS=0
+	VMM_DEVPROC=$VMM_DEVPROC_TEST VMM_TEST_CLASS=$class VMM_TEST_ATTEMPT=$what \
+		timeout --kill-after=5 "$VMM_TIMEOUT" bash -c \
+		'export VMM_TEST_MONITOR_PID=$$; echo $$ >"$0.pid"; exec "$@"' "$TMP/mon" \
+		"$VMM_MONITOR" "$@" </dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+	MON_PID=$(cat "$TMP/mon.pid")
+}
+
+forbidden_case() {
+	local class=$1 id=$2 a what sys left
+	shift 2
+	need_kvm
+	need_guest hello.elf
+	[ -x "${VMM_DEVPROC_TEST:-}" ] || fail "VMM_DEVPROC_TEST not set or not executable"
+	for a in $ATTEMPTS; do
+		what=${a%%:*}
+		sys=${a#*:}
+		run_attempt "$class" "$what" --kernel "$(guest hello.elf)" "$@"
+		expect_status 1 "the device failed; the monitor itself exits"
+		expect_err "device $id \\(class $class, pid [0-9]+\\) was stopped by its sandbox: forbidden syscall $sys \\("
+		left=$(pgrep -f -- "--vm vm$MON_PID\$" || true)
+		[ -z "$left" ] || fail "$what: device processes left: $left"
+	done
+	ok "$class: openat, socket, execve, ptrace, mmap(PROT_EXEC), kill, ftruncate each stop the device, named by the monitor"
+}
+
+case_forbidden_serial() { forbidden_case serial serial0; }
+case_forbidden_rtc() { forbidden_case rtc rtc0; }
+case_forbidden_i8042() { forbidden_case i8042 i8042-0; }
+case_forbidden_acpi_pm() { forbidden_case acpi_pm acpi_pm0; }
+case_forbidden_virtio_rng() { forbidden_case virtio-rng virtio-rng0; }
+case_forbidden_virtio_blk() {
+	truncate -s 1M "$TMP/a.img" || fail "truncate"
+	forbidden_case virtio-blk virtio-blk0 --disk "path=$TMP/a.img"
+}
+case_forbidden_virtio_console() {
+	forbidden_case virtio-console virtio-console0 --console "out=$TMP/console.out"
+}
+
+# Log mode lets the attempt through (reported, named) and the guest goes on;
+# the layers under seccomp still hold: the root is empty, the memfd sealed.
+case_log_attempts() {
+	need_kvm
+	need_guest hello.elf
+	run_attempt serial openat --kernel "$(guest hello.elf)" --sandbox log
+	expect_pass hello
+	expect_err "device serial0 \\(class serial, pid [0-9]+\\): sandbox log: syscall openat \\(257\\) is not in its profile; allowed"
+	expect_err "test attempt openat returned -1 \\(No such file or directory\\)"
+	run_attempt serial ftruncate --kernel "$(guest hello.elf)" --sandbox log
+	expect_pass hello
+	expect_err "test attempt ftruncate returned -1 \\(Operation not permitted\\)"
+	ok "log mode: reported and run; the empty root and the memfd seals still stop them"
+}
+
+dispatch "$@"

@@ -1,0 +1,95 @@
+/* Block backends tested against each other: what one writes the other reads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blk_backend.h"
+#include "check.h"
+
+#define DISK	(1u << 20)
+#define NREQ	32
+
+static int ndone, last_result;
+
+static void done(struct blk_io *io, int result)
+{
+	ndone++;
+	last_result = result;
+	io->opaque = (void *)1;
+}
+
+static void wait_all(struct blk_backend *be, int want)
+{
+	for (int spins = 0; ndone < want && spins < 100000; spins++)
+		if (!be->ops->reap || !be->ops->reap(be))
+			usleep(10);
+}
+
+/* NREQ 4 KiB writes with seed through w, read back through r. */
+static bool cross(struct blk_backend *w, struct blk_backend *r, uint8_t seed)
+{
+	static uint8_t buf[NREQ][4096], back[4096];
+	struct iovec iov[NREQ];
+	struct blk_io io[NREQ];
+	bool ok = true;
+
+	ndone = 0;
+	for (int i = 0; i < NREQ; i++) {
+		memset(buf[i], seed + i, 4096);
+		iov[i] = (struct iovec){ buf[i], 4096 };
+		io[i] = (struct blk_io){ .op = BLK_OP_WRITE, .offset = 4096ull * i, .iov = &iov[i],
+					 .iovcnt = 1, .done = done };
+		ok &= w->ops->submit(w, &io[i]) == 0;
+	}
+	wait_all(w, NREQ);
+	ok &= ndone == NREQ;
+	for (int i = 0; i < NREQ && ok; i++) {
+		struct iovec v = { back, 4096 };
+		struct blk_io rd = { .op = BLK_OP_READ, .offset = 4096ull * i, .iov = &v,
+				     .iovcnt = 1, .done = done };
+
+		ndone = 0;
+		ok &= r->ops->submit(r, &rd) == 0;
+		wait_all(r, 1);
+		ok &= ndone == 1 && last_result == 0 && memcmp(back, buf[i], 4096) == 0;
+	}
+	return ok;
+}
+
+int main(void)
+{
+	char path[] = "/tmp/test_blk_backend-XXXXXX";
+	int fd = mkstemp(path);
+	struct blk_backend raw, pool;
+	uint8_t b[512];
+	struct iovec v = { b, sizeof(b) };
+	struct blk_io io = { .op = BLK_OP_READ, .offset = DISK, .iov = &v, .iovcnt = 1, .done = done };
+
+	if (fd < 0 || ftruncate(fd, DISK) < 0)
+		CHECK_SKIP_ALL("no temp file");
+	unlink(path);
+	CHECK(blk_backend_raw_init(&raw, fd) == 0 && raw.size == DISK, "raw: size from fstat");
+	CHECK(blk_backend_raw_init(&raw, -1) == -EBADF, "raw: bad fd refused");
+	CHECK(blk_backend_raw_init(&raw, fd) == 0, "raw again");
+	CHECK(blk_backend_pool_init(&pool, fd, 4) == 0 && pool.notify_fd >= 0, "pool of 4 threads");
+	CHECK(cross(&pool, &raw, 1), "pool writes 32 blocks in flight, raw reads them");
+	CHECK(cross(&raw, &pool, 77), "raw writes, pool reads");
+	ndone = 0;
+	CHECK(raw.ops->submit(&raw, &io) == 0 && ndone == 1 && last_result == -EIO,
+	      "raw: read past the end of the file: -EIO");
+	ndone = 0;
+	CHECK(pool.ops->submit(&pool, &io) == 0, "pool: submitted");
+	wait_all(&pool, 1);
+	CHECK(ndone == 1 && last_result == -EIO, "pool: the same -EIO, via reap");
+	io = (struct blk_io){ .op = BLK_OP_WRITE_ZEROES, .offset = 0, .len = 8192, .done = done };
+	ndone = 0;
+	CHECK(raw.ops->submit(&raw, &io) == 0 && last_result == 0, "raw: write zeroes");
+	io = (struct blk_io){ .op = BLK_OP_READ, .offset = 4096, .iov = &v, .iovcnt = 1, .done = done };
+	CHECK(raw.ops->submit(&raw, &io) == 0 && last_result == 0 && b[0] == 0 && b[511] == 0,
+	      "zeroed range reads zeros");
+	pool.ops->destroy(&pool);
+	CHECK(pool.notify_fd == -1, "pool destroyed");
+	close(fd);
+	return check_done();
+}

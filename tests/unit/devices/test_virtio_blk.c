@@ -1,0 +1,361 @@
+/*
+ * virtio-blk over a temp file, initialised and driven the way Linux's
+ * virtio_pci_modern + virtio_blk drivers do it.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fakehost.h"
+#include "virtio_guest.h"
+#include "virtio_pci.h"
+
+extern const struct device_ops virtio_blk_ops;
+
+#define MEM_SIZE	(1u << 20)
+#define DISK_SIZE	(1u << 20)	/* 2048 sectors */
+#define BAR0		0xfe000000ull
+#define RING		0x1000ull
+#define HDR		0x8000ull
+#define STATUS		0x8100ull
+#define TABLE		0x8200ull
+#define DATA		0x10000ull
+
+enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WZ = 13 };
+enum { S_OK, S_IOERR, S_UNSUPP };
+
+#define F_SEG_MAX	(1ull << 2)
+#define F_RO		(1ull << 5)
+#define F_BLK_SIZE	(1ull << 6)
+#define F_FLUSH		(1ull << 9)
+#define F_DISCARD	(1ull << 13)
+#define F_WZ		(1ull << 14)
+#define F_RING		(1ull << VIRTIO_F_EVENT_IDX | 1ull << VIRTIO_F_INDIRECT_DESC)
+#define F_V1		(1ull << VIRTIO_F_VERSION_1)
+
+static uint8_t *mem;
+static struct fakehost fh;
+static struct device dev;
+static struct gvq rq;
+static int disk;
+static uint32_t last_used_len;
+
+static int blk_new(int fd, const char *p1, const char *p2)
+{
+	static char params[3][64];
+	struct fakespec fs;
+
+	fakehost_init(&fh);
+	fakehost_set_mem(&fh, mem, MEM_SIZE);
+	fakespec_init(&fs, "virtio-blk");
+	for (int i = 0; i < 4; i++)
+		fakespec_add_mmio(&fs, BAR0 + 0x1000u * i, 0x1000);
+	fakespec_add_irq(&fs, 40);	/* vector 0 */
+	fakespec_add_irq(&fs, 41);	/* vector 1 */
+	fakespec_add_irq(&fs, 11);	/* INTx */
+	snprintf(params[0], sizeof(params[0]), "intx=2");
+	fakespec_add_param(&fs, params[0]);
+	if (p1) {
+		snprintf(params[1], sizeof(params[1]), "%s", p1);
+		fakespec_add_param(&fs, params[1]);
+	}
+	if (p2) {
+		snprintf(params[2], sizeof(params[2]), "%s", p2);
+		fakespec_add_param(&fs, params[2]);
+	}
+	return fakehost_create(&fh, &dev, &virtio_blk_ops, &fs.spec, fd, -1);
+}
+
+/* Linux's probe: features, config vector 0, queue 0 on vector 1, DRIVER_OK. */
+static uint64_t blk_init(uint16_t qvec)
+{
+	uint64_t f = vdrv_negotiate(&dev, ~0ull & ~(1ull << VIRTIO_F_ACCESS_PLATFORM));
+
+	memset(mem, 0, MEM_SIZE);
+	gvq_init(&rq, mem, RING, 128);
+	vcfg_write(&dev, VIRTIO_PCI_COMMON_MSIX, 2, qvec == VIRTIO_MSI_NO_VECTOR ? qvec : 0);
+	vdrv_setup_queue(&dev, 0, &rq, qvec);
+	vdrv_add_status(&dev, VIRTIO_STATUS_DRIVER_OK);
+	return f;
+}
+
+static uint64_t cfg_read(unsigned off, unsigned len)
+{
+	return dev_in(&dev, VIRTIO_PCI_REGION_DEVICE, off, len);
+}
+
+/* Post one request: header, optional data, status; notify; return status. */
+static uint8_t blk_req(uint32_t type, uint64_t sector, uint32_t len, bool data_in)
+{
+	struct gbuf b[3];
+	unsigned n = 0;
+	uint32_t hdr[4] = { htole32(type), 0, htole32((uint32_t)sector), htole32(sector >> 32) };
+	uint32_t id;
+
+	memcpy(mem + HDR, hdr, sizeof(hdr));
+	mem[STATUS] = 0xee;
+	b[n++] = (struct gbuf){ HDR, 16, false };
+	if (len)
+		b[n++] = (struct gbuf){ DATA, len, data_in };
+	b[n++] = (struct gbuf){ STATUS, 1, true };
+	gvq_add(&rq, b, n);
+	dev.ops->notify(&dev, 0);
+	if (!gvq_get_used(&rq, &id, &last_used_len))
+		return 0xdd;	/* not answered */
+	return mem[STATUS];
+}
+
+static void fill(uint8_t seed, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		mem[DATA + i] = (uint8_t)(seed + i * 7);
+}
+
+static bool check_fill(uint8_t seed, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (mem[DATA + i] != (uint8_t)(seed + i * 7))
+			return false;
+	return true;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void test_bad_specs(void)
+{
+	struct fakespec fs;
+
+	CHECK(blk_new(-1, NULL, NULL) == -EBADF, "no disk fd: -EBADF");
+	CHECK(fakehost_logged(&fh, "disk image"), "and says why");
+	CHECK(blk_new(disk, "readonly=yes", NULL) == -EINVAL, "readonly=yes refused");
+	CHECK(blk_new(disk, "serial=123456789012345678901", NULL) == -EINVAL,
+	      "21-byte serial refused");
+	fakespec_init(&fs, "virtio-blk");
+	fakespec_add_mmio(&fs, BAR0, 0x4000);
+	CHECK(fakehost_create(&fh, &dev, &virtio_blk_ops, &fs.spec, disk, -1) == -EINVAL,
+	      "one 16 KiB region instead of four: -EINVAL");
+	CHECK(dev.priv == NULL, "failed create leaves nothing");
+}
+
+static void test_init_and_config(void)
+{
+	uint64_t f;
+
+	CHECK(blk_new(disk, "serial=vmm-disk-0", NULL) == 0, "create on a 1 MiB image");
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_NUMQ, 2), 1, "num_queues");
+	f = blk_init(1);
+	CHECK((f & (F_V1 | F_RING | F_FLUSH | F_BLK_SIZE | F_SEG_MAX | F_DISCARD | F_WZ)) ==
+	      (F_V1 | F_RING | F_FLUSH | F_BLK_SIZE | F_SEG_MAX | F_DISCARD | F_WZ),
+	      "features: VERSION_1, EVENT_IDX, INDIRECT, FLUSH, BLK_SIZE, SEG_MAX, DISCARD, WRITE_ZEROES");
+	CHECK(!(f & F_RO) && !(f & 1ull << VIRTIO_F_ACCESS_PLATFORM), "not RO, no ACCESS_PLATFORM");
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1), 0x0f, "status: ACK|DRIVER|FEATURES_OK|DRIVER_OK");
+	CHECK_EQ(cfg_read(0, 4) | cfg_read(4, 4) << 32, DISK_SIZE / 512, "capacity in sectors");
+	CHECK_EQ(cfg_read(0x14, 4), 512, "blk_size");
+	CHECK_EQ(cfg_read(0x0c, 4), 254, "seg_max");
+	CHECK_EQ(cfg_read(0x22, 2), 1, "config num_queues");
+	CHECK_EQ(cfg_read(0x28, 4), 1, "max_discard_seg");
+	CHECK_EQ(cfg_read(0x38, 1), 1, "write_zeroes_may_unmap");
+	CHECK_EQ(cfg_read(0x100, 4), 0, "past the config: zeros");
+}
+
+static void test_rw_flush(void)
+{
+	uint8_t file[2048];
+	unsigned raises = fh.irq_raises[1];
+
+	fill(1, 2048);
+	CHECK_EQ(blk_req(T_OUT, 8, 2048, false), S_OK, "OUT 4 sectors at 8");
+	CHECK_EQ(last_used_len, 1, "OUT: used len is the status byte");
+	CHECK_EQ(fh.irq_raises[1], raises + 1, "queue vector 1 raised");
+	CHECK_EQ(fh.irq[2], 0, "no INTx with a vector set");
+	CHECK_EQ(blk_req(T_FLUSH, 0, 0, false), S_OK, "FLUSH");
+	CHECK(pread(disk, file, sizeof(file), 8 * 512) == 2048 && memcmp(file, mem + DATA, 2048) == 0,
+	      "the pattern is in the image at byte 4096");
+	memset(mem + DATA, 0, 2048);
+	CHECK_EQ(blk_req(T_IN, 8, 2048, true), S_OK, "IN 4 sectors at 8");
+	CHECK(check_fill(1, 2048), "read back the pattern");
+	CHECK_EQ(last_used_len, 2049, "IN: used len is data + status");
+	CHECK_EQ(blk_req(T_IN, DISK_SIZE / 512 - 1, 1024, true), S_IOERR,
+		 "IN crossing the end of the disk: IOERR");
+	CHECK_EQ(blk_req(T_OUT, ~0ull, 512, false), S_IOERR, "sector 2^64-1: IOERR");
+	CHECK_EQ(blk_req(T_IN, DISK_SIZE / 512 - 1, 512, true), S_OK, "the last sector reads");
+	CHECK_EQ(blk_req(T_IN, 0, 100, true), S_IOERR, "100 bytes (not whole sectors): IOERR");
+	CHECK_EQ(blk_req(99, 0, 512, true), S_UNSUPP, "unknown type 99: UNSUPP");
+}
+
+static void test_get_id(void)
+{
+	memset(mem + DATA, 0xff, 32);
+	CHECK_EQ(blk_req(T_GET_ID, 0, 20, true), S_OK, "GET_ID");
+	CHECK(memcmp(mem + DATA, "vmm-disk-0", 10) == 0 && all_zero(mem + DATA + 10, 10),
+	      "serial, zero padded to 20 bytes");
+	CHECK_EQ(last_used_len, 21, "GET_ID used len 20 + 1");
+}
+
+static void put_seg(uint64_t sector, uint32_t n, uint32_t flags)
+{
+	uint32_t seg[4] = { htole32((uint32_t)sector), htole32(sector >> 32), htole32(n), htole32(flags) };
+
+	memcpy(mem + DATA, seg, sizeof(seg));
+}
+
+static void test_discard_zeroes(void)
+{
+	uint8_t file[4096];
+
+	fill(3, 4096);
+	CHECK_EQ(blk_req(T_OUT, 16, 4096, false), S_OK, "OUT 8 sectors at 16");
+	put_seg(16, 2, 0);
+	CHECK_EQ(blk_req(T_DISCARD, 0, 16, false), S_OK, "DISCARD sectors 16-17");
+	put_seg(18, 2, 0);
+	CHECK_EQ(blk_req(T_WZ, 0, 16, false), S_OK, "WRITE_ZEROES sectors 18-19");
+	put_seg(20, 2, 1);
+	CHECK_EQ(blk_req(T_WZ, 0, 16, false), S_OK, "WRITE_ZEROES with unmap, 20-21");
+	CHECK(pread(disk, file, sizeof(file), 16 * 512) == 4096, "read the image");
+	CHECK(all_zero(file, 3072), "sectors 16-21 read as zeros");
+	CHECK(file[3072] == (uint8_t)(3 + 3072 * 7) && file[4095] == (uint8_t)(3 + 4095 * 7),
+	      "sectors 22-23 untouched");
+	put_seg(16, 2, 1);
+	CHECK_EQ(blk_req(T_DISCARD, 0, 16, false), S_UNSUPP, "DISCARD with the unmap flag: UNSUPP");
+	put_seg(16, 2, 0);
+	CHECK_EQ(blk_req(T_DISCARD, 0, 32, false), S_UNSUPP, "two segments (max 1): UNSUPP");
+	CHECK_EQ(blk_req(T_DISCARD, 0, 8, false), S_IOERR, "half a segment: IOERR");
+	put_seg(DISK_SIZE / 512, 1, 0);
+	CHECK_EQ(blk_req(T_WZ, 0, 16, false), S_IOERR, "WRITE_ZEROES past the end: IOERR");
+}
+
+static void test_batch_and_indirect(void)
+{
+	struct gbuf b[3] = { { HDR, 16, false }, { DATA, 512, true }, { STATUS, 1, true } };
+	uint32_t hdr[4] = { T_IN, 0, 8, 0 };
+	unsigned raises = fh.irq_raises[1];
+	uint32_t id, len;
+	int n = 0;
+
+	memcpy(mem + HDR, hdr, sizeof(hdr));
+	for (int i = 0; i < 8; i++)
+		gvq_add(&rq, b, 3);
+	dev.ops->notify(&dev, 0);
+	while (gvq_get_used(&rq, &id, &len))
+		n++;
+	CHECK_EQ(n, 8, "eight requests served by one notify");
+	CHECK_EQ(fh.irq_raises[1], raises + 1, "and one interrupt for the batch");
+	memset(mem + DATA, 0, 512);
+	mem[STATUS] = 0xee;
+	gvq_add_indirect(&rq, TABLE, b, 3);
+	dev.ops->notify(&dev, 0);
+	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_OK && check_fill(1, 512),
+	      "request through an indirect table");
+	/* Header split over two descriptors (any layout). */
+	memmove(mem + HDR + 0x40, mem + HDR + 4, 12);
+	{
+		struct gbuf s[4] = { { HDR, 4, false }, { HDR + 0x40, 12, false },
+				     { DATA, 512, true }, { STATUS, 1, true } };
+
+		memset(mem + DATA, 0, 512);
+		gvq_add(&rq, s, 4);
+	}
+	dev.ops->notify(&dev, 0);
+	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_OK && check_fill(1, 512),
+	      "header split across two descriptors");
+}
+
+static void test_bad_requests(void)
+{
+	struct gbuf shorthdr[2] = { { HDR, 8, false }, { STATUS, 1, true } };
+	struct gbuf nostatus[2] = { { HDR, 16, false }, { DATA, 512, false } };
+	unsigned cfg_raises = fh.irq_raises[0];
+	uint32_t id, len;
+
+	mem[STATUS] = 0xee;
+	gvq_add(&rq, shorthdr, 2);
+	dev.ops->notify(&dev, 0);
+	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_IOERR,
+	      "8-byte header: answered IOERR");
+	CHECK(!(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET),
+	      "and the device keeps going");
+	gvq_add(&rq, nostatus, 2);
+	dev.ops->notify(&dev, 0);
+	CHECK(!gvq_get_used(&rq, &id, &len), "no writable status byte: not answered");
+	CHECK(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET,
+	      "NEEDS_RESET set");
+	CHECK_EQ(fakehost_count_events(&fh, DEV_EVENT_NEEDS_RESET), 1, "event posted once");
+	CHECK(fakehost_logged(&fh, "writable status"), "logged why");
+	CHECK_EQ(fh.irq_raises[0], cfg_raises + 1, "config vector 0 raised");
+	CHECK_EQ(blk_req(T_IN, 0, 512, true), 0xdd, "stopped: later requests are not served");
+	CHECK_EQ(fakehost_count_events(&fh, DEV_EVENT_NEEDS_RESET), 1, "still one event");
+
+	blk_init(1);
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1), 0x0f, "reset and re-initialised");
+	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "works again after the reset");
+	gvq_set_desc(&rq, rq.next_desc, MEM_SIZE - 8, 512, 0, 0);
+	gvq_publish(&rq, rq.next_desc);
+	dev.ops->notify(&dev, 0);
+	CHECK(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET,
+	      "descriptor past the end of RAM: NEEDS_RESET");
+	CHECK(fakehost_logged(&fh, "outside guest RAM"), "logged the ring's reason");
+}
+
+static void test_intx(void)
+{
+	blk_init(VIRTIO_MSI_NO_VECTOR);
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR, "no config vector");
+	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "IN on INTx");
+	CHECK_EQ(fh.irq[2], 1, "INTx asserted");
+	CHECK_EQ(dev_in(&dev, VIRTIO_PCI_REGION_ISR, 0, 1), 1, "ISR: queue bit");
+	CHECK_EQ(fh.irq[2], 0, "reading ISR deasserts");
+	CHECK_EQ(dev_in(&dev, VIRTIO_PCI_REGION_ISR, 0, 1), 0, "and clears it");
+}
+
+static void test_readonly(void)
+{
+	uint64_t f;
+
+	dev.ops->destroy(&dev);
+	CHECK(blk_new(disk, "readonly=on", NULL) == 0, "create read-only");
+	f = blk_init(1);
+	CHECK((f & F_RO) && !(f & (F_DISCARD | F_WZ)), "RO offered, DISCARD/WRITE_ZEROES not");
+	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "IN works");
+	CHECK(check_fill(1, 512), "and reads the data");
+	CHECK_EQ(blk_req(T_OUT, 8, 512, false), S_IOERR, "OUT on a read-only disk: IOERR");
+	put_seg(8, 1, 0);
+	CHECK_EQ(blk_req(T_DISCARD, 0, 16, false), S_IOERR, "DISCARD: IOERR");
+	CHECK_EQ(blk_req(T_WZ, 0, 16, false), S_IOERR, "WRITE_ZEROES: IOERR");
+	CHECK_EQ(blk_req(T_FLUSH, 0, 0, false), S_OK, "FLUSH is fine");
+	CHECK_EQ(blk_req(T_GET_ID, 0, 20, true), S_OK, "GET_ID without serial");
+	CHECK(all_zero(mem + DATA, 20), "empty serial");
+	dev.ops->destroy(&dev);
+	CHECK(fakehost_logged(&fh, "answered with an error"), "error count reported at destroy");
+	CHECK(dev.priv == NULL, "destroy frees");
+}
+
+int main(void)
+{
+	char path[] = "/tmp/test_virtio_blk-XXXXXX";
+
+	mem = aligned_alloc(4096, MEM_SIZE);
+	disk = mkstemp(path);
+	if (!mem || disk < 0 || ftruncate(disk, DISK_SIZE) < 0)
+		CHECK_SKIP_ALL("no memory or temp file");
+	unlink(path);
+	test_bad_specs();
+	test_init_and_config();
+	test_rw_flush();
+	test_get_id();
+	test_discard_zeroes();
+	test_batch_and_indirect();
+	test_bad_requests();
+	test_intx();
+	test_readonly();
+	close(disk);
+	free(mem);
+	return check_done();
+}
