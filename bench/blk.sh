@@ -14,13 +14,13 @@
 #
 # usage: bench/blk.sh [RUNS]     (default 3; needs /dev/kvm and QEMU)
 #   OPS=N      4k random reads per run (default 4000)
-#   SEQ_OPS=N  1 MiB sequential reads and writes per run (default 128)
+#   SEQ_OPS=N  1 MiB sequential reads and writes per run (default 256)
 #   DISK_MB=N  image size (default 512)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 OPS=${OPS:-4000}
-SEQ_OPS=${SEQ_OPS:-128}
+SEQ_OPS=${SEQ_OPS:-256}
 DISK_MB=${DISK_MB:-512}
 BUILD=${VMM_BUILD:-build}
 ./scripts/build.sh

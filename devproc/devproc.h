@@ -30,6 +30,7 @@ struct devproc {
 	uint64_t spin_ns;
 	int epoll_fd;
 	uint32_t polled;		/* backend fds currently in the epoll set */
+	uint32_t always;		/* backend fds epoll refuses (regular files) */
 	struct device dev;
 	struct device_host host;
 	ControlMsg *setup_msg;		/* owns the spec the device was given */

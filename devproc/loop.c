@@ -44,18 +44,39 @@ static int epoll_set(struct devproc *dp, int op, int fd, uint32_t tag)
 }
 
 /* Bring the epoll set in line with the device's poll_mask. */
+/*
+ * Bring the epoll set in line with the device's poll_mask. A regular file
+ * cannot be in an epoll set (EPERM) but is always readable: such fds are
+ * remembered in `always` and served from the loop directly.
+ */
 static void sync_backend_polls(struct devproc *dp)
 {
 	uint32_t want = dp->dev.poll_mask & ((1u << dp->dev.nfds) - 1);
 	uint32_t diff = want ^ dp->polled;
 
 	for (unsigned i = 0; diff; i++, diff >>= 1) {
-		if (!(diff & 1) || dp->dev.fds[i] < 0)
+		int err;
+
+		if (!(diff & 1) || dp->dev.fds[i] < 0 || (dp->always & (1u << i)))
 			continue;
-		if (epoll_set(dp, (want >> i) & 1 ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-			      dp->dev.fds[i], i) == 0)
+		err = epoll_set(dp, (want >> i) & 1 ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+				dp->dev.fds[i], i);
+		if (err == -EPERM)
+			dp->always |= 1u << i;
+		else if (err == 0)
 			dp->polled ^= 1u << i;
 	}
+}
+
+/* Serve the always-readable backend fds the device wants; true if any. */
+static bool serve_always_ready(struct devproc *dp)
+{
+	uint32_t ready = dp->always & dp->dev.poll_mask;
+
+	for (unsigned i = 0; ready && dp->dev.ops->backend; i++, ready >>= 1)
+		if (ready & 1)
+			dp->dev.ops->backend(&dp->dev, i);
+	return (dp->always & dp->dev.poll_mask) != 0;
 }
 
 static int serve_rings(struct devproc *dp)
@@ -197,8 +218,8 @@ int devproc_run(struct devproc *dp)
 				idle_since = now_ns();
 			continue;
 		}
-		if (now_ns() - idle_since < dp->spin_ns) {
-			err = poll_fds(dp, 0);	/* still in the spin window */
+		if (serve_always_ready(dp) || now_ns() - idle_since < dp->spin_ns) {
+			err = poll_fds(dp, 0);	/* still in the spin window, or a file to read */
 			last_poll = now_ns();
 			continue;
 		}

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config clang llvm lld
       libfdt-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
       libbpf-dev bpftool qemu-system-x86 busybox-static fio
-      binutils cpio python3 time)
+      binutils cpio python3 time acpica-tools)
 
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 

@@ -4,12 +4,19 @@
  * The machine is a PC in ACPI mode from the start (SMI_CMD 0): a PM1a
  * event/control block at fixed ports, the SCI on IRQ 9, no PM timer, no
  * GPE blocks, an i8042 (which also serves as the reset register) and no
- * VGA. The DSDT holds only \_S5_, so that the OS can power off by writing
- * SLP_TYP|SLP_EN to PM1a_CNT.
+ * VGA. The DSDT holds \_S5_, so that the OS can power off by writing
+ * SLP_TYP|SLP_EN to PM1a_CNT, and the PCI host bridge \_SB.PCI0: with ACPI
+ * on, Linux enumerates PCI only below host bridges in the namespace and
+ * never falls back to scanning bus 0 itself.
+ *
+ * The DSDT's AML is hand-assembled (ACPI 6.0 section 20, "AML
+ * Specification") by the small emitters below; `iasl -d` in the unit tests
+ * disassembles and recompiles it.
  */
 #include "x86_priv.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -23,8 +30,8 @@ enum {
 	ACPI_FACS = 0x0c0,
 	ACPI_FADT = 0x100,
 	ACPI_DSDT = 0x240,
-	ACPI_MADT = 0x300,
-	ACPI_SIZE = 0x600,
+	ACPI_MADT = 0x400,
+	ACPI_SIZE = 0x700,
 };
 
 struct acpi_hdr {
@@ -91,6 +98,10 @@ _Static_assert(ACPI_FADT + sizeof(struct acpi_fadt) <= ACPI_DSDT, "FADT overlaps
 /* MADT: header, LAPIC address and flags, CPUs, IOAPIC, 2 overrides, NMI. */
 _Static_assert(ACPI_MADT + 44 + X86_MAX_CPUS * 8 + 12 + 2 * 10 + 6 <= ACPI_SIZE, "MADT");
 _Static_assert(X86_ACPI_ADDR + ACPI_SIZE <= X86_MPTABLE_CFG_ADDR, "ACPI overlaps MP table");
+/* The PCI window must be outside RAM and below the IOAPIC and LAPIC pages. */
+_Static_assert(X86_PCI_MMIO_START >= X86_MMIO_HOLE_START &&
+	       X86_PCI_MMIO_END <= X86_IOAPIC_ADDR &&
+	       X86_PCI_MMIO_START < X86_PCI_MMIO_END, "PCI MMIO window");
 
 #define FADT_WBINVD		(1u << 0)
 #define FADT_PROC_C1		(1u << 2)
@@ -103,8 +114,8 @@ _Static_assert(X86_ACPI_ADDR + ACPI_SIZE <= X86_MPTABLE_CFG_ADDR, "ACPI overlaps
 #define BOOT_ARCH_NO_VGA	(1u << 2)
 #define GAS_SYSTEM_IO		1
 
-/* DSDT body (AML): Name (_S5_, Package (4) { 5, 5, 0, 0 }) */
-static const uint8_t dsdt_aml[] = {
+/* DSDT, first object (AML): Name (_S5_, Package (4) { 5, 5, 0, 0 }) */
+static const uint8_t dsdt_s5[] = {
 	0x08,				/* NameOp */
 	'_', 'S', '5', '_',		/* NameSeg "_S5_" (root scope) */
 	0x12,				/* PackageOp */
@@ -115,6 +126,287 @@ static const uint8_t dsdt_aml[] = {
 	0x00,				/* ZeroOp: reserved */
 	0x00,				/* ZeroOp: reserved */
 };
+
+/* AML opcodes and prefixes used below (ACPI 6.0 section 20.3). */
+enum {
+	AML_ZERO = 0x00, AML_ONE = 0x01, AML_NAME = 0x08,
+	AML_BYTE = 0x0a, AML_WORD = 0x0b, AML_DWORD = 0x0c, AML_QWORD = 0x0e,
+	AML_SCOPE = 0x10, AML_BUFFER = 0x11,
+	AML_EXT = 0x5b, AML_EXT_DEVICE = 0x82,	/* DeviceOp is ExtOpPrefix 0x82 */
+};
+#define AML_PKG_MAX 4	/* longest PkgLength encoding */
+
+/*
+ * An AML byte stream built into a fixed buffer. Emitters never write past
+ * cap: the first thing that does not fit sets overflow and nothing more is
+ * written, so callers check once at the end.
+ */
+struct aml {
+	uint8_t *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void aml_put(struct aml *a, const void *src, size_t n)
+{
+	if (a->overflow || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->p + a->len, src, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	aml_put(a, &b, 1);
+}
+
+/* n bytes of v, little-endian (every multi-byte AML and resource field). */
+static void aml_le(struct aml *a, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		aml_byte(a, (uint8_t)(v >> (8 * i)));
+}
+
+/* A NameSeg: exactly four characters, '_'-padded by the caller. */
+static void aml_nameseg(struct aml *a, const char seg[4])
+{
+	aml_put(a, seg, 4);
+}
+
+/* Integer in its shortest encoding, as iasl writes it. */
+static void aml_int(struct aml *a, uint64_t v)
+{
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE : AML_ZERO);
+	} else if (v <= 0xff) {
+		aml_byte(a, AML_BYTE);
+		aml_le(a, v, 1);
+	} else if (v <= 0xffff) {
+		aml_byte(a, AML_WORD);
+		aml_le(a, v, 2);
+	} else if (v <= 0xffffffff) {
+		aml_byte(a, AML_DWORD);
+		aml_le(a, v, 4);
+	} else {
+		aml_byte(a, AML_QWORD);
+		aml_le(a, v, 8);
+	}
+}
+
+/*
+ * Start a PkgLength-prefixed body: reserve the longest encoding and return
+ * where it starts; aml_pkg_end writes the real one and closes the gap.
+ */
+static size_t aml_pkg_begin(struct aml *a)
+{
+	size_t start = a->len;
+
+	aml_put(a, (const uint8_t[AML_PKG_MAX]){ 0 }, AML_PKG_MAX);
+	return start;
+}
+
+/* Bytes of the PkgLength for a body of `body` bytes (it counts itself). */
+static size_t aml_pkg_bytes(size_t body)
+{
+	if (body + 1 <= 0x3f)		/* 6 bits */
+		return 1;
+	if (body + 2 <= 0xfff)		/* 4 + 8 bits */
+		return 2;
+	if (body + 3 <= 0xfffff)	/* 4 + 16 bits */
+		return 3;
+	return 4;			/* 4 + 24 bits */
+}
+
+/*
+ * One PkgLength byte holds the length in bits 0-5; longer forms put the
+ * count of following bytes in bits 6-7, the low nibble in bits 0-3 and the
+ * rest in the following bytes.
+ */
+static void aml_pkg_end(struct aml *a, size_t start)
+{
+	size_t body = a->len - start - AML_PKG_MAX, n = aml_pkg_bytes(body), total = body + n;
+	uint8_t *p = a->p + start;
+
+	if (a->overflow)
+		return;
+	if (n == 1) {
+		p[0] = (uint8_t)total;
+	} else {
+		p[0] = (uint8_t)((n - 1) << 6 | (total & 0xf));
+		for (size_t i = 1; i < n; i++)
+			p[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+	}
+	memmove(p + n, p + AML_PKG_MAX, body);
+	a->len -= AML_PKG_MAX - n;
+}
+
+/* Name (seg, v) */
+static void aml_name_int(struct aml *a, const char seg[4], uint64_t v)
+{
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, seg);
+	aml_int(a, v);
+}
+
+/*
+ * Name (seg, EisaId ("AAAhhhh")): three letters of 5 bits each ('A' = 1)
+ * and four hex digits, packed big-endian into a DWordConst (always a
+ * DWord, even when the value is small: that is how iasl writes it).
+ */
+static void aml_name_eisaid(struct aml *a, const char seg[4], const char id[8])
+{
+	uint32_t v = (uint32_t)(id[0] - '@') << 26 | (uint32_t)(id[1] - '@') << 21 |
+		     (uint32_t)(id[2] - '@') << 16;
+
+	for (unsigned i = 3; i < 7; i++)
+		v |= (uint32_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10) << (4 * (6 - i));
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, seg);
+	aml_byte(a, AML_DWORD);
+	aml_le(a, __builtin_bswap32(v), 4);
+}
+
+/* Name (seg, Buffer () { bytes }): ResourceTemplate is such a buffer. */
+static void aml_name_buffer(struct aml *a, const char seg[4], const uint8_t *b, size_t n)
+{
+	size_t pkg;
+
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, seg);
+	aml_byte(a, AML_BUFFER);
+	pkg = aml_pkg_begin(a);
+	aml_int(a, n);			/* BufferSize */
+	aml_put(a, b, n);
+	aml_pkg_end(a, pkg);
+}
+
+/*
+ * Resource descriptors (ACPI 6.0 section 6.4) for the host bridge's _CRS.
+ * Address space descriptors are all "ResourceProducer, PosDecode,
+ * MinFixed, MaxFixed" windows of exactly [min, max]: granularity and
+ * translation 0, length max - min + 1.
+ */
+enum crs_kind {
+	CRS_BUS,	/* WordBusNumber */
+	CRS_IO_PORTS,	/* IO (Decode16): ports the bridge itself decodes */
+	CRS_IO_WINDOW,	/* WordIO, EntireRange */
+	CRS_MEM_WINDOW,	/* DWordMemory, NonCacheable, ReadWrite */
+};
+
+struct crs_entry {
+	enum crs_kind kind;
+	uint32_t min, max;
+};
+
+#define CRS_WORD_ADDR	0x88	/* large item: Word Address Space Descriptor */
+#define CRS_DWORD_ADDR	0x87	/* large item: DWord Address Space Descriptor */
+#define CRS_IO		0x47	/* small item 0x08 (I/O port), 7 bytes */
+#define CRS_END		0x79	/* small item 0x0f (End Tag), 1 byte */
+#define CRS_FIXED_WINDOW 0x0c	/* general flags: _MAF, _MIF; producer, positive decode */
+#define CRS_SPACE_MEM	0
+#define CRS_SPACE_IO	1
+#define CRS_SPACE_BUS	2
+#define CRS_IO_ENTIRE	0x03	/* IO type flags: _RNG both ISA and non-ISA ranges */
+#define CRS_MEM_RW	0x01	/* memory type flags: _RW; _MEM 0 = non-cacheable */
+
+/* The Word (size 2) or DWord (size 4) address space descriptor of e. */
+static void crs_addr(struct aml *a, unsigned size, uint8_t space, uint8_t tflags,
+		     const struct crs_entry *e)
+{
+	aml_byte(a, size == 2 ? CRS_WORD_ADDR : CRS_DWORD_ADDR);
+	aml_le(a, 3 + 5 * size, 2);		/* length after this field */
+	aml_byte(a, space);
+	aml_byte(a, CRS_FIXED_WINDOW);
+	aml_byte(a, tflags);
+	aml_le(a, 0, size);			/* _GRA */
+	aml_le(a, e->min, size);		/* _MIN */
+	aml_le(a, e->max, size);		/* _MAX */
+	aml_le(a, 0, size);			/* _TRA */
+	aml_le(a, (uint64_t)e->max - e->min + 1, size);	/* _LEN */
+}
+
+static void crs_entry(struct aml *a, const struct crs_entry *e)
+{
+	switch (e->kind) {
+	case CRS_BUS:
+		crs_addr(a, 2, CRS_SPACE_BUS, 0, e);
+		break;
+	case CRS_IO_PORTS:
+		aml_byte(a, CRS_IO);
+		aml_byte(a, 0x01);			/* decodes 16 address bits */
+		aml_le(a, e->min, 2);			/* _MIN */
+		aml_le(a, e->min, 2);			/* _MAX: fixed at _MIN */
+		aml_byte(a, 1);				/* _ALN */
+		aml_byte(a, (uint8_t)(e->max - e->min + 1));	/* _LEN */
+		break;
+	case CRS_IO_WINDOW:
+		crs_addr(a, 2, CRS_SPACE_IO, CRS_IO_ENTIRE, e);
+		break;
+	case CRS_MEM_WINDOW:
+		crs_addr(a, 4, CRS_SPACE_MEM, CRS_MEM_RW, e);
+		break;
+	}
+}
+
+/*
+ * \_SB.PCI0._CRS: bus 0 only, the config ports (Linux drops exactly
+ * 0xCF8-0xCFF from a host bridge's windows), all other I/O ports, and the
+ * 32-bit window BARs are pre-assigned from. A 64-bit window above RAM can
+ * join later as a QWordMemory entry.
+ */
+static const struct crs_entry pci0_crs[] = {
+	{ CRS_BUS, 0, 0 },
+	{ CRS_IO_PORTS, 0x0cf8, 0x0cff },	/* config mechanism #1 */
+	{ CRS_IO_WINDOW, 0x0000, 0x0cf7 },
+	{ CRS_IO_WINDOW, 0x0d00, 0xffff },
+	{ CRS_MEM_WINDOW, (uint32_t)X86_PCI_MMIO_START, (uint32_t)(X86_PCI_MMIO_END - 1) },
+};
+
+/* Name (_CRS, ResourceTemplate () { pci0_crs, EndTag }) */
+static void aml_pci0_crs(struct aml *a)
+{
+	uint8_t buf[128];
+	struct aml crs = { .p = buf, .cap = sizeof(buf) };
+
+	for (size_t i = 0; i < ARRAY_SIZE(pci0_crs); i++)
+		crs_entry(&crs, &pci0_crs[i]);
+	aml_byte(&crs, CRS_END);
+	aml_byte(&crs, 0);		/* checksum 0: "treat as correct" */
+	a->overflow |= crs.overflow;
+	aml_name_buffer(a, "_CRS", crs.p, crs.len);
+}
+
+/*
+ * Scope (\_SB) { Device (PCI0) { ... } }: the PCI host bridge at segment
+ * 0, bus 0. No _PRT: every function on the bus uses MSI-X and reports
+ * interrupt pin 0, so there is no INTx to route. A device with INTx would
+ * need a _PRT mapping (slot, pin) to an IOAPIC GSI here.
+ */
+static void aml_pci0(struct aml *a)
+{
+	size_t scope, dev;
+
+	aml_byte(a, AML_SCOPE);
+	scope = aml_pkg_begin(a);
+	aml_nameseg(a, "_SB_");		/* at the root: no '\' prefix needed */
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_EXT_DEVICE);
+	dev = aml_pkg_begin(a);
+	aml_nameseg(a, "PCI0");
+	/*
+	 * PNP0A03 only: a _CID of PNP0A08 would promise a PCIe root with
+	 * ECAM (an MCFG) and an _OSC, none of which exist here.
+	 */
+	aml_name_eisaid(a, "_HID", "PNP0A03");	/* PCI host bridge */
+	aml_name_int(a, "_UID", 0);
+	aml_name_int(a, "_SEG", 0);		/* segment group 0 */
+	aml_name_int(a, "_BBN", 0);		/* base bus number */
+	aml_pci0_crs(a);
+	aml_pkg_end(a, dev);
+	aml_pkg_end(a, scope);
+}
 
 /* Fill a table header; the checksum is set by acpi_seal once it is whole. */
 static void acpi_header(void *table, const char *sig, uint32_t len, uint8_t rev)
@@ -213,13 +505,19 @@ static void acpi_fadt(uint8_t *buf)
 	acpi_seal(f);
 }
 
-static void acpi_dsdt(uint8_t *buf)
+/* DSDT: \_S5_, then \_SB.PCI0. -ENOSPC if the AML outgrows its slot. */
+static int acpi_dsdt(uint8_t *buf)
 {
 	uint8_t *d = buf + ACPI_DSDT;
+	struct aml a = { .p = d + 36, .cap = ACPI_MADT - ACPI_DSDT - 36 };
 
-	acpi_header(d, "DSDT", 36 + sizeof(dsdt_aml), 2);
-	memcpy(d + 36, dsdt_aml, sizeof(dsdt_aml));
+	aml_put(&a, dsdt_s5, sizeof(dsdt_s5));
+	aml_pci0(&a);
+	if (a.overflow)
+		return -ENOSPC;
+	acpi_header(d, "DSDT", (uint32_t)(36 + a.len), 2);
 	acpi_seal(d);
+	return 0;
 }
 
 /* Appends MADT entries (type, length, body). */
@@ -275,6 +573,7 @@ static void acpi_madt(uint8_t *buf, unsigned ncpus)
 int x86_acpi_setup(struct gmem *gm, unsigned ncpus)
 {
 	uint8_t buf[ACPI_SIZE];
+	int err;
 
 	if (ncpus == 0 || ncpus > X86_MAX_CPUS)
 		return -EINVAL;
@@ -283,7 +582,9 @@ int x86_acpi_setup(struct gmem *gm, unsigned ncpus)
 	acpi_sdts(buf);
 	acpi_facs(buf);
 	acpi_fadt(buf);
-	acpi_dsdt(buf);
+	err = acpi_dsdt(buf);
+	if (err)
+		return err;
 	acpi_madt(buf, ncpus);
 	return gmem_write(gm, X86_ACPI_ADDR, buf, sizeof(buf));
 }

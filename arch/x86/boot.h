@@ -33,6 +33,7 @@
 #define X86_ACPI_PM1A_CNT   0x604	/* PM1a control block, 2 ports */
 #define X86_ACPI_SCI_IRQ    9
 #define X86_ACPI_S5_SLP_TYP 5	/* SLP_TYP value the DSDT's \_S5 names */
+#define X86_MAX_CPUS        64
 /*
  * The 32-bit PCI memory window: the monitor pre-assigns BARs from it
  * (monitor/pci.h) and the DSDT's \_SB.PCI0._CRS hands it to the OS. It
@@ -40,7 +41,6 @@
  */
 #define X86_PCI_MMIO_START  0xc0000000ULL
 #define X86_PCI_MMIO_END    0xfe000000ULL	/* exclusive */
-#define X86_MAX_CPUS        64
 
 enum x86_kernel_kind { X86_KERNEL_BZIMAGE, X86_KERNEL_ELF64 };
 

@@ -64,7 +64,17 @@ const char *vio_name(const struct vio_dev *vd)
 
 /* ---- BARs ------------------------------------------------------------------ */
 
+/*
+ * Our window for BARs nobody assigned: [BAR_WINDOW_LO, BAR_WINDOW_HI),
+ * minus what is already placed there (noted once, each taken as 1 MiB, as
+ * we do not size other functions' BARs).
+ */
+#define BAR_TAKEN_MAX	64
+#define BAR_TAKEN_SPAN	0x100000ull
+
 static uint64_t bar_cursor;
+static uint64_t bar_taken[BAR_TAKEN_MAX];
+static unsigned bar_ntaken;
 
 static bool bar_is_mem64(uint32_t lo)
 {
@@ -85,11 +95,7 @@ static uint64_t bar_addr(const struct vio_dev *vd, unsigned i)
 	return a;
 }
 
-/*
- * The first free address of our window: above every memory BAR already
- * placed in it on bus 0 (so we never collide with what firmware or the
- * monitor assigned).
- */
+/* Note every memory BAR already placed in our window on bus 0. */
 static void bar_window_init(void)
 {
 	struct vio_dev f;
@@ -106,13 +112,34 @@ static void bar_window_init(void)
 			for (i = 0; i < 6; i++) {
 				uint64_t a = bar_addr(&f, i);
 
-				if (a >= bar_cursor && a < BAR_WINDOW_HI)
-					bar_cursor = (a | 0xfffff) + 1;	/* 1 MiB past */
+				if (a >= BAR_WINDOW_LO && a < BAR_WINDOW_HI &&
+				    bar_ntaken < BAR_TAKEN_MAX)
+					bar_taken[bar_ntaken++] = a;
 				if (bar_is_mem64(cfg32(&f, 0x10 + 4 * i)))
 					i++;
 			}
 		}
 	}
+}
+
+/* Lowest aligned address >= the cursor where size bytes collide with nothing. */
+static uint64_t bar_window_fit(uint64_t size)
+{
+	uint64_t a = (bar_cursor + size - 1) & ~(size - 1);
+	unsigned i, rounds;
+
+	for (rounds = 0; rounds <= BAR_TAKEN_MAX; rounds++) {
+		bool clash = false;
+
+		for (i = 0; i < bar_ntaken && !clash; i++)
+			if (bar_taken[i] < a + size && a < bar_taken[i] + BAR_TAKEN_SPAN) {
+				a = (bar_taken[i] + BAR_TAKEN_SPAN + size - 1) & ~(size - 1);
+				clash = true;
+			}
+		if (!clash)
+			return a + size <= BAR_WINDOW_HI ? a : 0;
+	}
+	return 0;
 }
 
 void vio_bar_set(const struct vio_dev *vd, unsigned bar, uint64_t addr)
@@ -169,8 +196,8 @@ static bool bar_setup(struct vio_dev *vd, unsigned i)
 		return false;
 	if (!bar_cursor)
 		bar_window_init();
-	a = (bar_cursor + size - 1) & ~(size - 1);
-	if (a + size > BAR_WINDOW_HI)
+	a = bar_window_fit(size);
+	if (!a)
 		return false;
 	bar_cursor = a + size;
 	vio_bar_set(vd, i, a);
@@ -655,7 +682,7 @@ void vio_publish_raw(struct vio_queue *q, uint16_t head)
 
 int vio_add(struct vio_queue *q, const struct vio_buf *b, unsigned n, bool indirect)
 {
-	uint16_t head = q->free_head, i = head, prev = head;
+	uint16_t head = q->free_head, i = head;
 	unsigned k;
 
 	indirect = indirect && n <= VIO_IND_MAX && vio_has(q->vd, VIO_F_INDIRECT_DESC);
@@ -683,10 +710,8 @@ int vio_add(struct vio_queue *q, const struct vio_buf *b, unsigned n, bool indir
 			q->desc[i].len = b[k].len;
 			q->desc[i].flags = (uint16_t)((b[k].write ? VRING_DESC_F_WRITE : 0) |
 						      (k + 1 < n ? VRING_DESC_F_NEXT : 0));
-			prev = i;
 			i = q->desc[i].next;
 		}
-		(void)prev;
 		q->free_head = i;
 		q->num_free = (uint16_t)(q->num_free - n);
 		q->chain_len[head] = (uint16_t)n;
@@ -735,6 +760,7 @@ void vio_irq_suppress(struct vio_queue *q, bool off)
 int vio_get_used(struct vio_queue *q, uint32_t *len)
 {
 	volatile struct vring_used_elem *e;
+	uint32_t id32;
 	uint16_t id, last, k, n;
 
 	if (*used_idx_ptr(q) == q->last_used)
@@ -742,14 +768,14 @@ int vio_get_used(struct vio_queue *q, uint32_t *len)
 	vio_barrier();
 	e = (volatile struct vring_used_elem *)(q->used + 4 +
 						8 * (q->last_used & (q->size - 1)));
-	id = (uint16_t)e->id;
+	id32 = e->id;
+	id = (uint16_t)id32;
 	if (len)
 		*len = e->len;
 	q->last_used++;
 	used_event_set(q);
-	if (e->id >= q->size || !q->chain_len[id]) {
-		t_fail("queue %u: used entry names head %u, not in flight", q->index,
-		       e->id);
+	if (id32 >= q->size || !q->chain_len[id]) {
+		t_fail("queue %u: used entry names head %u, not in flight", q->index, id32);
 		return -1;
 	}
 	n = q->chain_len[id];

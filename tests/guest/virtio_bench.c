@@ -82,7 +82,7 @@ static void run(const struct phase *ph, unsigned depth, uint64_t bufs)
 		}
 		vio_kick(blk.q);
 		do {
-			int slot = vblk_complete(&blk, 50000000, &st);
+			int slot = vblk_complete(&blk, 10000000, &st);
 
 			if (slot < 0) {
 				t_fail("%s: no completion (%lu of %lu done)", ph->name, done, ph->ops);

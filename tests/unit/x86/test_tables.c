@@ -3,6 +3,7 @@
  * floating pointer and configuration table (MP spec 1.4) and the ACPI
  * RSDP/RSDT/XSDT/FADT/FACS/DSDT/MADT, parsed here from raw bytes at the
  * spec's offsets: signatures, checksums, CPU counts and every entry.
+ * (test_acpi_iasl has ACPICA's iasl and acpiexec read the same tables.)
  */
 #include <errno.h>
 
@@ -94,6 +95,28 @@ static const uint8_t *acpi_table(const struct gmem *gm, uint64_t addr, const cha
 	return t;
 }
 
+/*
+ * The host bridge in raw AML (test_acpi_iasl has ACPICA read it all):
+ * DeviceOp PCI0 with Name (_HID, EisaId ("PNP0A03")), and a _CRS whose
+ * DWordMemory window is X86_PCI_MMIO_START .. X86_PCI_MMIO_END - 1.
+ */
+static void check_dsdt_pci0(const uint8_t *aml, size_t len)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	const uint8_t *dev = memmem(aml, len, "PCI0", 4);
+	const uint32_t range[2] = { X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1 };
+	int devop = 0;
+
+	/* DeviceOp (0x5b 0x82), a PkgLength of 1 to 4 bytes, then the name. */
+	for (size_t n = 1; dev && n <= 4 && (size_t)(dev - aml) >= n + 2; n++)
+		devop |= dev[-(long)n - 2] == 0x5b && dev[-(long)n - 1] == 0x82;
+	CHECK(devop && memmem(dev, len - (size_t)(dev - aml), hid, sizeof(hid)),
+	      "DSDT: Device (PCI0) with _HID EisaId(\"PNP0A03\") = 0x030ad041");
+	CHECK(memmem(aml, len, "_CRS", 4) && memmem(aml, len, range, sizeof(range)),
+	      "DSDT: PCI0._CRS names the MMIO window 0x%llx-0x%llx",
+	      X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1);
+}
+
 static void check_fadt(const struct gmem *gm, const uint8_t *f)
 {
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
@@ -112,8 +135,10 @@ static void check_fadt(const struct gmem *gm, const uint8_t *f)
 	CHECK(rd32(f + 40) == rd64(f + 140) && rd32(f + 36) != 0 && rd64(f + 132) == 0,
 	      "FADT DSDT == X_DSDT; FIRMWARE_CTRL set, so X_FIRMWARE_CTRL 0");
 	d = acpi_table(gm, rd64(f + 140), "DSDT");
-	CHECK(rd32(d + 4) >= 36 + sizeof(s5) && memmem(d + 36, rd32(d + 4) - 36, s5, sizeof(s5)),
-	      "DSDT: Name(_S5_, Package(4){%d, %d, 0, 0})", X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP);
+	CHECK(rd32(d + 4) >= 36 + sizeof(s5) && memcmp(d + 36, s5, sizeof(s5)) == 0,
+	      "DSDT: Name(_S5_, Package(4){%d, %d, 0, 0}) first, at the root",
+	      X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP);
+	check_dsdt_pci0(d + 36, rd32(d + 4) - 36);
 	CHECK(memcmp(gpa(gm, rd32(f + 36), 64), "FACS", 4) == 0 && rd32(f + 36) % 64 == 0,
 	      "FACS signature, 64-byte aligned");
 }

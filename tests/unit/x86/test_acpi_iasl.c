@@ -1,0 +1,356 @@
+/*
+ * The ACPI tables x86_boot_setup builds, read by ACPICA's own tools
+ * (Debian acpica-tools) rather than by our parser: every table is written
+ * to a temporary directory and
+ *
+ *  - disassembled with `iasl -d`: exit 0, no "****" (iasl's mark for a
+ *    bad checksum or a table cut short) and no error or warning;
+ *  - recompiled from that disassembly with `iasl`: 0 errors, 0 warnings,
+ *    and the same bytes after the header (so iasl read every field the
+ *    way we meant it, and our AML is encoded the way iasl encodes it);
+ *  - for the DSDT, the disassembly must show \_S5_ at the root and the
+ *    host bridge \_SB.PCI0 with its _HID and every _CRS window;
+ *  - the DSDT, FADT and MADT are loaded into `acpiexec` (the ACPICA
+ *    interpreter Linux runs), which evaluates \_S5_ and decodes
+ *    \_SB.PCI0._CRS the way Linux's acpi_walk_resources does.
+ *
+ * Without iasl the whole program SKIPs; without acpiexec its checks SKIP.
+ * The RSDP is not checked here: it has no table header, and iasl -d
+ * rejects it ("does not contain a valid ACPI table"); test_tables checks it.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "x86_test.h"
+
+#define TOOL_DEADLINE_S 60	/* per tool run; SIGALRM kills it past that */
+
+/* An ok test point with a TAP SKIP directive. */
+#define CHECK_SKIP(...) do {						\
+		printf("ok %d # SKIP ", ++check_n);			\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+	} while (0)
+
+/* True if `name` is an executable file in a directory of $PATH. */
+static int tool_found(const char *name)
+{
+	const char *path = getenv("PATH");
+	char dir[4096], file[4200];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+		snprintf(file, sizeof(file), "%s/%s", n ? dir : ".", name);
+		if (access(file, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/*
+ * Run argv in dir with stdout and stderr to dir/log; returns the exit
+ * status, or -1 if it could not run, died of a signal or overran the
+ * deadline.
+ */
+static int run_in(const char *dir, const char *log, char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd;
+
+		if (chdir(dir) != 0)
+			_exit(126);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		alarm(TOOL_DEADLINE_S);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* The whole of dir/name as a NUL-terminated string (NULL if unreadable). */
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	char path[4200];
+	FILE *f;
+	char *buf = NULL;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			if (len)
+				*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static int spill(const char *dir, const char *name, const void *p, size_t len)
+{
+	char path[4200];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	ok = fwrite(p, 1, len, f) == len;
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/*
+ * ASL with comments dropped and every run of white space made one space,
+ * so that checks can name a whole ResourceTemplate entry on one line.
+ */
+static char *asl_flatten(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		if (s[0] == '/' && s[1] == '/') {
+			s += strcspn(s, "\n");
+		} else if (s[0] == '/' && s[1] == '*') {
+			const char *e = strstr(s + 2, "*/");
+
+			s = e ? e + 2 : s + strlen(s);
+		} else if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+			if (o > out && o[-1] != ' ')
+				*o++ = ' ';
+			s++;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int has(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int has(const char *text, const char *fmt, ...)
+{
+	char want[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	return text && strstr(text, want) != NULL;
+}
+
+/* The DSDT as iasl disassembled it: \_S5_ at the root, then \_SB.PCI0. */
+static void check_dsdt_asl(const char *dsl)
+{
+	char *f = dsl ? asl_flatten(dsl) : NULL;
+
+	CHECK(has(f, "{ Name (_S5, Package (0x04) { 0x%02X, 0x%02X, Zero, Zero }) Scope (_SB) {"
+		  " Device (PCI0) {", X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP),
+	      "DSDT: Name (_S5_, Package (4) {%d, %d, 0, 0}) first at the root, then "
+	      "Scope (\\_SB) { Device (PCI0)", X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP);
+	CHECK(has(f, "Device (PCI0) { Name (_HID, EisaId (\"PNP0A03\")"),
+	      "PCI0 _HID EisaId (\"PNP0A03\")");
+	CHECK(has(f, "Name (_UID, Zero) Name (_SEG, Zero) Name (_BBN, Zero)"),
+	      "PCI0 _UID 0, _SEG 0, _BBN 0");
+	CHECK(has(f, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,"
+		  " 0x0000, 0x0000, 0x0000, 0x0000, 0x0001,"), "_CRS: bus numbers 0..0");
+	CHECK(has(f, "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08, )"),
+	      "_CRS: IO 0xCF8, length 8 (config mechanism #1)");
+	CHECK(has(f, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,"
+		  " 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8,"), "_CRS: IO window 0x0000-0x0CF7");
+	CHECK(has(f, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,"
+		  " 0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300,"), "_CRS: IO window 0x0D00-0xFFFF");
+	CHECK(has(f, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,"
+		  " ReadWrite, 0x00000000, 0x%08llX, 0x%08llX, 0x00000000, 0x%08llX,",
+		  X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1, X86_PCI_MMIO_END - X86_PCI_MMIO_START),
+	      "_CRS: memory window 0x%llx-0x%llx, non-cacheable, read-write",
+	      X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1);
+	CHECK(!has(f, "_PRT") && !has(f, "_ADR"),
+	      "PCI0: no _PRT (MSI-X only) and no _ADR next to its _HID");
+	free(f);
+}
+
+/*
+ * Disassemble dir/<base>.dat, recompile the result and compare. Returns
+ * the disassembly (caller frees), or NULL if there was none.
+ */
+static char *check_iasl(const char *dir, const char *base, const uint8_t *t, uint32_t len)
+{
+	char dat[16], dsl[16], log[16], rt[16], rtaml[16], rtlog[16];
+	char *out, *dlog, *clog, *aml;
+	size_t aml_len = 0;
+	int rc;
+
+	snprintf(dat, sizeof(dat), "%s.dat", base);
+	snprintf(dsl, sizeof(dsl), "%s.dsl", base);
+	snprintf(log, sizeof(log), "%s.log", base);
+	snprintf(rt, sizeof(rt), "rt-%s", base);
+	snprintf(rtaml, sizeof(rtaml), "rt-%s.aml", base);
+	snprintf(rtlog, sizeof(rtlog), "rt-%s.log", base);
+	CHECK(spill(dir, dat, t, len) == 0, "%s: write %u bytes", base, len);
+	rc = run_in(dir, log, (char *const[]){ "iasl", "-d", dat, NULL });
+	out = slurp(dir, dsl, NULL);
+	dlog = slurp(dir, log, NULL);
+	CHECK(rc == 0 && out, "%s: iasl -d exits 0 (%d) and writes %s", base, rc, dsl);
+	CHECK(dlog && !has(dlog, "Error") && !has(dlog, "Warning") && out && !has(out, "****"),
+	      "%s: iasl -d reports no error, warning, bad checksum or short table", base);
+	rc = run_in(dir, rtlog, (char *const[]){ "iasl", "-p", rt, dsl, NULL });
+	clog = slurp(dir, rtlog, NULL);
+	CHECK(rc == 0 && has(clog, "0 Errors, 0 Warnings, 0 Remarks"),
+	      "%s: iasl recompiles the disassembly: exit %d, 0 errors, warnings, remarks", base, rc);
+	aml = slurp(dir, rtaml, &aml_len);
+	CHECK(aml && aml_len == len && memcmp(aml + 36, t + 36, len - 36) == 0,
+	      "%s: recompiled body is byte-identical (%zu vs %u bytes)", base, aml_len, len);
+	free(dlog);
+	free(clog);
+	free(aml);
+	return out;
+}
+
+/* \_S5_ and \_SB.PCI0._CRS as the ACPICA interpreter evaluates them. */
+static void check_acpiexec(const char *dir)
+{
+	char *out, *f;
+	int rc;
+
+	if (!tool_found("acpiexec")) {
+		CHECK_SKIP("acpiexec not found (acpica-tools)");
+		return;
+	}
+	rc = run_in(dir, "exec.log", (char *const[]){ "acpiexec", "-b",
+		"evaluate \\_S5_; resources \\_SB.PCI0", "dsdt.dat", "facp.dat", "apic.dat", NULL });
+	out = slurp(dir, "exec.log", NULL);
+	f = asl_flatten(out ? out : "");
+	CHECK(rc == 0 && has(f, "1 ACPI AML tables successfully acquired and loaded"),
+	      "acpiexec loads the DSDT (exit %d)", rc);
+	CHECK(!has(f, "ACPI Error") && !has(f, "ACPI Exception") && !has(f, "AE_AML_"),
+	      "acpiexec: no AML error or exception");
+	CHECK(has(f, "Evaluation of \\_S5_ returned object") &&
+	      has(f, "[Package] Contains 4 Elements: [Integer] = %016X [Integer] = %016X"
+		  " [Integer] = 0000000000000000 [Integer] = 0000000000000000",
+		  X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP), "acpiexec: \\_S5_ = {5, 5, 0, 0}");
+	CHECK(has(f, "Resource Type : Bus Number Range Consumer/Producer : ResourceProducer"
+		  " Address Decode : PosDecode Min Relocatability : MinFixed Max Relocatability :"
+		  " MaxFixed Granularity : 0000 Address Minimum : 0000 Address Maximum : 0000"),
+	      "acpiexec: _CRS bus range 0..0");
+	CHECK(has(f, "Resource Type : Memory Range Write Protect : ReadWrite Caching : NonCacheable") &&
+	      has(f, "Address Minimum : %08llX Address Maximum : %08llX",
+		  X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1),
+	      "acpiexec: _CRS memory window 0x%llx-0x%llx", X86_PCI_MMIO_START,
+	      X86_PCI_MMIO_END - 1);
+	CHECK(has(f, "[05] EndTag Resource"), "acpiexec: _CRS has 5 descriptors and an EndTag");
+	free(f);
+	free(out);
+}
+
+static void rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* The whole table at addr, its length taken from its header. */
+static const uint8_t *table(const struct gmem *gm, uint64_t addr)
+{
+	return gpa(gm, addr, rd32(gpa(gm, addr, 8) + 4));
+}
+
+/* Every table reachable from the RSDP, each through iasl. */
+static void test_tables(const struct gmem *gm, unsigned ncpus, const char *dir)
+{
+	const uint8_t *r = gpa(gm, X86_ACPI_ADDR, 36), *x, *fadt = NULL;
+	char *dsl;
+
+	printf("# %u vCPUs, tables in %s\n", ncpus, dir);
+	x = table(gm, rd64(r + 24));
+	free(check_iasl(dir, "xsdt", x, rd32(x + 4)));
+	free(check_iasl(dir, "rsdt", table(gm, rd32(r + 16)), rd32(table(gm, rd32(r + 16)) + 4)));
+	for (unsigned i = 0; i < (rd32(x + 4) - 36) / 8; i++) {
+		const uint8_t *t = table(gm, rd64(x + 36 + 8 * i));
+		char base[5] = { 0 };
+
+		for (unsigned c = 0; c < 4; c++)
+			base[c] = (char)(t[c] | 0x20);	/* FACP -> facp, APIC -> apic */
+		free(check_iasl(dir, base, t, rd32(t + 4)));
+		if (memcmp(t, "FACP", 4) == 0)
+			fadt = t;
+	}
+	CHECK(fadt != NULL, "XSDT lists a FADT");
+	if (!fadt)
+		return;
+	free(check_iasl(dir, "facs", table(gm, rd32(fadt + 36)), 64));
+	dsl = check_iasl(dir, "dsdt", table(gm, rd64(fadt + 140)),
+			 rd32(table(gm, rd64(fadt + 140)) + 4));
+	check_dsdt_asl(dsl);
+	free(dsl);
+	check_acpiexec(dir);
+}
+
+int main(void)
+{
+	static const unsigned counts[] = { 1, 64 };
+	const char *tmp = getenv("TMPDIR");
+	struct gmem gm;
+
+	log_set_level(LOG_ERR);
+	if (!tool_found("iasl"))
+		CHECK_SKIP_ALL("iasl not found: install acpica-tools (scripts/setup.sh)");
+	if (test_gmem_new(&gm, 64 * MiB) != 0)
+		CHECK_SKIP_ALL("cannot allocate 64 MiB");
+	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		struct telf t;
+		struct x86_boot_config cfg = { .kernel = t.bytes, .kernel_len = sizeof(t.bytes),
+					       .cmdline = "", .ncpus = counts[i] };
+		struct x86_boot_info bi;
+		char dir[4096];
+		int failed = check_failed;
+
+		telf_build(&t);
+		CHECK_EQ(x86_boot_setup(&gm, &cfg, &bi), 0, "x86_boot_setup");
+		snprintf(dir, sizeof(dir), "%s/vmm-acpi-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(dir)) {
+			CHECK(0, "mkdtemp %s", dir);
+			continue;
+		}
+		test_tables(&gm, counts[i], dir);
+		if (check_failed == failed)
+			rm_rf(dir);
+		else
+			printf("# kept %s for a look\n", dir);
+	}
+	test_gmem_free(&gm);
+	return check_done();
+}
