@@ -141,6 +141,7 @@ console_case() {
 		printf 'hello-from-the-host\n' >"$in"
 	fi
 	CMD="$VMM_MONITOR --kernel virtio_console.elf --console out=$out,in=$in"
+	: >"$OUT"
 	timeout --kill-after=5 "$VMM_TIMEOUT" "$VMM_MONITOR" \
 		--kernel "$(guest virtio_console.elf)" --console "out=$out,in=$in" \
 		--cmdline "con_wait=10 con_expect=hello-from-the-host" \
@@ -199,6 +200,7 @@ case_blk_kill() {
 	need_guest virtio_blk.elf
 	truncate -s 16M "$TMP/big.img" || fail "cannot make $TMP/big.img"
 	CMD="$VMM_MONITOR --kernel virtio_blk.elf --disk path=big.img --cmdline blk_mode=write ..."
+	: >"$OUT"	# exists before the polling below reads it
 	"$VMM_MONITOR" --kernel "$(guest virtio_blk.elf)" --disk "path=$TMP/big.img" \
 		--cmdline "blk_mode=write blk_seed=$seed blk_sectors=32768 blk_flush_every=2" \
 		</dev/null >"$OUT" 2>"$ERR" &
