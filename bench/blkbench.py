@@ -10,43 +10,25 @@ DEPTHS is a comma list (e.g. 1,32); in each CMD, @DEPTH@, @OPS@ and
 "blkbench: PHASE end" around each phase; the time between the two lines as
 they reach us is the phase's time (one line of serial output is a few
 microseconds, the phases take tens of milliseconds or more)."""
-import os, select, shlex, statistics, subprocess, sys, time
+import shlex, statistics, sys
+
+from benchlib import run_markers
 
 PHASES = [("randread", 4096, "IOPS"), ("seqread", 1 << 20, "MB/s"),
           ("seqwrite", 1 << 20, "MB/s")]
 
 
 def run_once(argv, timeout=300):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    fd, buf, seen = p.stdout.fileno(), b"", {}
-    marks = [("blkbench: %s %s" % (ph, w)).encode() for ph, _, _ in PHASES
+    marks = [("blkbench: %s %s\n" % (ph, w)).encode() for ph, _, _ in PHASES
              for w in ("begin", "end")]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.5)
-        if not r:
-            if p.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 65536)
-        now = time.monotonic()
-        if not chunk:
-            break
-        buf += chunk
-        for m in marks:
-            if m not in seen and m + b"\n" in buf:
-                seen[m] = now
-    if p.poll() is None:
-        p.kill()
-    err = p.communicate()[1]
+    seen, buf, err, _ = run_markers(argv, marks, timeout)
     if b"FAIL" in buf:
         sys.stderr.write("%s: guest failed:\n%s\n%s\n" % (argv[0], buf[-600:].decode(errors="replace"),
                                                        err[-400:].decode(errors="replace")))
         return None
     res = {}
     for ph, _, _ in PHASES:
-        b, e = ("blkbench: %s begin" % ph).encode(), ("blkbench: %s end" % ph).encode()
+        b, e = ("blkbench: %s begin\n" % ph).encode(), ("blkbench: %s end\n" % ph).encode()
         if b in seen and e in seen:
             res[ph] = seen[e] - seen[b]
     if len(res) < len(PHASES):

@@ -6,7 +6,9 @@ for. Prints a table and the ratios of every command against the first.
 
 usage: timerun.py RUNS MARKER NAME=CMD [NAME=CMD ...]
 (CMD is split by the shell's rules.)"""
-import os, select, shlex, statistics, subprocess, sys, tempfile, time
+import os, shlex, statistics, sys, tempfile, time
+
+from benchlib import run_markers
 
 # Peak RSS comes from GNU time: a child forked from this Python process would
 # report Python's own high-water mark from before its exec.
@@ -17,25 +19,9 @@ def run_once(argv, marker):
     rss_file.close()
     argv = [TIME, "-f", "%M", "-o", rss_file.name] + argv
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
-    first, buf = None, b""
-    fd = p.stdout.fileno()
-    deadline = t0 + 60
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.5)
-        if not r:
-            if p.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        if first is None and marker in buf:
-            first = time.monotonic() - t0
-    status = p.wait()
+    seen, buf, _, status = run_markers(argv, [marker], timeout=60)
     end = time.monotonic() - t0
+    first = seen[marker] - t0 if marker in seen else None
     with open(rss_file.name) as f:
         lines = f.read().split()
     os.unlink(rss_file.name)

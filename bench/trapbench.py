@@ -5,30 +5,15 @@ writes and N port reads; the time between markers, divided by N, is the cost
 of one access. Prints medians per command and ratios against the first.
 
 usage: trapbench.py RUNS N NAME=CMD [NAME=CMD ...]"""
-import os, select, shlex, statistics, subprocess, sys, time
+import shlex, statistics, sys
 
-MARKS = [b"trap: writes begin", b"trap: writes end", b"trap: reads begin", b"trap: reads end"]
+from benchlib import run_markers
+
+MARKS = [b"trap: writes begin\n", b"trap: writes end\n", b"trap: reads begin\n",
+         b"trap: reads end\n"]
 
 def run_once(argv):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
-    fd, buf, seen = p.stdout.fileno(), b"", {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(seen) < len(MARKS):
-        r, _, _ = select.select([fd], [], [], 0.5)
-        if not r:
-            if p.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 65536)
-        now = time.monotonic()
-        if not chunk:
-            break
-        buf += chunk
-        for m in MARKS:
-            if m not in seen and m + b"\n" in buf:
-                seen[m] = now
-    p.wait()
+    seen, buf, _, _ = run_markers(argv, MARKS)
     if len(seen) < len(MARKS):
         sys.stderr.write("%s: markers missing: %r\n" % (argv[0], buf[-300:]))
         return None

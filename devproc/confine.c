@@ -39,6 +39,7 @@ static unsigned confine_keep(const struct devproc *dp, int *keep)
 		keep_add(keep, &n, dp->irq_fds[i]);
 	for (unsigned q = 0; q < dp->nqueues; q++)
 		keep_add(keep, &n, dp->queue_fds[q]);
+	keep_add(keep, &n, dp->intx_resample_fd);
 	for (unsigned i = 0; i < dp->dev.nfds; i++)
 		keep_add(keep, &n, dp->dev.fds[i]);
 #ifdef VMM_TEST_HOOKS

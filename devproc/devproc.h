@@ -27,6 +27,9 @@ struct devproc {
 	unsigned nirqs;
 	int queue_fds[CONTROL_MAX_QUEUES];	/* ioeventfds: queue q's doorbell */
 	unsigned nqueues;
+	int intx_line;			/* level-triggered line, -1: none */
+	int intx_resample_fd;		/* KVM says the guest EOId it */
+	bool intx_level;		/* the device holds it asserted */
 	uint64_t spin_ns;
 	int epoll_fd;
 	uint32_t polled;		/* backend fds currently in the epoll set */
@@ -45,6 +48,17 @@ struct devproc {
 	int test_memfd;			/* test builds: guest RAM kept for an ftruncate attempt */
 #endif
 };
+
+/* KVM signalled the INTx resample fd: assert again if still held. */
+void devproc_intx_resample(struct devproc *dp);
+
+/*
+ * Serve one ring request (a ring_serve_fn; opaque is the struct devproc):
+ * call the device's trap op, and answer RING_STATUS_STOP if it posted a
+ * reset or poweroff while serving it. The event loop and the fuzz targets
+ * (tests/fuzz) both go through here.
+ */
+int devproc_serve_trap(void *opaque, struct trap *t);
 
 /* Point dp->dev.host at the devproc host callbacks (host.c). */
 void devproc_host_init(struct devproc *dp);

@@ -1,6 +1,7 @@
 /* The device_host a device sees inside vmm-devproc. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "devproc.h"
@@ -21,7 +22,10 @@ static void *dp_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
 
 /*
  * Lines are irqfds: a write pulses the GSI, which is an edge for the
- * edge-triggered ISA pins these devices use. Deasserting needs no action.
+ * edge-triggered ISA pins and MSI vectors; deasserting needs no action.
+ * The INTx line is level-triggered: its irqfd asserts the GSI until the
+ * guest's EOI, then KVM signals the resample fd and devproc_intx_resample
+ * asserts it again if the device still holds the line.
  */
 static int dp_irq_set(struct device_host *h, unsigned line, int level)
 {
@@ -30,11 +34,23 @@ static int dp_irq_set(struct device_host *h, unsigned line, int level)
 
 	if (line >= dp->nirqs)
 		return -EINVAL;
+	if ((int)line == dp->intx_line)
+		dp->intx_level = level;
 	if (!level)
 		return 0;
 	if (write(dp->irq_fds[line], &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;
+}
+
+void devproc_intx_resample(struct devproc *dp)
+{
+	uint64_t v, one = 1;
+
+	if (read(dp->intx_resample_fd, &v, sizeof(v)) < 0 || !dp->intx_level)
+		return;
+	if (write(dp->irq_fds[dp->intx_line], &one, sizeof(one)) < 0)
+		vmm_log(LOG_WARN, dp->name, "INTx: cannot assert: %s", strerror(errno));
 }
 
 static int dp_event(struct device_host *h, enum device_event ev)

@@ -17,6 +17,7 @@
 
 #define TAG_DOORBELL 0x100
 #define TAG_CONTROL  0x101
+#define TAG_RESAMPLE 0x102
 #define TAG_QUEUE    0x200	/* + queue index */
 #define POLL_EVERY_NS 50000ull	/* while spinning, look at fds this often */
 
@@ -25,7 +26,7 @@ static inline void cpu_relax(void)
 	__builtin_ia32_pause();
 }
 
-static int serve_trap(void *opaque, struct trap *t)
+int devproc_serve_trap(void *opaque, struct trap *t)
 {
 	struct devproc *dp = opaque;
 	int ret;
@@ -81,7 +82,7 @@ static bool serve_always_ready(struct devproc *dp)
 
 static int serve_rings(struct devproc *dp)
 {
-	int n = ring_consume(dp->ring, serve_trap, dp);
+	int n = ring_consume(dp->ring, devproc_serve_trap, dp);
 
 	if (n < 0)
 		vmm_log(LOG_ERR, dp->name, "ring: impossible indexes; stopping");
@@ -157,6 +158,10 @@ static int handle_event(struct devproc *dp, uint32_t tag)
 	}
 	if (tag == TAG_CONTROL)
 		return control_input(dp);
+	if (tag == TAG_RESAMPLE) {
+		devproc_intx_resample(dp);
+		return 0;
+	}
 	if (tag < DEVICE_MAX_FDS && dp->dev.ops->backend && (dp->dev.poll_mask & (1u << tag)))
 		dp->dev.ops->backend(&dp->dev, tag);
 	sync_backend_polls(dp);
@@ -207,6 +212,8 @@ int devproc_run(struct devproc *dp)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->sock, TAG_CONTROL);
 	for (unsigned q = 0; q < dp->nqueues && !err; q++)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->queue_fds[q], TAG_QUEUE + q);
+	if (!err && dp->intx_resample_fd >= 0)
+		err = epoll_set(dp, EPOLL_CTL_ADD, dp->intx_resample_fd, TAG_RESAMPLE);
 	sync_backend_polls(dp);
 	while (!err && !dp->stop) {
 		int n = serve_rings(dp);

@@ -100,7 +100,8 @@ static int print_profile(const char *klass)
 
 int main(int argc, char **argv)
 {
-	struct devproc dp = { .doorbell_fd = -1, .epoll_fd = -1 };
+	struct devproc dp = { .doorbell_fd = -1, .epoll_fd = -1, .intx_line = -1,
+			      .intx_resample_fd = -1 };
 	int err;
 
 #ifdef VMM_TEST_HOOKS

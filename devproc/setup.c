@@ -85,6 +85,8 @@ static void setup_fds(struct devproc *dp, const Setup *s, int *fds)
 	dp->nqueues = s->n_queue_fds;
 	for (unsigned q = 0; q < dp->nqueues; q++)
 		dp->queue_fds[q] = fds[next++];
+	dp->intx_line = s->intx_line;
+	dp->intx_resample_fd = s->intx_line >= 0 ? fds[next++] : -1;
 	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
 		dp->dev.fds[i] = -1;
 	for (unsigned i = 0; i < s->n_backend_fds; i++) {

@@ -21,7 +21,7 @@ _Static_assert(DEV_EVENT_RESET == 1 && DEV_EVENT_POWEROFF == 2 && DEV_EVENT_NEED
 _Static_assert(LOG_ERR == 0 && LOG_DEBUG == 3, "Log.level range follows enum log_level");
 _Static_assert(CONTROL_MAX_IRQS == DEVICE_MAX_IRQS, "a device holds every irq");
 _Static_assert(CONTROL_MAX_BACKEND == DEVICE_MAX_FDS, "a device holds every backend fd");
-_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_QUEUES + CONTROL_MAX_BACKEND <=
+_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_QUEUES + 1 + CONTROL_MAX_BACKEND <=
 	       CONTROL_MAX_FDS,
 	       "a full Setup fits in one message");
 
@@ -443,8 +443,11 @@ static const char *setup_problem(const Setup *s, unsigned nfds)
 		return "too many queue fds";
 	if (s->has_sandbox && s->sandbox > CONTROL_MAX_SANDBOX)
 		return "unknown sandbox mode";
+	if (s->intx_line < -1 || s->intx_line >= (int32_t)s->spec->n_irqs)
+		return "INTx line out of range";
 	/* Every term is bounded above, so the sum cannot overflow. */
-	if (nfds != CONTROL_FD_FIXED + s->spec->n_irqs + s->n_queue_fds + s->n_backend_fds)
+	if (nfds != CONTROL_FD_FIXED + s->spec->n_irqs + s->n_queue_fds + (s->intx_line >= 0) +
+		    s->n_backend_fds)
 		return "fd count does not match the setup";
 	return NULL;
 }

@@ -14,6 +14,7 @@
 #include "vpci.h"
 
 #define TAG_QUEUE 0x80	/* pollfd tag: a queue doorbell, not a backend fd */
+#define TAG_RESAMPLE 0x7f	/* pollfd tag: the INTx resample fd */
 
 static struct inproc_dev *host_dev(struct device_host *h)
 {
@@ -33,6 +34,13 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 
 	if (line >= d->spec.spec.n_irqs)
 		return -EINVAL;
+	if (d->pci && line == VPCI_INTX_LINE(d->pci)) {
+		/* Level-triggered: asserted until EOI; the resample fd re-asserts. */
+		d->intx_level = level;
+		if (level && write(d->pci->intx_fd, &one, sizeof(one)) < 0)
+			return -errno;
+		return 0;
+	}
 	if (d->pci) {	/* an MSI-X vector: an edge through its irqfd */
 		if (level && write(d->pci->irqfd[line], &one, sizeof(one)) < 0)
 			return -errno;
@@ -116,22 +124,8 @@ static int inproc_register(struct inproc_dev *d)
 
 static int inproc_pci(struct inproc_dev *d, const struct machine_dev *md)
 {
-	const struct virtio_pci_ident *pi = md->pci;
-	struct vpci_ident id = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
-				 .nqueues = pi->nqueues, .nvectors = pi->nvectors };
-	int err;
-
-	d->pci = calloc(1, sizeof(*d->pci));
-	if (!d->pci)
-		return -ENOMEM;
-	err = vpci_create(d->pci, d->vm, d->vm->pci, d->dev.id, &id, inproc_trap, d);
-	if (err) {
-		free(d->pci);
-		d->pci = NULL;
-		return err;
-	}
-	machine_spec_set_pci(&d->spec, vpci_bar0(d->pci), d->pci->gsi, d->pci->nvectors);
-	return 0;
+	d->pci = vpci_new(d->vm, d->dev.id, md->pci, inproc_trap, d, &d->spec);
+	return d->pci ? 0 : -EIO;
 }
 
 static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machine_dev *md,
@@ -177,10 +171,7 @@ void devhost_inproc_stop(struct vm *vm)
 		for (size_t r = 0; r < d->nregistered; r++)
 			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.regions[r].bus,
 					   d->spec.regions[r].addr);
-		if (d->pci) {
-			vpci_destroy(d->pci, vm->pci);
-			free(d->pci);
-		}
+		vpci_free(d->pci, vm->pci);
 		if (d->created)
 			d->dev.ops->destroy(&d->dev);
 		if (d->lock_ready)
@@ -228,8 +219,23 @@ unsigned devhost_inproc_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *ta
 			pfds[n] = (struct pollfd){ .fd = d->pci->ioeventfd[q], .events = POLLIN };
 			tags[n++] = i << 8 | TAG_QUEUE | q;
 		}
+		if (d->pci && n < max) {
+			pfds[n] = (struct pollfd){ .fd = d->pci->intx_resample_fd, .events = POLLIN };
+			tags[n++] = i << 8 | TAG_RESAMPLE;
+		}
 	}
 	return n;
+}
+
+/* KVM resampled INTA at the guest's EOI: assert again if still held. */
+static void inproc_intx_resample(struct inproc_dev *d)
+{
+	uint64_t v, one = 1;
+
+	if (read(d->pci->intx_resample_fd, &v, sizeof(v)) < 0 || !d->intx_level)
+		return;
+	if (write(d->pci->intx_fd, &one, sizeof(one)) < 0)
+		log_warn("%s: INTx: cannot assert: %s", d->dev.id, strerror(errno));
 }
 
 /* A queue doorbell (ioeventfd) fired: drain it and notify the device. */
@@ -252,7 +258,9 @@ void devhost_inproc_backend(struct vm *vm, uint32_t tag)
 		return;
 	d = &vm->devs[i];
 	pthread_mutex_lock(&d->lock);
-	if ((f & TAG_QUEUE) && d->pci && (f & ~TAG_QUEUE) < d->pci->nqueues)
+	if (f == TAG_RESAMPLE && d->pci)
+		inproc_intx_resample(d);
+	else if ((f & TAG_QUEUE) && d->pci && (f & ~TAG_QUEUE) < d->pci->nqueues)
 		inproc_notify(d, f & ~TAG_QUEUE);
 	else if (!(f & TAG_QUEUE) && d->dev.ops->backend && (d->dev.poll_mask & (1u << f)))
 		d->dev.ops->backend(&d->dev, f);

@@ -26,6 +26,7 @@ struct inproc_dev {
 	struct vpci *pci;	/* a virtio-pci function: its PCI side */
 	unsigned nregistered;	/* regions on the trap bus */
 	bool lock_ready;
+	bool intx_level;	/* the device holds INTA asserted */
 	_Atomic uint64_t traps[MACHINE_MAX_REGIONS];	/* per region, for -v */
 	bool created;
 };

@@ -189,7 +189,7 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 }
 
 void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
-			  unsigned n)
+			  unsigned n, uint32_t intx_gsi)
 {
 	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < MACHINE_MAX_REGIONS; i++) {
 		region__init(&ms->regions[i]);
@@ -199,9 +199,14 @@ void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t
 		ms->region_ptrs[i] = &ms->regions[i];
 	}
 	ms->spec.n_regions = VIRTIO_PCI_NREGIONS;
-	for (unsigned i = 0; i < n && i < MACHINE_MAX_IRQS; i++)
+	if (n >= MACHINE_MAX_IRQS)
+		n = MACHINE_MAX_IRQS - 1;	/* vpci never asks for more */
+	for (unsigned i = 0; i < n; i++)
 		ms->irqs[i] = gsis[i];
-	ms->spec.n_irqs = n < MACHINE_MAX_IRQS ? n : MACHINE_MAX_IRQS;
+	ms->irqs[n] = intx_gsi;
+	ms->spec.n_irqs = n + 1;
+	snprintf(ms->intx_param, sizeof(ms->intx_param), "intx=%u", n);
+	ms->params[ms->spec.n_params++] = ms->intx_param;
 }
 
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,

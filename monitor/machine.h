@@ -91,7 +91,8 @@ struct machine_spec {
 	Region regions[MACHINE_MAX_REGIONS];
 	Region *region_ptrs[MACHINE_MAX_REGIONS];
 	uint32_t irqs[MACHINE_MAX_IRQS];
-	char *params[MACHINE_MAX_PARAMS];
+	char *params[MACHINE_MAX_PARAMS + 1];
+	char intx_param[16];	/* "intx=N" for a virtio-pci function */
 };
 
 /*
@@ -116,9 +117,10 @@ void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
 
 /*
  * Point spec's regions at a virtio-pci function's BAR0 (the four regions
- * of devices/virtio_pci.h) and its interrupt lines at gsis[0..n).
+ * of devices/virtio_pci.h) and its interrupt lines at the MSI-X vectors'
+ * gsis[0..n), then INTA (intx_gsi) as line n, named by the "intx=n" param.
  */
 void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
-			  unsigned n);
+			  unsigned n, uint32_t intx_gsi);
 
 #endif

@@ -245,22 +245,8 @@ static int producers_create(struct proc_dev *d, const struct procdev_cfg *cfg)
  */
 static int procdev_pci(struct proc_dev *d, const struct machine_dev *md)
 {
-	const struct virtio_pci_ident *pi = md->pci;
-	struct vpci_ident id = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
-				 .nqueues = pi->nqueues, .nvectors = pi->nvectors };
-	int err;
-
-	d->pci = calloc(1, sizeof(*d->pci));
-	if (!d->pci)
-		return -ENOMEM;
-	err = vpci_create(d->pci, d->vm, d->vm->pci, d->id, &id, procdev_trap, d);
-	if (err) {
-		free(d->pci);
-		d->pci = NULL;
-		return err;
-	}
-	machine_spec_set_pci(&d->spec, vpci_bar0(d->pci), d->pci->gsi, d->pci->nvectors);
-	return 0;
+	d->pci = vpci_new(d->vm, d->id, md->pci, procdev_trap, d, &d->spec);
+	return d->pci ? 0 : -EIO;
 }
 
 static int procdev_resources(struct proc_dev *d, const struct machine_dev *md,
@@ -312,11 +298,17 @@ static int procdev_send_setup(struct proc_dev *d, const struct machine_dev *md,
 	fds[CONTROL_FD_RING] = d->ring_fd;
 	fds[CONTROL_FD_DOORBELL] = d->doorbell_fd;
 	for (size_t i = 0; i < d->spec.spec.n_irqs; i++)
-		fds[nfds++] = d->pci ? d->pci->irqfd[i] : d->irq_fds[i];
+		fds[nfds++] = !d->pci ? d->irq_fds[i]
+			    : i == VPCI_INTX_LINE(d->pci) ? d->pci->intx_fd : d->pci->irqfd[i];
 	for (unsigned q = 0; d->pci && q < d->pci->nqueues; q++)
 		fds[nfds++] = d->pci->ioeventfd[q];
 	s.n_queue_fds = d->pci ? d->pci->nqueues : 0;
 	s.has_n_queue_fds = 1;
+	if (d->pci) {
+		s.has_intx_line = 1;
+		s.intx_line = (int32_t)VPCI_INTX_LINE(d->pci);
+		fds[nfds++] = d->pci->intx_resample_fd;
+	}
 	for (unsigned i = 0; i < md->nfds; i++)
 		fds[nfds++] = md->fds[i];
 	s.n_backend_fds = md->nfds;
@@ -594,11 +586,8 @@ static void procdev_release(struct proc_dev *d)
 		trapbus_unregister(&d->vm->bus, (enum trap_bus)d->spec.regions[r].bus,
 				   d->spec.regions[r].addr);
 	d->nregistered = 0;
-	if (d->pci) {
-		vpci_destroy(d->pci, d->vm->pci);
-		free(d->pci);
-		d->pci = NULL;
-	}
+	vpci_free(d->pci, d->vm->pci);
+	d->pci = NULL;
 	for (size_t i = 0; i < MACHINE_MAX_IRQS; i++) {
 		if (d->irq_fds[i] >= 0) {
 			struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fds[i],

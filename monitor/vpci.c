@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "log.h"
+#include "machine.h"
 #include "virtio_pci.h"
 #include "vm.h"
 
@@ -20,6 +23,7 @@
 #define CAP_MSIX    0x84
 #define PCI_CAP_ID_VNDR 0x09
 #define PCI_CAP_ID_MSIX 0x11
+#define PCI_COMMAND_INTX_DISABLE 0x0400
 #define MSIX_ENABLE 0x8000
 #define MSIX_MASKALL 0x4000
 #define VIRTIO_SUBSYS_ID 0x0040
@@ -60,6 +64,8 @@ static void cfg_build(struct vpci *vp, const struct vpci_ident *id)
 	pci_cfg_put16(f, 0x2e, VIRTIO_SUBSYS_ID);
 	f->cfg[0x34] = CAP_COMMON;
 	f->wmask[0x3c] = 0xff;				/* interrupt line */
+	f->cfg[0x3d] = 1;				/* interrupt pin: INTA */
+	f->wmask[0x05] |= PCI_COMMAND_INTX_DISABLE >> 8;
 	cap_virtio(f, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF);
 	cap_virtio(f, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF);
 	pci_cfg_put32(f, CAP_NOTIFY + 16, VIRTIO_PCI_NOTIFY_MULTIPLIER);
@@ -124,18 +130,46 @@ static int msix_trap(void *opaque, struct trap *t)
 	return 0;
 }
 
+/*
+ * INTA is live while MSI-X is off and the command register allows INTx:
+ * the irqfd (with resampling, so the line stays asserted until the guest's
+ * EOI) is assigned to its GSI then, and deassigned otherwise, so that a
+ * device asserting INTx under MSI-X reaches nobody. vp->lock held.
+ */
+static void intx_apply(struct vpci *vp)
+{
+	bool on = !vp->msix_enabled &&
+		  !(pci_cfg_get16(&vp->func, 0x04) & PCI_COMMAND_INTX_DISABLE);
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)vp->intx_fd, .gsi = vp->intx_gsi,
+				   .flags = KVM_IRQFD_FLAG_RESAMPLE,
+				   .resamplefd = (uint32_t)vp->intx_resample_fd };
+
+	if (on == vp->intx_on || vp->intx_fd < 0)
+		return;
+	if (!on)
+		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	if (ioctl(vp->vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		log_warn("%s: INTx on GSI %u: %s", vp->id, vp->intx_gsi, strerror(errno));
+	else
+		vp->intx_on = on;
+}
+
 static void vpci_cfg_written(void *opaque, unsigned off, unsigned len)
 {
 	struct vpci *vp = opaque;
 	uint16_t ctl;
+	bool msix = off + len > vp->msix_cap + 2 && off < vp->msix_cap + 4;
+	bool command = off + len > 0x04 && off < 0x06;
 
-	if (off + len <= vp->msix_cap + 2 || off >= vp->msix_cap + 4)
+	if (!msix && !command)
 		return;
 	ctl = pci_cfg_get16(&vp->func, vp->msix_cap + 2);
 	pthread_mutex_lock(&vp->lock);
 	vp->msix_enabled = ctl & MSIX_ENABLE;
 	vp->msix_masked = ctl & MSIX_MASKALL;
-	vectors_apply(vp);
+	if (msix)
+		vectors_apply(vp);
+	intx_apply(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -243,7 +277,9 @@ static int fds_create(struct vpci *vp)
 		if (vp->ioeventfd[q] < 0)
 			return -errno;
 	}
-	return 0;
+	vp->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vp->intx_resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return vp->intx_fd < 0 || vp->intx_resample_fd < 0 ? -errno : 0;
 }
 
 static void fds_close(struct vpci *vp)
@@ -265,18 +301,31 @@ static void fds_close(struct vpci *vp)
 			close(vp->ioeventfd[q]);
 		vp->ioeventfd[q] = -1;
 	}
+	if (vp->intx_on) {
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)vp->intx_fd, .gsi = vp->intx_gsi,
+					   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+		ioctl(vp->vm->vm_fd, KVM_IRQFD, &irqfd);
+		vp->intx_on = false;
+	}
+	if (vp->intx_fd >= 0)
+		close(vp->intx_fd);
+	if (vp->intx_resample_fd >= 0)
+		close(vp->intx_resample_fd);
+	vp->intx_fd = vp->intx_resample_fd = -1;
 }
 
 int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char *id,
 		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque)
 {
-	int err;
+	int err, slot = -1;
 
 	memset(vp, 0, sizeof(*vp));
 	for (unsigned i = 0; i < VPCI_MAX_VECTORS; i++)
 		vp->irqfd[i] = -1;
 	for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
 		vp->ioeventfd[i] = -1;
+	vp->intx_fd = vp->intx_resample_fd = -1;
 	if (ident->nqueues == 0 || ident->nqueues > VPCI_MAX_QUEUES ||
 	    ident->nvectors == 0 || ident->nvectors > VPCI_MAX_VECTORS)
 		return -EINVAL;
@@ -295,8 +344,16 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 	vp->func.ops = &vpci_ops;
 	vp->func.opaque = vp;
 	err = fds_create(vp);
-	if (!err && pci_func_add(ph, &vp->func) < 0)
+	if (!err && (slot = pci_func_add(ph, &vp->func)) < 0)
 		err = -ENOSPC;
+	if (!err) {
+		/* As firmware would: the line register names the GSI INTA uses. */
+		vp->intx_gsi = x86_pci_intx_gsi((unsigned)slot, 0);
+		vp->func.cfg[0x3c] = (uint8_t)vp->intx_gsi;
+		pthread_mutex_lock(&vp->lock);
+		intx_apply(vp);
+		pthread_mutex_unlock(&vp->lock);
+	}
 	if (err) {
 		log_err("%s: cannot create its PCI function: %s", id, strerror(-err));
 		fds_close(vp);
@@ -311,6 +368,29 @@ void vpci_destroy(struct vpci *vp, struct pci_host *ph)
 	msix_bar_move(vp, PCI_BAR_NONE);
 	fds_close(vp);
 	pthread_mutex_destroy(&vp->lock);
+}
+
+struct vpci *vpci_new(struct vm *vm, const char *id, const struct virtio_pci_ident *pi,
+		      trap_fn bar0_fn, void *bar0_opaque, struct machine_spec *spec)
+{
+	struct vpci_ident ident = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
+				    .nqueues = pi->nqueues, .nvectors = pi->nvectors };
+	struct vpci *vp = calloc(1, sizeof(*vp));
+
+	if (!vp || vpci_create(vp, vm, vm->pci, id, &ident, bar0_fn, bar0_opaque)) {
+		free(vp);
+		return NULL;
+	}
+	machine_spec_set_pci(spec, vp->bar0, vp->gsi, vp->nvectors, vp->intx_gsi);
+	return vp;
+}
+
+void vpci_free(struct vpci *vp, struct pci_host *ph)
+{
+	if (!vp)
+		return;
+	vpci_destroy(vp, ph);
+	free(vp);
 }
 
 uint64_t vpci_bar0(const struct vpci *vp)

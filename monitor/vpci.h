@@ -41,6 +41,10 @@ struct vpci {
 	int irqfd[VPCI_MAX_VECTORS];	/* the device's interrupt lines */
 	bool irqfd_on[VPCI_MAX_VECTORS];	/* assigned to its GSI */
 	int ioeventfd[VPCI_MAX_QUEUES];	/* the device's queue doorbells */
+	int intx_fd;			/* INTA: level-triggered irqfd ... */
+	int intx_resample_fd;		/* ... and its resample fd (the device's) */
+	uint32_t intx_gsi;
+	bool intx_on;			/* assigned: MSI-X off and INTx not disabled */
 	uint64_t bar0, bar_msix;	/* decoded addresses or PCI_BAR_NONE */
 	bool msix_enabled, msix_masked;	/* the capability's control bits */
 	trap_fn bar0_fn;		/* the device's host serves BAR0 */
@@ -67,6 +71,27 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 
 /* Take the function off the bus and release its eventfds and regions. */
 void vpci_destroy(struct vpci *vp, struct pci_host *ph);
+
+struct machine_spec;
+struct virtio_pci_ident;
+
+/*
+ * For a host starting the virtio device of class ident `pi`: allocate and
+ * create its function on vm->pci with BAR0 served by bar0_fn/opaque, and
+ * point spec's regions and interrupt lines at it. Returns the function
+ * (free with vpci_free), or NULL after logging why.
+ */
+struct vpci *vpci_new(struct vm *vm, const char *id, const struct virtio_pci_ident *pi,
+		      trap_fn bar0_fn, void *bar0_opaque, struct machine_spec *spec);
+
+/* vpci_destroy and free; NULL is fine. */
+void vpci_free(struct vpci *vp, struct pci_host *ph);
+
+/*
+ * The function's interrupt lines as its DeviceSpec lists them: MSI-X
+ * vectors 0..nvectors-1 (GSIs in gsi[]), then INTA at line nvectors.
+ */
+#define VPCI_INTX_LINE(vp) ((vp)->nvectors)
 
 /* BAR0's current base address (PCI_BAR_NONE if not decoded). */
 uint64_t vpci_bar0(const struct vpci *vp);

@@ -7,7 +7,8 @@
  * VGA. The DSDT holds \_S5_, so that the OS can power off by writing
  * SLP_TYP|SLP_EN to PM1a_CNT, and the PCI host bridge \_SB.PCI0: with ACPI
  * on, Linux enumerates PCI only below host bridges in the namespace and
- * never falls back to scanning bus 0 itself.
+ * never falls back to scanning bus 0 itself; its _PRT routes INTx the way
+ * x86_pci_intx_gsi() and the MP table do.
  *
  * The DSDT's AML is hand-assembled (ACPI 6.0 section 20, "AML
  * Specification") by the small emitters below; `iasl -d` in the unit tests
@@ -30,8 +31,8 @@ enum {
 	ACPI_FACS = 0x0c0,
 	ACPI_FADT = 0x100,
 	ACPI_DSDT = 0x240,
-	ACPI_MADT = 0x400,
-	ACPI_SIZE = 0x700,
+	ACPI_MADT = 0xc00,
+	ACPI_SIZE = 0xf00,
 };
 
 struct acpi_hdr {
@@ -98,6 +99,15 @@ _Static_assert(ACPI_FADT + sizeof(struct acpi_fadt) <= ACPI_DSDT, "FADT overlaps
 /* MADT: header, LAPIC address and flags, CPUs, IOAPIC, 2 overrides, NMI. */
 _Static_assert(ACPI_MADT + 44 + X86_MAX_CPUS * 8 + 12 + 2 * 10 + 6 <= ACPI_SIZE, "MADT");
 _Static_assert(X86_ACPI_ADDR + ACPI_SIZE <= X86_MPTABLE_CFG_ADDR, "ACPI overlaps MP table");
+/*
+ * DSDT: header, \_S5_ and PCI0 without _PRT (under 200 bytes), then the
+ * _PRT: Name, PackageOp, PkgLength, count, and per (slot, pin) at most 13
+ * bytes: PackageOp, PkgLength, count, DWord address, Byte pin, Zero, Byte
+ * GSI. acpi_dsdt() still checks the real size.
+ */
+#define PRT_ENTRIES ((X86_PCI_SLOT_MAX - X86_PCI_SLOT_MIN + 1) * X86_PCI_INTX_PINS)
+_Static_assert(PRT_ENTRIES <= 0xff, "_PRT: NumElements is one byte");
+_Static_assert(ACPI_DSDT + 36 + 256 + 9 + PRT_ENTRIES * 13 <= ACPI_MADT, "DSDT slot");
 /* The PCI window must be outside RAM and below the IOAPIC and LAPIC pages. */
 _Static_assert(X86_PCI_MMIO_START >= X86_MMIO_HOLE_START &&
 	       X86_PCI_MMIO_END <= X86_IOAPIC_ADDR &&
@@ -131,7 +141,7 @@ static const uint8_t dsdt_s5[] = {
 enum {
 	AML_ZERO = 0x00, AML_ONE = 0x01, AML_NAME = 0x08,
 	AML_BYTE = 0x0a, AML_WORD = 0x0b, AML_DWORD = 0x0c, AML_QWORD = 0x0e,
-	AML_SCOPE = 0x10, AML_BUFFER = 0x11,
+	AML_SCOPE = 0x10, AML_BUFFER = 0x11, AML_PACKAGE = 0x12,
 	AML_EXT = 0x5b, AML_EXT_DEVICE = 0x82,	/* DeviceOp is ExtOpPrefix 0x82 */
 };
 #define AML_PKG_MAX 4	/* longest PkgLength encoding */
@@ -379,10 +389,41 @@ static void aml_pci0_crs(struct aml *a)
 }
 
 /*
+ * Name (_PRT, Package () { Package () { 0xSSSSFFFF, pin, Zero, GSI }, ... })
+ * for every slot and pin x86_pci_intx_gsi() covers. Source Zero is the
+ * "GSI form" (ACPI 6.0 section 6.2.13): no link device, the last field is
+ * the GSI itself, and the OS takes it as level-triggered, active-low.
+ * Linux looks an entry up by (slot << 16 | 0xFFFF, the function's
+ * interrupt pin - 1).
+ */
+static void aml_pci0_prt(struct aml *a)
+{
+	size_t prt, entry;
+
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, "_PRT");
+	aml_byte(a, AML_PACKAGE);
+	prt = aml_pkg_begin(a);
+	aml_byte(a, PRT_ENTRIES);			/* NumElements */
+	for (unsigned slot = X86_PCI_SLOT_MIN; slot <= X86_PCI_SLOT_MAX; slot++) {
+		for (unsigned pin = 0; pin < X86_PCI_INTX_PINS; pin++) {
+			aml_byte(a, AML_PACKAGE);
+			entry = aml_pkg_begin(a);
+			aml_byte(a, 4);			/* NumElements */
+			aml_int(a, (uint64_t)slot << 16 | 0xffff);	/* _ADR: any function */
+			aml_int(a, pin);
+			aml_int(a, 0);			/* Source: none, GSI form */
+			aml_int(a, x86_pci_intx_gsi(slot, pin));	/* Source Index: GSI */
+			aml_pkg_end(a, entry);
+		}
+	}
+	aml_pkg_end(a, prt);
+}
+
+/*
  * Scope (\_SB) { Device (PCI0) { ... } }: the PCI host bridge at segment
- * 0, bus 0. No _PRT: every function on the bus uses MSI-X and reports
- * interrupt pin 0, so there is no INTx to route. A device with INTx would
- * need a _PRT mapping (slot, pin) to an IOAPIC GSI here.
+ * 0, bus 0, with its windows (_CRS) and INTx routing (_PRT). Functions
+ * that use MSI-X never consult the _PRT; it is their INTx fallback.
  */
 static void aml_pci0(struct aml *a)
 {
@@ -404,6 +445,7 @@ static void aml_pci0(struct aml *a)
 	aml_name_int(a, "_SEG", 0);		/* segment group 0 */
 	aml_name_int(a, "_BBN", 0);		/* base bus number */
 	aml_pci0_crs(a);
+	aml_pci0_prt(a);
 	aml_pkg_end(a, dev);
 	aml_pkg_end(a, scope);
 }

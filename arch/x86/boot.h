@@ -42,6 +42,20 @@
 #define X86_PCI_MMIO_START  0xc0000000ULL
 #define X86_PCI_MMIO_END    0xfe000000ULL	/* exclusive */
 
+/*
+ * PCI INTx on bus 0: the functions in slots X86_PCI_SLOT_MIN..MAX (slot 0
+ * is the host bridge) raise INTA..INTD (pin 0..3) on IOAPIC pins
+ * X86_PCI_INTX_GSI_BASE..+X86_PCI_INTX_GSIS-1, level-triggered and
+ * active-low as PCI wants. The DSDT's \_SB.PCI0._PRT and the MP table's
+ * PCI I/O interrupt entries both list every (slot, pin) of that range.
+ */
+#define X86_IOAPIC_PINS       24
+#define X86_PCI_SLOT_MIN      1
+#define X86_PCI_SLOT_MAX      31
+#define X86_PCI_INTX_PINS     4	/* INTA..INTD */
+#define X86_PCI_INTX_GSI_BASE 16
+#define X86_PCI_INTX_GSIS     8
+
 enum x86_kernel_kind { X86_KERNEL_BZIMAGE, X86_KERNEL_ELF64 };
 
 struct x86_boot_config {
@@ -102,6 +116,17 @@ int x86_boot_setup(struct gmem *gm, const struct x86_boot_config *cfg,
  */
 int x86_vcpu_boot_regs(int vcpu_fd, const struct x86_boot_info *bi)
 	__attribute__((warn_unused_result));
+
+/*
+ * The GSI (= IOAPIC pin: the IOAPIC's GSI base is 0) that PCI bus 0 slot
+ * `slot` (X86_PCI_SLOT_MIN..MAX) interrupt pin `pin` (0 = INTA .. 3 =
+ * INTD) is wired to: X86_PCI_INTX_GSI_BASE + (slot + pin) % 8, so
+ * neighbouring slots' INTA land on different pins. Level-triggered,
+ * active-low. The tables (MP, ACPI _PRT) and the monitor's INTx injection
+ * all use this one rule. Pure; out-of-range arguments still give a GSI in
+ * 16..23, but no table describes it.
+ */
+uint32_t x86_pci_intx_gsi(unsigned slot, unsigned pin) __attribute__((const));
 
 /*
  * Give vCPU `index` of `ncpus` its CPUID: KVM_GET_SUPPORTED_CPUID from

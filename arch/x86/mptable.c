@@ -5,7 +5,9 @@
  * area at X86_MPTABLE_CFG_ADDR, because 64 processor entries do not fit in
  * the EBDA's 1 KiB. Virtual-wire mode (no IMCR): the 8259 reaches LINT0
  * as ExtINT, NMI reaches LINT1, ISA IRQs go to the IOAPIC pin of the same
- * number except IRQ0 (the PIT) which is wired to pin 2, as on PCs.
+ * number except IRQ0 (the PIT) which is wired to pin 2, as on PCs. PCI
+ * bus 0 INTx goes where x86_pci_intx_gsi() says: one I/O interrupt entry
+ * per slot and pin, the same table the DSDT's _PRT gives ACPI kernels.
  */
 #include "x86_priv.h"
 
@@ -17,6 +19,9 @@
 #define MP_IOAPIC_VER	0x11
 #define MP_BUS_PCI	0
 #define MP_BUS_ISA	1
+#define MP_POL_LOW	0x3		/* I/O interrupt flags, bits 0-1: active low */
+#define MP_TRIG_LEVEL	(0x3 << 2)	/* bits 2-3: level-triggered */
+#define MP_PCI_INTS	((X86_PCI_SLOT_MAX - X86_PCI_SLOT_MIN + 1) * X86_PCI_INTX_PINS)
 
 enum mp_entry_type { MP_PROC, MP_BUS, MP_IOAPIC, MP_IOINT, MP_LINT };
 enum mp_int_type { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
@@ -74,7 +79,14 @@ _Static_assert(sizeof(struct mp_int) == 8, "MP interrupt entry");
 
 #define MP_CFG_MAX (sizeof(struct mp_cfg) + X86_MAX_CPUS * sizeof(struct mp_proc) + \
 		    2 * sizeof(struct mp_bus) + sizeof(struct mp_ioapic) + \
-		    18 * sizeof(struct mp_int))
+		    (18 + MP_PCI_INTS) * sizeof(struct mp_int))
+
+/* 64 CPUs and 124 PCI entries: 2484 bytes, well inside the e820 hole. */
+_Static_assert(X86_MPTABLE_CFG_ADDR + MP_CFG_MAX <= X86_HIMEM_START &&
+	       X86_MPTABLE_CFG_ADDR >= X86_EBDA_START && MP_CFG_MAX <= UINT16_MAX,
+	       "MP config table: reserved memory, 16-bit length");
+/* srcbusirq holds the device number in bits 2-6 and the pin in bits 0-1. */
+_Static_assert(X86_PCI_SLOT_MAX < 32 && X86_PCI_INTX_PINS == 4, "MP PCI source IRQ");
 
 uint8_t x86_checksum(const void *buf, size_t len)
 {
@@ -122,6 +134,26 @@ static void mp_add_int(struct mp_buf *b, uint8_t type, uint8_t int_type,
 	mp_add(b, &e, sizeof(e));
 }
 
+/*
+ * PCI bus 0 INTx, slot by slot, INTA..INTD: source IRQ (slot << 2) | pin
+ * (MP spec 1.4, D.3), level-triggered and active-low, spelled out rather
+ * than left to the PCI bus default.
+ */
+static void mp_add_pci_ints(struct mp_buf *b, uint8_t ioapic_id)
+{
+	for (unsigned slot = X86_PCI_SLOT_MIN; slot <= X86_PCI_SLOT_MAX; slot++) {
+		for (unsigned pin = 0; pin < X86_PCI_INTX_PINS; pin++) {
+			struct mp_int e = {
+				.type = MP_IOINT, .int_type = MP_INT,
+				.flags = MP_POL_LOW | MP_TRIG_LEVEL, .src_bus = MP_BUS_PCI,
+				.src_irq = (uint8_t)(slot << 2 | pin), .dst_id = ioapic_id,
+				.dst_pin = (uint8_t)x86_pci_intx_gsi(slot, pin),
+			};
+			mp_add(b, &e, sizeof(e));
+		}
+	}
+}
+
 static void mp_add_chipset(struct mp_buf *b, unsigned ncpus)
 {
 	const struct mp_bus pci = { MP_BUS, MP_BUS_PCI, "PCI   " };
@@ -137,6 +169,7 @@ static void mp_add_chipset(struct mp_buf *b, unsigned ncpus)
 			continue;
 		mp_add_int(b, MP_IOINT, MP_INT, irq, (uint8_t)ncpus, irq == 0 ? 2 : irq);
 	}
+	mp_add_pci_ints(b, (uint8_t)ncpus);
 	mp_add_int(b, MP_LINT, MP_EXTINT, 0, 0xff, 0);
 	mp_add_int(b, MP_LINT, MP_NMI, 0, 0xff, 1);
 }

@@ -72,7 +72,8 @@ int x86_mptable_setup(struct gmem *gm, unsigned ncpus)
 
 /*
  * Write RSDP (at X86_ACPI_ADDR), RSDT, XSDT, FACS, FADT, DSDT (\_S5_ and the
- * PCI host bridge \_SB.PCI0 with the X86_PCI_MMIO_* window) and MADT for
+ * PCI host bridge \_SB.PCI0 with the X86_PCI_MMIO_* window and the INTx
+ * _PRT) and MADT for
  * ncpus vCPUs. Returns 0 or -errno (-ENOSPC: the DSDT outgrew its slot).
  */
 int x86_acpi_setup(struct gmem *gm, unsigned ncpus)

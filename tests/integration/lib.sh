@@ -137,6 +137,58 @@ fnv1a32() {
 	printf '%08x\n' "$h"
 }
 
+# ---- A VM in the background --------------------------------------------
+
+MON_PID=
+
+# wait_for_out TEXT SECONDS: TEXT appears on the background VM's stdout.
+wait_for_out() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		grep -aqF -- "$1" "$OUT" && return 0
+		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before \"$1\""
+		sleep 0.05
+	done
+	kill -9 "$MON_PID" 2>/dev/null
+	fail "no \"$1\" within $2 s"
+}
+
+# start_uart_guest ARGS...: the uart guest in the background, stdin a FIFO
+# held open on fd 3; returns once it waits for input (every device is up
+# and the serial device is being polled). Sets MON_PID.
+start_uart_guest() {
+	need_kvm
+	need_guest uart.elf
+	mkfifo "$TMP/in"
+	CMD="$VMM_MONITOR --kernel uart.elf $*"
+	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
+		<"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	wait_for_out "uart: waiting for input" 15
+}
+
+# wait_pid PID: wait (at most 10 s) for PID to exit; sets STATUS.
+wait_pid() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		fail "monitor still running 10 s later"
+	fi
+	STATUS=0
+	wait "$1" || STATUS=$?
+}
+
+# wait_monitor: the background VM ends; sets STATUS, closes its stdin.
+wait_monitor() {
+	wait_pid "$MON_PID"
+	exec 3>&-
+}
+
 # dispatch "$@": run case function case_<name> for argument <name>, with
 # dashes mapped to underscores.
 dispatch() {

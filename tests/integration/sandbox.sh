@@ -12,8 +12,6 @@
 
 . "$(dirname "$0")/lib.sh"
 
-MON_PID=
-
 # Every attempt and the syscall the monitor must name for it.
 ATTEMPTS="openat:openat socket:socket execve:execve ptrace:ptrace mmap-exec:mmap kill:kill
 	  ftruncate:ftruncate"
@@ -93,37 +91,6 @@ case_print_profile() {
 }
 
 # ---- What /proc shows of a confined device ----
-
-start_uart_guest() {
-	need_kvm
-	need_guest uart.elf
-	mkfifo "$TMP/in"
-	CMD="$VMM_MONITOR --kernel uart.elf $*"
-	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
-		<"$TMP/in" >"$OUT" 2>"$ERR" &
-	MON_PID=$!
-	exec 3>"$TMP/in"
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -aq '^uart: waiting for input' "$OUT" && return 0
-		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited early"
-		sleep 0.05
-	done
-	kill -9 "$MON_PID"
-	fail "no \"uart: waiting for input\" within 15 s"
-}
-
-wait_monitor() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$MON_PID" 2>/dev/null && { kill -9 "$MON_PID"; fail "monitor hung"; }
-	STATUS=0
-	wait "$MON_PID" || STATUS=$?
-	exec 3>&-
-}
 
 # /proc/$1/status field $2 must match the extended regex $3 (after the tab).
 expect_status_field() {

@@ -10,47 +10,6 @@
 
 . "$(dirname "$0")/lib.sh"
 
-MON_PID=
-
-# Start the uart guest in the background, stdin a FIFO we hold open.
-start_uart_guest() {
-	need_kvm
-	need_guest uart.elf
-	mkfifo "$TMP/in"
-	CMD="$VMM_MONITOR --kernel uart.elf $*"
-	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
-		<"$TMP/in" >"$OUT" 2>"$ERR" &
-	MON_PID=$!
-	exec 3>"$TMP/in"
-	wait_for_out "uart: waiting for input" 15
-}
-
-wait_for_out() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		grep -aqF -- "$1" "$OUT" && return 0
-		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before \"$1\""
-		sleep 0.05
-	done
-	fail "no \"$1\" within $2 s"
-}
-
-# Wait for the monitor (bounded) and set STATUS.
-wait_monitor() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$MON_PID" 2>/dev/null; then
-		kill -9 "$MON_PID"
-		fail "monitor still running 10 s after the fault"
-	fi
-	STATUS=0
-	wait "$MON_PID" || STATUS=$?
-	exec 3>&-
-}
-
 # pid of the device process serving device $1 (e.g. serial0) of our VM.
 device_pid() {
 	pgrep -f -- "vmm-devproc --control-fd 3 --name $1 --vm vm$MON_PID\$" | head -n 1

@@ -9,10 +9,13 @@
  *    and the same bytes after the header (so iasl read every field the
  *    way we meant it, and our AML is encoded the way iasl encodes it);
  *  - for the DSDT, the disassembly must show \_S5_ at the root and the
- *    host bridge \_SB.PCI0 with its _HID and every _CRS window;
+ *    host bridge \_SB.PCI0 with its _HID, every _CRS window and the whole
+ *    _PRT (slots 1..31 x INTA..INTD -> GSI 16 + (slot + pin) % 8);
  *  - the DSDT, FADT and MADT are loaded into `acpiexec` (the ACPICA
- *    interpreter Linux runs), which evaluates \_S5_ and decodes
- *    \_SB.PCI0._CRS the way Linux's acpi_walk_resources does.
+ *    interpreter Linux runs), which evaluates \_S5_ and \_SB.PCI0._PRT,
+ *    decodes \_SB.PCI0._CRS the way Linux's acpi_walk_resources does, and
+ *    converts the _PRT with AcpiGetIrqRoutingTable, as Linux's
+ *    acpi_pci_irq_find_prt_entry does.
  *
  * Without iasl the whole program SKIPs; without acpiexec its checks SKIP.
  * The RSDP is not checked here: it has no table header, and iasl -d
@@ -165,10 +168,41 @@ static int has(const char *text, const char *fmt, ...)
 	return text && strstr(text, want) != NULL;
 }
 
+/* The routing rule, written out here: bus 0 slot s pin p -> GSI 16 + (s + p) % 8. */
+#define PRT_SLOTS 31
+#define PRT_ENTRIES (PRT_SLOTS * 4)
+static unsigned prt_gsi(unsigned slot, unsigned pin)
+{
+	return 16 + (slot + pin) % 8;
+}
+
+/*
+ * The whole _PRT as flattened iasl ASL, through the end of PCI0 and
+ * \_SB: pins 0 and 1 disassemble as Zero and One, the rest as bytes.
+ */
+static char *prt_asl(void)
+{
+	static const char *const pins[4] = { "Zero", "One", "0x02", "0x03" };
+	size_t cap = 64 + PRT_ENTRIES * 64, n;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	n = (size_t)snprintf(s, cap, "Name (_PRT, Package (0x%02X) {", PRT_ENTRIES);
+	for (unsigned slot = 1; slot <= PRT_SLOTS; slot++)
+		for (unsigned pin = 0; pin < 4; pin++)
+			n += (size_t)snprintf(s + n, cap - n,
+					      " Package (0x04) { 0x%04XFFFF, %s, Zero, 0x%02X }%s",
+					      slot, pins[pin], prt_gsi(slot, pin),
+					      slot == PRT_SLOTS && pin == 3 ? "" : ",");
+	snprintf(s + n, cap - n, " }) } } }");
+	return s;
+}
+
 /* The DSDT as iasl disassembled it: \_S5_ at the root, then \_SB.PCI0. */
 static void check_dsdt_asl(const char *dsl)
 {
-	char *f = dsl ? asl_flatten(dsl) : NULL;
+	char *f = dsl ? asl_flatten(dsl) : NULL, *prt;
 
 	CHECK(has(f, "{ Name (_S5, Package (0x04) { 0x%02X, 0x%02X, Zero, Zero }) Scope (_SB) {"
 		  " Device (PCI0) {", X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP),
@@ -191,8 +225,15 @@ static void check_dsdt_asl(const char *dsl)
 		  X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1, X86_PCI_MMIO_END - X86_PCI_MMIO_START),
 	      "_CRS: memory window 0x%llx-0x%llx, non-cacheable, read-write",
 	      X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1);
-	CHECK(!has(f, "_PRT") && !has(f, "_ADR"),
-	      "PCI0: no _PRT (MSI-X only) and no _ADR next to its _HID");
+	CHECK(!has(f, "_ADR"), "PCI0: no _ADR next to its _HID");
+	CHECK(has(f, "Name (_PRT, Package (0x7C) { Package (0x04) { 0x0001FFFF, Zero, Zero, 0x11 },"
+		  " Package (0x04) { 0x0001FFFF, One, Zero, 0x12 },"),
+	      "PCI0._PRT: 124 entries, slot 1 INTA -> GSI 17, INTB -> 18 (source Zero: GSI form)");
+	prt = prt_asl();
+	CHECK(prt && f && strstr(f, prt),	/* not has(): prt is longer than its buffer */
+	      "PCI0._PRT: every slot 1..31 x INTA..INTD -> GSI 16 + (slot + pin) %% 8, "
+	      "last in PCI0");
+	free(prt);
 	free(f);
 }
 
@@ -233,6 +274,32 @@ static char *check_iasl(const char *dir, const char *base, const uint8_t *t, uin
 	return out;
 }
 
+/*
+ * \_SB.PCI0._PRT as AcpiGetIrqRoutingTable converted it ("resources"):
+ * every entry, in order, with no link device and the GSI as source index.
+ */
+static void check_acpiexec_prt(const char *f)
+{
+	unsigned bad = 0, i = 0;
+
+	CHECK(has(f, "Evaluation of \\_SB.PCI0._PRT returned object") &&
+	      has(f, "[Package] Contains %u Elements: [Package] Contains 4 Elements:"
+		  " [Integer] = 000000000001FFFF [Integer] = 0000000000000000"
+		  " [Integer] = 0000000000000000 [Integer] = 0000000000000011", PRT_ENTRIES) &&
+	      has(f, "[Integer] = 00000000001FFFFF [Integer] = 0000000000000003"
+		  " [Integer] = 0000000000000000 [Integer] = 0000000000000012"),
+	      "acpiexec: \\_SB.PCI0._PRT = %u packages, {0x1FFFF, 0, 0, 17} first, "
+	      "{0x1FFFFF, 3, 0, 18} present", PRT_ENTRIES);
+	for (unsigned slot = 1; slot <= PRT_SLOTS; slot++)
+		for (unsigned pin = 0; pin < 4; pin++, i++)
+			bad += !has(f, "[%02X] PCI IRQ Routing Table Package Address : %016X"
+				    " Pin : %08X Source : [NULL NAMESTRING] Source Index : %08X ",
+				    i, slot << 16 | 0xffff, pin, prt_gsi(slot, pin));
+	CHECK(bad == 0 && !has(f, "[%02X] PCI IRQ Routing Table Package", PRT_ENTRIES),
+	      "acpiexec: AcpiGetIrqRoutingTable gives all %u _PRT entries in order, "
+	      "GSI form (%u wrong or missing)", PRT_ENTRIES, bad);
+}
+
 /* \_S5_ and \_SB.PCI0._CRS as the ACPICA interpreter evaluates them. */
 static void check_acpiexec(const char *dir)
 {
@@ -244,7 +311,8 @@ static void check_acpiexec(const char *dir)
 		return;
 	}
 	rc = run_in(dir, "exec.log", (char *const[]){ "acpiexec", "-b",
-		"evaluate \\_S5_; resources \\_SB.PCI0", "dsdt.dat", "facp.dat", "apic.dat", NULL });
+		"evaluate \\_S5_; resources \\_SB.PCI0; evaluate \\_SB.PCI0._PRT",
+		"dsdt.dat", "facp.dat", "apic.dat", NULL });
 	out = slurp(dir, "exec.log", NULL);
 	f = asl_flatten(out ? out : "");
 	CHECK(rc == 0 && has(f, "1 ACPI AML tables successfully acquired and loaded"),
@@ -265,6 +333,7 @@ static void check_acpiexec(const char *dir)
 	      "acpiexec: _CRS memory window 0x%llx-0x%llx", X86_PCI_MMIO_START,
 	      X86_PCI_MMIO_END - 1);
 	CHECK(has(f, "[05] EndTag Resource"), "acpiexec: _CRS has 5 descriptors and an EndTag");
+	check_acpiexec_prt(f);
 	free(f);
 	free(out);
 }

@@ -2,7 +2,9 @@
  * Firmware tables built by x86_boot_setup for 1, 2, 8 and 64 vCPUs: the MP
  * floating pointer and configuration table (MP spec 1.4) and the ACPI
  * RSDP/RSDT/XSDT/FADT/FACS/DSDT/MADT, parsed here from raw bytes at the
- * spec's offsets: signatures, checksums, CPU counts and every entry.
+ * spec's offsets: signatures, checksums, CPU counts and every entry,
+ * including PCI INTx routing (slots 1..31, INTA..INTD -> GSI 16..23), which
+ * the MP table and the DSDT's _PRT must describe alike.
  * (test_acpi_iasl has ACPICA's iasl and acpiexec read the same tables.)
  */
 #include <errno.h>
@@ -25,44 +27,131 @@ static int in_reserved(uint64_t addr, uint64_t len)
 	return addr >= X86_EBDA_START && addr + len <= X86_HIMEM_START;
 }
 
+/*
+ * The routing rule, written out here rather than taken from the code under
+ * test: PCI bus 0 slot s pin p (0 = INTA) -> GSI 16 + (s + p) % 8.
+ */
+#define PCI_SLOTS 31	/* 1..31 */
+#define PCI_INTS (PCI_SLOTS * 4)
+static unsigned want_gsi(unsigned slot, unsigned pin)
+{
+	return 16 + (slot + pin) % 8;
+}
+
+static void test_intx_rule(void)
+{
+	unsigned bad = 0;
+
+	for (unsigned slot = 1; slot <= PCI_SLOTS; slot++)
+		for (unsigned pin = 0; pin < 4; pin++)
+			bad += x86_pci_intx_gsi(slot, pin) != want_gsi(slot, pin);
+	CHECK(bad == 0 && x86_pci_intx_gsi(1, 0) == 17 && x86_pci_intx_gsi(7, 0) == 23 &&
+	      x86_pci_intx_gsi(8, 0) == 16 && x86_pci_intx_gsi(31, 3) == 18,
+	      "x86_pci_intx_gsi = 16 + (slot + pin) %% 8 for slots 1..31, INTA..INTD (%u bad)", bad);
+	CHECK(X86_PCI_SLOT_MIN == 1 && X86_PCI_SLOT_MAX == PCI_SLOTS && X86_PCI_INTX_PINS == 4 &&
+	      X86_PCI_INTX_GSI_BASE == 16 && X86_PCI_INTX_GSIS == 8 && X86_IOAPIC_PINS == 24,
+	      "boot.h INTx constants: slots 1..31, 4 pins, GSIs 16..23 of the IOAPIC's 24");
+}
+
+/* What the MP configuration table's entries add up to. */
+struct mp_seen {
+	unsigned n, cpus, bsp, idbad, ioapic, extint, nmi, unsorted;
+	int pci_id, isa_id;			/* bus ids by name, -1 until seen */
+	unsigned isa_int, isa_bad, pci_int, pci_bad, other_int;
+	uint8_t pci_seen[32 * 4];		/* per (slot << 2 | pin) */
+};
+
+/*
+ * An I/O interrupt entry: ISA ones are IRQ n on pin n but IRQ0 on pin 2;
+ * PCI ones are INT, level and active-low (flags 0x000f), source IRQ
+ * slot << 2 | pin, on the IOAPIC pin of the routing rule.
+ */
+static void mp_ioint(struct mp_seen *m, const uint8_t *e, unsigned ncpus)
+{
+	unsigned slot = e[5] >> 2, pin = e[5] & 3;
+
+	if ((int)e[4] == m->isa_id) {
+		m->isa_int++;
+		m->isa_bad += e[6] != ncpus || e[7] != (e[5] == 0 ? 2 : e[5]) || e[5] == 2;
+	} else if ((int)e[4] == m->pci_id) {
+		m->pci_int++;
+		m->pci_bad += e[1] != 0 || rd16(e + 2) != 0x000f || e[6] != ncpus ||
+			      slot < 1 || slot > PCI_SLOTS || e[7] != want_gsi(slot, pin) ||
+			      m->pci_seen[e[5] & 0x7f]++;
+	} else {
+		m->other_int++;
+	}
+}
+
+static void mp_entry(struct mp_seen *m, const uint8_t *e, unsigned ncpus)
+{
+	switch (e[0]) {
+	case 0:
+		m->idbad += e[1] != m->cpus || !(e[3] & 1);
+		m->bsp += (e[3] & 2) ? (e[1] == 0 ? 1 : 100) : 0;
+		m->cpus++;
+		break;
+	case 1:
+		if (memcmp(e + 2, "ISA   ", 6) == 0)
+			m->isa_id = e[1];
+		if (memcmp(e + 2, "PCI   ", 6) == 0)
+			m->pci_id = e[1];
+		break;
+	case 2:
+		m->ioapic += e[1] == ncpus && (e[3] & 1) && rd32(e + 4) == X86_IOAPIC_ADDR;
+		break;
+	case 3:
+		mp_ioint(m, e, ncpus);
+		break;
+	case 4:
+		m->extint += e[1] == 3 && e[6] == 0xff && e[7] == 0;
+		m->nmi += e[1] == 1 && e[6] == 0xff && e[7] == 1;
+		break;
+	}
+}
+
+/* Two PCI entries byte for byte: slot 1 INTA and slot 31 INTD. */
+static void check_mp_pci_exact(const uint8_t *e, const uint8_t *end, unsigned ncpus)
+{
+	const uint8_t first[8] = { 3, 0, 0x0f, 0, 0, 1 << 2 | 0, (uint8_t)ncpus, 17 };
+	const uint8_t last[8] = { 3, 0, 0x0f, 0, 0, 31 << 2 | 3, (uint8_t)ncpus, 18 };
+	const uint8_t slot8[8] = { 3, 0, 0x0f, 0, 0, 8 << 2 | 0, (uint8_t)ncpus, 16 };
+
+	CHECK(memmem(e, (size_t)(end - e), first, 8) && memmem(e, (size_t)(end - e), last, 8) &&
+	      memmem(e, (size_t)(end - e), slot8, 8),
+	      "MP PCI entries: bus 0 slot 1 INTA -> pin 17, slot 8 INTA -> 16, slot 31 INTD -> 18,"
+	      " level, active-low");
+}
+
 static void check_mp_entries(const uint8_t *e, const uint8_t *end, unsigned ncpus,
 			     unsigned count)
 {
-	unsigned n = 0, cpus = 0, bsp = 0, idbad = 0, ioapic = 0, isa = 0, ioint = 0, pinbad = 0;
-	unsigned extint = 0, nmi = 0;
+	struct mp_seen m = { .pci_id = -1, .isa_id = -1 };
+	const uint8_t *start = e;
+	unsigned last_type = 0;
 
 	while (e < end) {
-		switch (e[0]) {
-		case 0:
-			idbad += e[1] != cpus || !(e[3] & 1);
-			bsp += (e[3] & 2) ? (e[1] == 0 ? 1 : 100) : 0;
-			cpus++;
-			break;
-		case 1:
-			isa += memcmp(e + 2, "ISA   ", 6) == 0;
-			break;
-		case 2:
-			ioapic += e[1] == ncpus && (e[3] & 1) && rd32(e + 4) == X86_IOAPIC_ADDR;
-			break;
-		case 3:
-			ioint++;
-			pinbad += e[6] != ncpus || e[7] != (e[5] == 0 ? 2 : e[5]) || e[5] == 2;
-			break;
-		case 4:
-			extint += e[1] == 3 && e[6] == 0xff && e[7] == 0;
-			nmi += e[1] == 1 && e[6] == 0xff && e[7] == 1;
-			break;
-		}
+		m.unsorted += e[0] < last_type;
+		last_type = e[0];
+		mp_entry(&m, e, ncpus);
 		e += e[0] == 0 ? 20 : 8;
-		n++;
+		m.n++;
 	}
-	CHECK_EQ(n, count, "MP entry count matches the header");
-	CHECK_EQ(cpus, ncpus, "MP processor entries");
-	CHECK(idbad == 0 && bsp == 1, "MP CPUs enabled, APIC id = index, BSP flag only on 0");
-	CHECK(ioapic == 1 && isa == 1, "MP IOAPIC (id ncpus) and ISA bus");
-	CHECK(ioint == 15 && pinbad == 0, "MP ISA IRQs 0-15 but 2, IRQ0 -> pin 2 (%u, %u bad)",
-	      ioint, pinbad);
-	CHECK(extint == 1 && nmi == 1, "MP ExtINT on LINT0, NMI on LINT1");
+	CHECK_EQ(m.n, count, "MP entry count matches the header");
+	CHECK_EQ(m.unsorted, 0, "MP entries sorted by type (MP spec 4.3)");
+	CHECK_EQ(m.cpus, ncpus, "MP processor entries");
+	CHECK(m.idbad == 0 && m.bsp == 1, "MP CPUs enabled, APIC id = index, BSP flag only on 0");
+	CHECK(m.ioapic == 1 && m.isa_id >= 0, "MP IOAPIC (id ncpus) and ISA bus");
+	CHECK(m.pci_id == 0 && m.isa_id != m.pci_id, "MP bus 0 is \"PCI   \", ISA bus id %d distinct",
+	      m.isa_id);
+	CHECK(m.isa_int == 15 && m.isa_bad == 0,
+	      "MP ISA IRQs 0-15 but 2, IRQ0 -> pin 2 (%u, %u bad)", m.isa_int, m.isa_bad);
+	CHECK(m.pci_int == PCI_INTS && m.pci_bad == 0 && m.other_int == 0,
+	      "MP PCI bus: %u I/O interrupt entries (want %u), each (slot, pin) once, "
+	      "level/low to pin 16 + (slot + pin) %% 8 (%u bad, %u on no bus)",
+	      m.pci_int, PCI_INTS, m.pci_bad, m.other_int);
+	check_mp_pci_exact(start, end, ncpus);
+	CHECK(m.extint == 1 && m.nmi == 1, "MP ExtINT on LINT0, NMI on LINT1");
 }
 
 static void check_mptable(const struct gmem *gm, const struct x86_boot_info *bi, unsigned ncpus)
@@ -96,6 +185,49 @@ static const uint8_t *acpi_table(const struct gmem *gm, uint64_t addr, const cha
 }
 
 /*
+ * PCI0._PRT in raw AML: NameOp "_PRT", PackageOp, a two-byte PkgLength,
+ * 124 elements; each Package (4) { DWord 0xSSSSFFFF, pin, Zero, Byte GSI }
+ * in slot-then-pin order, in the shortest encodings (pin 0/1 as ZeroOp/
+ * OneOp, 2/3 with BytePrefix), so 11 or 12 bytes after the PackageOp.
+ */
+static void check_dsdt_prt(const uint8_t *aml, size_t len)
+{
+	const uint8_t *p = memmem(aml, len, "\x08_PRT", 5), *end = aml + len;
+	unsigned bad = 0, n = 0;
+
+	CHECK(p && p + 9 <= end && p[5] == 0x12 && (p[6] >> 6) == 1 && p[8] == PCI_INTS,
+	      "DSDT: Name (_PRT, Package (%u)) with a 2-byte PkgLength", PCI_INTS);
+	if (!p || p + 9 > end)
+		return;
+	p += 9;
+	for (unsigned slot = 1; slot <= PCI_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++, n++) {
+			uint8_t want[13] = { 0x12, 0, 4, 0x0c, 0xff, 0xff, (uint8_t)slot, 0 };
+			size_t k = 8;
+
+			if (pin <= 1) {
+				want[k++] = (uint8_t)pin;		/* ZeroOp / OneOp */
+			} else {
+				want[k++] = 0x0a;
+				want[k++] = (uint8_t)pin;
+			}
+			want[k++] = 0;					/* Source: Zero */
+			want[k++] = 0x0a;
+			want[k++] = (uint8_t)want_gsi(slot, pin);
+			want[1] = (uint8_t)(k - 1);			/* PkgLength */
+			if (p + k > end || memcmp(p, want, k) != 0) {
+				bad++;
+				break;
+			}
+			p += k;
+		}
+	}
+	CHECK(bad == 0 && n == PCI_INTS,
+	      "DSDT: _PRT entries, slots 1..31 x INTA..INTD -> GSI 16 + (slot + pin) %% 8, "
+	      "exact bytes (%u of %u checked)", n, PCI_INTS);
+}
+
+/*
  * The host bridge in raw AML (test_acpi_iasl has ACPICA read it all):
  * DeviceOp PCI0 with Name (_HID, EisaId ("PNP0A03")), and a _CRS whose
  * DWordMemory window is X86_PCI_MMIO_START .. X86_PCI_MMIO_END - 1.
@@ -115,6 +247,7 @@ static void check_dsdt_pci0(const uint8_t *aml, size_t len)
 	CHECK(memmem(aml, len, "_CRS", 4) && memmem(aml, len, range, sizeof(range)),
 	      "DSDT: PCI0._CRS names the MMIO window 0x%llx-0x%llx",
 	      X86_PCI_MMIO_START, X86_PCI_MMIO_END - 1);
+	check_dsdt_prt(aml, len);
 }
 
 static void check_fadt(const struct gmem *gm, const uint8_t *f)
@@ -146,7 +279,7 @@ static void check_fadt(const struct gmem *gm, const uint8_t *f)
 static void check_madt(const uint8_t *m, unsigned ncpus)
 {
 	const uint8_t *e = m + 44, *end = m + rd32(m + 4);
-	unsigned cpus = 0, bad = 0, ioapic = 0, iso0 = 0, iso9 = 0, nmi = 0;
+	unsigned cpus = 0, bad = 0, ioapic = 0, iso0 = 0, iso9 = 0, nmi = 0, pci = 0;
 
 	CHECK_EQ(rd32(m + 36), X86_LAPIC_ADDR, "MADT local APIC address");
 	for (; e + 2 <= end && e[1] >= 2; e += e[1]) {
@@ -158,6 +291,7 @@ static void check_madt(const uint8_t *m, unsigned ncpus)
 		} else if (e[0] == 2) {
 			iso0 += e[3] == 0 && rd32(e + 4) == 2;
 			iso9 += e[3] == 9 && rd32(e + 4) == 9 && rd16(e + 8) == 0x000d;
+			pci += rd32(e + 4) >= 16 && rd32(e + 4) < 24;
 		} else if (e[0] == 4) {
 			nmi += e[2] == 0xff && e[5] == 1;
 		}
@@ -166,6 +300,7 @@ static void check_madt(const uint8_t *m, unsigned ncpus)
 	CHECK(cpus == ncpus && bad == 0, "MADT %u local APICs enabled, id = index", cpus);
 	CHECK_EQ(ioapic, 1, "MADT IOAPIC id ncpus, GSI base 0");
 	CHECK(iso0 == 1 && iso9 == 1, "MADT overrides IRQ0 -> GSI2, IRQ9 level/high");
+	CHECK_EQ(pci, 0, "MADT: no override onto the PCI INTx GSIs 16..23 (the _PRT says level/low)");
 	CHECK_EQ(nmi, 1, "MADT local APIC NMI on LINT1");
 }
 
@@ -199,6 +334,46 @@ static void check_acpi(const struct gmem *gm, const struct x86_boot_info *bi, un
 		check_madt(madt, ncpus);
 }
 
+/* Length of the ACPI table at addr, from its header. */
+static uint64_t tlen(const struct gmem *gm, uint64_t addr)
+{
+	return rd32(gpa(gm, addr + 4, 4));
+}
+
+/*
+ * No two firmware structures overlap: the DSDT grew with the _PRT and the
+ * MP table with its PCI entries, so check every range against every other.
+ */
+static void check_layout(const struct gmem *gm, const struct x86_boot_info *bi)
+{
+	const uint8_t *r = gpa(gm, bi->rsdp_addr, 36), *x = gpa(gm, rd64(r + 24), 36);
+	uint64_t rg[16][2], fadt = 0, mpcfg = rd32(gpa(gm, bi->mptable_addr + 4, 4));
+	unsigned n = 0, overlaps = 0;
+
+	rg[n][0] = bi->rsdp_addr, rg[n++][1] = 36;
+	rg[n][0] = rd64(r + 24), rg[n++][1] = tlen(gm, rd64(r + 24));
+	rg[n][0] = rd32(r + 16), rg[n++][1] = tlen(gm, rd32(r + 16));
+	for (unsigned i = 0; i < (rd32(x + 4) - 36) / 8 && n < 8; i++) {
+		uint64_t a = rd64(x + 36 + 8 * i);
+
+		rg[n][0] = a, rg[n++][1] = tlen(gm, a);
+		if (memcmp(gpa(gm, a, 4), "FACP", 4) == 0)
+			fadt = a;
+	}
+	if (fadt) {
+		rg[n][0] = rd32(gpa(gm, fadt + 36, 4)), rg[n++][1] = 64;
+		rg[n][0] = rd64(gpa(gm, fadt + 140, 8)), rg[n][1] = tlen(gm, rg[n][0]), n++;
+	}
+	rg[n][0] = bi->mptable_addr, rg[n++][1] = 16;
+	rg[n][0] = mpcfg, rg[n++][1] = rd16(gpa(gm, mpcfg + 4, 2));
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			overlaps += rg[i][0] < rg[j][0] + rg[j][1] && rg[j][0] < rg[i][0] + rg[i][1];
+	CHECK(fadt && n == 9 && overlaps == 0,
+	      "RSDP, XSDT, RSDT, FADT, MADT, FACS, DSDT, MP pointer and table: "
+	      "%u ranges, %u overlaps", n, overlaps);
+}
+
 static void test_ncpus(const struct gmem *gm, unsigned ncpus)
 {
 	struct telf t;
@@ -212,6 +387,7 @@ static void test_ncpus(const struct gmem *gm, unsigned ncpus)
 	CHECK_EQ(bi.rsdp_addr, X86_ACPI_ADDR, "rsdp_addr");
 	check_mptable(gm, &bi, ncpus);
 	check_acpi(gm, &bi, ncpus);
+	check_layout(gm, &bi);
 }
 
 int main(void)
@@ -220,6 +396,7 @@ int main(void)
 	struct gmem gm;
 
 	log_set_level(LOG_ERR);
+	test_intx_rule();
 	if (test_gmem_new(&gm, 64 * MiB) != 0)
 		CHECK_SKIP_ALL("cannot allocate 64 MiB");
 	/* Last a smaller count over a larger one: stale entries must not show. */
