@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Cost of one trapped port access, side by side: the bench-trap guest does
-# N writes then N reads of the 8250 scratch register under vmm-monitor
-# --devices inproc (the device in the monitor), --devices process (the
-# device in its own process, over the ring) and QEMU (same ELF, PVH entry).
-# Prints microseconds per access and the ratios process/inproc and
-# process/QEMU. Spin budgets can be varied: SPIN_US, DEV_SPIN_US.
+# Cost of one trapped access, side by side: the bench-trap guest does N
+# writes then N reads of the 8250 scratch register (port I/O), then of a
+# virtio-rng's queue_select register (MMIO, BAR0 common configuration),
+# under vmm-monitor --devices process (each device in its own process, over
+# the ring), --devices inproc (devices in the monitor) and QEMU -M pc (same
+# ELF, PVH entry, virtio-rng-pci). Prints microseconds per access and the
+# ratios process/inproc and process/QEMU. Spin budgets can be varied:
+# SPIN_US, DEV_SPIN_US.
 #
 # usage: bench/trap.sh [RUNS]      (default 5; needs /dev/kvm and QEMU)
 set -euo pipefail
@@ -21,12 +23,12 @@ SPIN=${SPIN_US:+--spin-us $SPIN_US}
 DSPIN=${DEV_SPIN_US:+--device-spin-us $DEV_SPIN_US}
 VMM="$BUILD/monitor/vmm-monitor --kernel $GUEST --mem 256M"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 256M -nodefaults
-      -no-user-config -nographic -serial stdio -no-reboot -kernel $GUEST -M microvm
-      -device isa-debug-exit,iobase=0xf4,iosize=4"
+      -no-user-config -nographic -serial stdio -no-reboot -kernel $GUEST -M pc
+      -device virtio-rng-pci,disable-legacy=on -device isa-debug-exit,iobase=0xf4,iosize=4"
 
-echo "trap: $RUNS runs each, $N accesses per direction, port 0x3ff (8250 scratch)"
+echo "trap: $RUNS runs each, $N accesses per direction; port 0x3ff (8250 scratch), virtio-rng queue_select"
 python3 bench/trapbench.py "$RUNS" "$N" \
     "vmm-process=$VMM --devices process $SPIN $DSPIN" \
     "vmm-inproc=$VMM --devices inproc" \
-    "qemu-microvm=$QEMU"
+    "qemu-pc=$QEMU"
 echo "reproduce: bench/trap.sh $RUNS"

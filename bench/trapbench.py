@@ -10,14 +10,17 @@ import shlex, statistics, sys
 from benchlib import run_markers
 
 MARKS = [b"trap: writes begin\n", b"trap: writes end\n", b"trap: reads begin\n",
-         b"trap: reads end\n"]
+         b"trap: reads end\n", b"trap: mmio writes begin\n", b"trap: mmio writes end\n",
+         b"trap: mmio reads begin\n", b"trap: mmio reads end\n"]
+
+COLUMNS = ["PIO write", "PIO read", "MMIO write", "MMIO read"]
 
 def run_once(argv):
     seen, buf, _, _ = run_markers(argv, MARKS)
     if len(seen) < len(MARKS):
         sys.stderr.write("%s: markers missing: %r\n" % (argv[0], buf[-300:]))
         return None
-    return seen[MARKS[1]] - seen[MARKS[0]], seen[MARKS[3]] - seen[MARKS[2]]
+    return [seen[MARKS[2 * i + 1]] - seen[MARKS[2 * i]] for i in range(len(COLUMNS))]
 
 def main():
     runs, n = int(sys.argv[1]), int(sys.argv[2])
@@ -29,18 +32,19 @@ def main():
             if r:
                 res[name].append(r)
     med = {}
-    print("%-22s %5s %14s %14s" % ("", "runs", "write (out)", "read (in)"))
+    print("%-16s %4s" % ("us per access", "runs") + "".join("%12s" % c for c in COLUMNS))
     for name, _ in cmds:
         if not res[name]:
-            print("%-22s %5d %14s %14s" % (name, 0, "-", "-"))
+            print("%-16s %4d" % (name, 0))
             continue
-        w = statistics.median(x[0] for x in res[name]) / n * 1e6
-        r = statistics.median(x[1] for x in res[name]) / n * 1e6
-        med[name] = (w, r)
-        print("%-22s %5d %11.2f us %11.2f us" % (name, len(res[name]), w, r))
-    for a, b in [(cmds[i][0], cmds[j][0]) for i in range(len(cmds)) for j in range(len(cmds)) if i != j]:
-        if a in med and b in med and a.startswith("vmm-process"):
-            print("%s / %s: write %.3f, read %.3f" % (a, b, med[a][0] / med[b][0], med[a][1] / med[b][1]))
+        med[name] = [statistics.median(x[i] for x in res[name]) / n * 1e6
+                     for i in range(len(COLUMNS))]
+        print("%-16s %4d" % (name, len(res[name])) + "".join("%12.2f" % v for v in med[name]))
+    base = cmds[0][0]
+    for other, _ in cmds[1:]:
+        if base in med and other in med:
+            print("%-16s     " % ("%s/%s" % (base.replace("vmm-", ""), other.replace("vmm-", ""))) +
+                  "".join("%12.3f" % (med[base][i] / med[other][i]) for i in range(len(COLUMNS))))
     return 0 if all(res[n] for n, _ in cmds) else 1
 
 if __name__ == "__main__":

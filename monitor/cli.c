@@ -42,6 +42,8 @@ void cli_usage(FILE *f)
 "                    before sleeping (default %u)\n"
 "  --device-timeout-ms N  a device that leaves a read unanswered this long\n"
 "                    has failed: it is killed and the VM stops (default %u)\n"
+"  --record-traps FILE  append every trapped access the devices serve to FILE\n"
+"                    (text; tests/fuzz/seeds.py turns it into fuzz seeds)\n"
 "  -v, --verbose     log debug detail (unclaimed accesses, trap counts)\n"
 "  -h, --help        show this text\n"
 "  --version         show the version\n"
@@ -106,7 +108,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
        OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK,
-       OPT_CONSOLE };
+       OPT_CONSOLE, OPT_RECORD_TRAPS };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -121,6 +123,7 @@ static const struct option long_opts[] = {
 	{ "spin-us", required_argument, NULL, OPT_SPIN },
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
+	{ "record-traps", required_argument, NULL, OPT_RECORD_TRAPS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -244,6 +247,7 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 	case OPT_KERNEL: o->kernel = arg; return 0;
 	case OPT_INITRD: o->initrd = arg; return 0;
 	case OPT_CMDLINE: o->cmdline = arg; return 0;
+	case OPT_RECORD_TRAPS: o->record_traps = arg; return 0;
 	case OPT_MEM: return opt_mem(arg, host_mem, &o->mem_size, err);
 	case OPT_CPUS: return opt_cpus(arg, max_cpus, &o->ncpus, err);
 	case OPT_DEVICES:

@@ -30,6 +30,7 @@ struct cli_opts {
 	uint64_t dev_spin_ns;	/* --device-spin-us */
 	uint64_t dev_timeout_ns;	/* --device-timeout-ms */
 	struct machine_opts machine;	/* --disk, --console */
+	const char *record_traps;	/* --record-traps FILE, or NULL */
 	bool verbose;
 	bool help;		/* --help: print usage, exit 0 */
 	bool version;

@@ -204,6 +204,11 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 
 	if (vm_create(&vm, &cfg))
 		return VM_EXIT_FAILED;
+	if (o->record_traps && (err = trapbus_record_open(&vm.bus, o->record_traps))) {
+		log_err("--record-traps %s: %s", o->record_traps, strerror(-err));
+		vm_destroy(&vm);
+		return VM_EXIT_USAGE;
+	}
 	err = boot_prepare(&vm, o, in, &bi);
 	if (err) {
 		vm_destroy(&vm);

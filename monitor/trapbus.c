@@ -36,6 +36,9 @@ int trapbus_init(struct trapbus *tb)
 
 void trapbus_destroy(struct trapbus *tb)
 {
+	if (tb->record)
+		fclose(tb->record);
+	tb->record = NULL;
 	for (int b = 0; b < TRAP_NBUS; b++)
 		free(atomic_exchange(&tb->map[b], NULL));
 	pthread_mutex_destroy(&tb->lock);
@@ -161,6 +164,29 @@ static void answer_unclaimed(struct trapbus *tb, struct trap *t)
 	log_unclaimed(tb, t);
 }
 
+int trapbus_record_open(struct trapbus *tb, const char *path)
+{
+	FILE *f = fopen(path, "ae");
+
+	if (!f)
+		return -errno;
+	setvbuf(f, NULL, _IOLBF, 0);	/* whole lines, even if the VM is killed */
+	tb->record = f;
+	return 0;
+}
+
+/* One line per served access (stdio locks the FILE: vCPUs do not interleave). */
+static void record_trap(FILE *f, const struct trap_region *r, const struct trap *t, int ret)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, t->data, t->len);
+	fprintf(f, "T %s %u %u %llx %llx %llx %u %c %llx %d\n", r->name ? r->name : "-",
+		t->bus, t->region, (unsigned long long)r->base, (unsigned long long)r->size,
+		(unsigned long long)t->offset, t->len, t->is_write ? 'w' : 'r',
+		(unsigned long long)v, ret);
+}
+
 int trapbus_dispatch(struct trapbus *tb, struct trap *t)
 {
 	struct trapbus_map *_Atomic *hz = &tb->hazard[t->vcpu % TRAPBUS_MAX_VCPUS];
@@ -181,6 +207,8 @@ int trapbus_dispatch(struct trapbus *tb, struct trap *t)
 		t->offset = t->addr - r->base;
 		t->region = r->region;
 		ret = r->fn(r->opaque, t);
+		if (__builtin_expect(tb->record != NULL, 0))
+			record_trap(tb->record, r, t, ret);
 	}
 	atomic_store(hz, NULL);
 	atomic_fetch_add(&tb->stats.dispatched[t->bus], 1);

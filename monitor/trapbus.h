@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "trap.h"
 
@@ -52,6 +53,7 @@ struct trapbus {
 	struct trapbus_stats stats;
 	unsigned nlogged;
 	struct { uint8_t bus; uint64_t addr; } logged[TRAPBUS_MAX_LOGGED];
+	FILE *record;		/* --record-traps: every served access, or NULL */
 };
 
 /* Initialise an empty bus. Returns 0 or -errno. */
@@ -77,6 +79,21 @@ int trapbus_register(struct trapbus *tb, const struct trap_region *r)
  * there is no such region, -ENOMEM; teardown paths may ignore the result.
  */
 int trapbus_unregister(struct trapbus *tb, enum trap_bus bus, uint64_t base);
+
+/*
+ * Record every access a handler serves from now on (--record-traps),
+ * appending one text line per access to the file at path (created if
+ * missing), in the format tests/fuzz/seeds.py reads:
+ *
+ *   T <name> <bus> <region> <base> <size> <offset> <len> <r|w> <value> <ret>
+ *
+ * name is the region's name (the device id), bus 0 PIO / 1 MMIO, base,
+ * size, offset and value in hex (value: the written data, or what the
+ * read returned), ret the handler's result. Unclaimed accesses are not
+ * recorded. Returns 0 or -errno. trapbus_destroy closes the file.
+ */
+int trapbus_record_open(struct trapbus *tb, const char *path)
+	__attribute__((warn_unused_result));
 
 /*
  * Dispatch one access made by vCPU t->vcpu (< TRAPBUS_MAX_VCPUS): find the

@@ -7,10 +7,14 @@
  * emulate; the bit says the CPU does not leak them, which holds for PVM's
  * emulated FPU state). On hardware KVM the bit is passed through as KVM
  * reports it: claiming it on an AMD CPU that leaks would let one guest
- * process see another's x87 error pointers.
+ * process see another's x87 error pointers. KVM leaves the brand string
+ * (leaves 0x80000002..4) to userspace, zeroed: the host's is copied in, as
+ * QEMU's -cpu host does, so the guest names its CPU ("AMD EPYC", not
+ * "AMD 19/11").
  */
 #include "x86_priv.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +149,22 @@ static int cpuid_is_amd(struct kvm_cpuid2 *c)
 	return e && e->ebx == 0x68747541 && e->edx == 0x69746e65 && e->ecx == 0x444d4163;
 }
 
+/* The host's brand string into leaves 0x80000002..4 where KVM left them zero. */
+static void cpuid_brand(struct kvm_cpuid2 *c)
+{
+	for (uint32_t fn = 0x80000002; fn <= 0x80000004; fn++) {
+		struct kvm_cpuid_entry2 *e = cpuid_find(c, fn, 0);
+		unsigned a, b, cx, d;
+
+		if (!e || e->eax | e->ebx | e->ecx | e->edx || !__get_cpuid(fn, &a, &b, &cx, &d))
+			continue;
+		e->eax = a;
+		e->ebx = b;
+		e->ecx = cx;
+		e->edx = d;
+	}
+}
+
 /* Apply every per-vCPU fix-up to the supported list. */
 static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 {
@@ -163,6 +183,7 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 	e = cpuid_find(c, 0x80000008, 0);
 	if (e && cpuid_is_amd(c) && host_is_pvm())
 		e->ebx |= EXT8_EBX_XSAVEERPTR;
+	cpuid_brand(c);
 }
 
 int x86_cpuid_setup(int kvm_fd, int vcpu_fd, unsigned index, unsigned ncpus)

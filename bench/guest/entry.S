@@ -58,16 +58,19 @@ gdt_desc:
 	.word gdt_desc - gdt - 1
 	.long gdt
 
-	/* Identity map of the first GiB with 2 MiB pages, built by the assembler. */
+	/*
+	 * Identity map of the first 4 GiB with 2 MiB pages, built by the
+	 * assembler: PCI BARs (and the LAPIC) live just below 4 GiB.
+	 */
 	.section .data
 	.align 4096
 pml4:	.quad pdpt + 0x3
 	.fill 511, 8, 0
-pdpt:	.quad pd + 0x3
-	.fill 511, 8, 0
+pdpt:	.quad pd + 0x3, pd + 0x1003, pd + 0x2003, pd + 0x3003
+	.fill 508, 8, 0
 pd:
 	.set page, 0
-	.rept 512
+	.rept 2048
 	.quad (page << 21) + 0x83
 	.set page, page + 1
 	.endr

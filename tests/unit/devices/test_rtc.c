@@ -153,8 +153,12 @@ static void test_uip(void)
 	uint64_t start = ns_now(), first = 0, ns = 0;
 	unsigned seen = 0, ok = 1;
 
-	/* Spin past the first window seen (at most ~1 s), then a little more. */
-	while (ns_now() - start < 2100000000ull && (!first || ns_now() - first < 10000000)) {
+	/*
+	 * Spin past the first window seen (normally within 1 s; up to 6 s so
+	 * that a busy machine descheduling us over a 244 us window or two does
+	 * not fail the test), then a little more.
+	 */
+	while (ns_now() - start < 6100000000ull && (!first || ns_now() - first < 10000000)) {
 		if (!(cmos_read(0x0A) & 0x80))
 			continue;
 		ns = ns_now() % 1000000000ull;
@@ -162,7 +166,7 @@ static void test_uip(void)
 		first = first ? first : ns_now();
 		seen++;
 	}
-	CHECK(seen > 0, "UIP seen within 2 s (%u reads)", seen);
+	CHECK(seen > 0, "UIP seen within 6 s (%u reads)", seen);
 	CHECK(ok, "UIP only near a second boundary (last ns %llu)", (unsigned long long)ns);
 	cmos_write(0x0B, 0x82);
 	start = ns_now();

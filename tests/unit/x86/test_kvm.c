@@ -4,6 +4,7 @@
  * back with KVM_GET_SREGS / KVM_GET_REGS / KVM_GET_FPU). Skipped with the
  * reason when there is no usable /dev/kvm.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +56,24 @@ static void check_topology(const struct cpuid_buf *b, unsigned i)
 	CHECK(end && ((end->ecx >> 8) & 0xff) == 0, "vCPU %u leaf 0xB.2: end of levels", i);
 }
 
+/* Leaves 0x80000002..4 hold the host's brand string (KVM leaves them 0). */
+static void check_brand(const struct cpuid_buf *b, unsigned i)
+{
+	char guest[49] = "", host[49] = "";
+	unsigned r[4];
+
+	for (uint32_t fn = 0x80000002; fn <= 0x80000004; fn++) {
+		const struct kvm_cpuid_entry2 *e = find(b, fn, 0);
+		uint32_t g[4] = { e ? e->eax : 0, e ? e->ebx : 0, e ? e->ecx : 0, e ? e->edx : 0 };
+
+		memcpy(guest + (fn - 0x80000002) * 16, g, 16);
+		if (!__get_cpuid(fn, &r[0], &r[1], &r[2], &r[3]))
+			memset(r, 0, sizeof(r));
+		memcpy(host + (fn - 0x80000002) * 16, r, 16);
+	}
+	CHECK(host[0] && strcmp(guest, host) == 0, "vCPU %u brand string [%s], host [%s]", i, guest, host);
+}
+
 static void check_cpuid(int vcpu, unsigned i)
 {
 	struct cpuid_buf b = { .c.nent = MAX_ENT };
@@ -77,6 +96,7 @@ static void check_cpuid(int vcpu, unsigned i)
 		CHECK(ext8 && (ext8->ebx & 4), "vCPU %u AMD: XSAVEERPTR reported", i);
 	else
 		CHECK(1, "# SKIP not AMD: XSAVEERPTR left as KVM reports it");
+	check_brand(&b, i);
 }
 
 /* KVM_GET_FPU leaves mxcsr out: read it from the legacy XSAVE area. */

@@ -1,0 +1,328 @@
+/*
+ * One libFuzzer target per device class, built from this file with
+ * -DFUZZ_CLASS="<class>". The device is created from a DeviceSpec as the
+ * monitor builds it, then driven through devproc's entry points: trapped
+ * accesses go through the ring (ring_consume -> devproc_serve_trap ->
+ * ops->trap), queue doorbells to ops->notify, readable backend fds to
+ * ops->backend (only while poll_mask asks, as the event loop does).
+ *
+ * Input (see README.md): one variant byte (spec options), then ops:
+ *   0 read     region u8, offset le16, lenc u8 (len = 1 << (lenc & 3))
+ *   1 write    region u8, offset le16, lenc u8, value (len bytes, le)
+ *   2 notify   queue u8 (modulo the class's queue count)
+ *   3 backend  index u8 (& 3), n u8, n input bytes (written to fds[0] first)
+ *   4 memwrite gpa le16, n u8, n bytes into guest RAM (wrapping at its end)
+ *   5 reset    ops->reset (the host resets the device)
+ *   6 eof      close the writing end of the input (fds[0] reads 0)
+ *   7 nop
+ * After the ops the device must be in a defined state: a class-specific
+ * check that a well-formed use works after a reset (for virtio: NEEDS_RESET
+ * agrees with dev->needs_reset, then a driver reset, Linux's init sequence
+ * and one request on fresh rings must complete).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fakehost.h"
+#include "harness.h"
+#include "virtio_guest.h"
+#include "virtio_pci.h"
+
+#ifndef FUZZ_CLASS
+#error "build with -DFUZZ_CLASS=\"<device class>\""
+#endif
+
+#define RAM_SIZE	0x10000ull
+#define DISK_SIZE	0x10000
+#define MAX_OPS		4096
+
+static struct fz_ram ram;
+static const struct device_ops *ops;
+static const struct virtio_pci_ident *ident;
+static int null_fd = -1, disk_fd = -1;
+
+struct spec_buf {
+	struct fakespec fs;
+	char params[4][32];
+};
+
+/* The spec the monitor would build (monitor/machine.c), with variants. */
+static void build_spec(struct spec_buf *sb, uint8_t v)
+{
+	struct fakespec *fs = &sb->fs;
+	unsigned np = 0;
+
+	fakespec_init(fs, FUZZ_CLASS);
+	if (ident) {
+		for (unsigned r = 0; r < VIRTIO_PCI_NREGIONS; r++)
+			fakespec_add_mmio(fs, 0xfe000000ull + r * VIRTIO_PCI_REGION_SIZE,
+					  VIRTIO_PCI_REGION_SIZE);
+		for (unsigned i = 0; i < ident->nvectors && i < DEVICE_MAX_IRQS; i++)
+			fakespec_add_irq(fs, 24 + i);
+		if ((v & 1) && fs->spec.n_irqs < DEVICE_MAX_IRQS) {	/* INTx line last */
+			snprintf(sb->params[np], 32, "intx=%zu", fs->spec.n_irqs);
+			fakespec_add_param(fs, sb->params[np++]);
+			fakespec_add_irq(fs, 11);
+		}
+		if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
+			snprintf(sb->params[np], 32, "readonly=%s", (v & 2) ? "on" : "off");
+			fakespec_add_param(fs, sb->params[np++]);
+			if (v & 4) {
+				snprintf(sb->params[np], 32, "serial=fuzz-disk-%u", v >> 4);
+				fakespec_add_param(fs, sb->params[np++]);
+			}
+		}
+	} else if (strcmp(FUZZ_CLASS, "serial") == 0) {
+		fakespec_add_pio(fs, 0x3f8, 8);
+		fakespec_add_irq(fs, 4);
+	} else if (strcmp(FUZZ_CLASS, "rtc") == 0) {
+		fakespec_add_pio(fs, 0x70, 2);
+		if (v & 1)
+			fakespec_add_irq(fs, 8);
+		if (v & 2) {
+			fs->spec.has_mem_size = 1;
+			fs->spec.mem_size = (uint64_t)v << 28;	/* up to ~64 GiB */
+		}
+	} else if (strcmp(FUZZ_CLASS, "i8042") == 0) {
+		fakespec_add_pio(fs, 0x60, 1);
+		fakespec_add_pio(fs, 0x64, 1);
+		for (unsigned i = 0; i < v % 3; i++)
+			fakespec_add_irq(fs, i ? 12 : 1);
+	} else if (strcmp(FUZZ_CLASS, "acpi_pm") == 0) {
+		fakespec_add_pio(fs, 0x600, 4);
+		fakespec_add_pio(fs, 0x604, 2);
+		if (v & 1)
+			fakespec_add_irq(fs, 9);
+		if (v & 2) {
+			snprintf(sb->params[np], 32, "s5=%u", (v >> 2) & 7);
+			fakespec_add_param(fs, sb->params[np++]);
+		}
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	ops = device_class_find(FUZZ_CLASS);
+	if (!ops)
+		fz_fail("no device class %s", FUZZ_CLASS);
+	ident = virtio_pci_ident_find(FUZZ_CLASS);
+	fz_ram_init(&ram, RAM_SIZE);
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	disk_fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
+	if (null_fd < 0 || disk_fd < 0)
+		fz_fail("cannot open /dev/null or make a memfd");
+	return 0;
+}
+
+/* --- the end-state checks --- */
+
+static uint64_t rd(struct fz_host *h, unsigned region, uint64_t off, unsigned len)
+{
+	uint64_t v = ~0ull;
+
+	FZ_CHECK(fz_trap(h, TRAP_PIO, (uint8_t)region, off, len, false, 0, &v) >= 0,
+		 "check: read of region %u +%llu refused", region, (unsigned long long)off);
+	return v;
+}
+
+static void wr(struct fz_host *h, unsigned region, uint64_t off, unsigned len, uint64_t v)
+{
+	(void)fz_trap(h, TRAP_PIO, (uint8_t)region, off, len, true, v, NULL);
+}
+
+static void check_legacy(struct fz_host *h)
+{
+	struct device *dev = &h->dp.dev;
+
+	ops->reset(dev);
+	if (strcmp(FUZZ_CLASS, "serial") == 0) {
+		wr(h, 0, 7, 1, 0x5a);
+		FZ_CHECK(rd(h, 0, 7, 1) == 0x5a, "serial: scratch register lost after reset");
+		FZ_CHECK((rd(h, 0, 5, 1) & 0x60) == 0x60, "serial: THR not empty after reset");
+		FZ_CHECK((rd(h, 0, 2, 1) & 0x0f) == 0x01, "serial: interrupt pending after reset");
+		FZ_CHECK(h->irq_level[0] == 0, "serial: irq line high after reset");
+	} else if (strcmp(FUZZ_CLASS, "rtc") == 0) {
+		wr(h, 0, 0, 1, 0x40);
+		wr(h, 0, 1, 1, 0xa5);
+		FZ_CHECK(rd(h, 0, 1, 1) == 0xa5, "rtc: CMOS RAM byte lost");
+		wr(h, 0, 0, 1, 0x0d);
+		FZ_CHECK(rd(h, 0, 1, 1) == 0x80, "rtc: register D without VRT");
+	} else if (strcmp(FUZZ_CLASS, "i8042") == 0) {
+		wr(h, 1, 0, 1, 0xaa);
+		FZ_CHECK(rd(h, 1, 0, 1) & 1, "i8042: self-test left no output");
+		FZ_CHECK(rd(h, 0, 0, 1) == 0x55, "i8042: self-test did not answer 0x55");
+	} else if (strcmp(FUZZ_CLASS, "acpi_pm") == 0) {
+		FZ_CHECK(rd(h, 1, 0, 2) & 1, "acpi_pm: SCI_EN clear");
+		wr(h, 0, 2, 2, 0x0100);
+		FZ_CHECK(rd(h, 0, 2, 2) == 0x0100, "acpi_pm: PM1_EN lost");
+		FZ_CHECK(h->nirqs == 0 || h->irq_level[0] == 0, "acpi_pm: SCI high with nothing set");
+	}
+}
+
+#define CHK_RING	0x8000ull	/* fresh rings for the check: 0x8000.. */
+#define CHK_BUF		0xc000ull
+#define CHK_QSIZE	16
+
+/* A driver reset, Linux's init, and one request per class must work. */
+static void check_virtio(struct fz_host *h)
+{
+	struct device *dev = &h->dp.dev;
+	struct gvq g[4];
+	uint8_t status = (uint8_t)vcfg_read(dev, VIRTIO_PCI_COMMON_STATUS, 1);
+	uint32_t id, len;
+	unsigned q = 0;
+	uint16_t head;
+
+	FZ_CHECK(!!(status & VIRTIO_STATUS_NEEDS_RESET) == dev->needs_reset,
+		 "status 0x%02x but dev->needs_reset %d", status, dev->needs_reset);
+	FZ_CHECK(vdrv_negotiate(dev, 1ull << VIRTIO_F_VERSION_1) != 0, "FEATURES_OK refused");
+	for (unsigned i = 0; i < ident->nqueues; i++) {
+		gvq_init(&g[i], ram.base, CHK_RING + i * 0x1000, CHK_QSIZE);
+		FZ_CHECK(vdrv_setup_queue(dev, i, &g[i], 0) == 0, "queue %u: vector 0 refused", i);
+	}
+	status = vdrv_add_status(dev, VIRTIO_STATUS_DRIVER_OK);
+	FZ_CHECK(status == 0x0f, "status 0x%02x after init", status);
+	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
+		struct gbuf b[3] = { { CHK_BUF, 16, false }, { CHK_BUF + 0x100, 512, true },
+				     { CHK_BUF + 0x400, 1, true } };
+
+		memset(ram.base + CHK_BUF, 0, 16);		/* T_IN, sector 0 */
+		ram.base[CHK_BUF + 0x400] = 0xff;
+		head = gvq_add(&g[0], b, 3);
+	} else if (strcmp(FUZZ_CLASS, "virtio-rng") == 0) {
+		struct gbuf b = { CHK_BUF, 16, true };
+
+		head = gvq_add(&g[0], &b, 1);
+	} else {
+		struct gbuf b = { CHK_BUF, 1, false };	/* transmitq: one byte */
+
+		q = 1;
+		head = gvq_add(&g[1], &b, 1);
+	}
+	fz_notify(h, q);
+	FZ_CHECK(gvq_get_used(&g[q], &id, &len), "the check request got no answer");
+	FZ_CHECK(id == head, "used id %u, posted %u", id, head);
+	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0)
+		FZ_CHECK(len == 513 && ram.base[CHK_BUF + 0x400] == 0, "blk read: len %u status %u",
+			 len, ram.base[CHK_BUF + 0x400]);
+	else if (strcmp(FUZZ_CLASS, "virtio-rng") == 0)
+		FZ_CHECK(len == 16, "rng: %u bytes, want 16", len);
+	FZ_CHECK(!dev->needs_reset, "NEEDS_RESET after a well-formed request");
+}
+
+/* --- the ops --- */
+
+struct run {
+	struct fz_host h;
+	int in_rd, in_wr;
+};
+
+static unsigned op_len(uint8_t lenc)
+{
+	return 1u << (lenc & 3);
+}
+
+static void run_op(struct run *r, struct fz_in *in)
+{
+	struct fz_host *h = &r->h;
+	uint8_t op = fz_u8(in) & 7, region, buf[256];
+	uint64_t off, gpa;
+	unsigned len, n;
+
+	switch (op) {
+	case 0:
+	case 1:
+		region = fz_u8(in);
+		off = fz_le(in, 2);
+		len = op_len(fz_u8(in));
+		(void)fz_trap(h, ident ? TRAP_MMIO : TRAP_PIO, region, off, len, op == 1,
+			      op == 1 ? fz_le(in, len) : 0, NULL);
+		break;
+	case 2:
+		n = fz_u8(in);
+		fz_notify(h, ident ? n % ident->nqueues : n % 4);
+		break;
+	case 3:
+		region = fz_u8(in) & 3;
+		n = (unsigned)fz_bytes(in, buf, fz_u8(in));
+		if (n && r->in_wr >= 0 && write(r->in_wr, buf, n) < 0 && errno != EAGAIN)
+			fz_fail("input pipe: %s", strerror(errno));
+		fz_backend(h, region);
+		break;
+	case 4:
+		gpa = fz_le(in, 2);
+		n = (unsigned)fz_bytes(in, buf, fz_u8(in));
+		for (unsigned i = 0; i < n; i++)
+			ram.base[(gpa + i) % RAM_SIZE] = buf[i];
+		break;
+	case 5:
+		ops->reset(&h->dp.dev);
+		break;
+	case 6:
+		if (r->in_wr >= 0)
+			close(r->in_wr);
+		r->in_wr = -1;
+		break;
+	}
+}
+
+/* Backend fds by class: input pipe, output /dev/null, the disk memfd. */
+static void give_fds(struct run *r, uint8_t v)
+{
+	struct device *dev = &r->h.dp.dev;
+	int p[2];
+
+	r->in_rd = r->in_wr = -1;
+	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
+		if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
+			fz_fail("disk memfd: %s", strerror(errno));
+		dev->fds[0] = disk_fd;
+		dev->nfds = 1;
+		return;
+	}
+	if (strcmp(FUZZ_CLASS, "serial") && strcmp(FUZZ_CLASS, "virtio-console"))
+		return;
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		fz_fail("pipe2: %s", strerror(errno));
+	r->in_rd = p[0];
+	r->in_wr = p[1];
+	dev->fds[0] = p[0];
+	dev->fds[1] = (v & 8) ? -1 : null_fd;	/* sometimes no output at all */
+	dev->nfds = 2;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz_in in = { data, size };
+	static struct run r;
+	struct spec_buf sb;
+	struct device *dev = &r.h.dp.dev;
+	uint8_t v = fz_u8(&in);
+
+	build_spec(&sb, v);
+	fz_host_init(&r.h, &ram, (unsigned)sb.fs.spec.n_irqs);
+	dev->ops = ops;
+	snprintf(dev->id, sizeof(dev->id), "%s0", FUZZ_CLASS);
+	give_fds(&r, v);
+	if (ops->create(dev, &sb.fs.spec) != 0)
+		fz_fail("create refused the monitor's spec (variant 0x%02x)", v);
+	for (unsigned i = 0; i < MAX_OPS && fz_more(&in); i++)
+		run_op(&r, &in);
+	if (ident)
+		check_virtio(&r.h);
+	else
+		check_legacy(&r.h);
+	ops->destroy(dev);
+	if (r.in_rd >= 0)
+		close(r.in_rd);
+	if (r.in_wr >= 0)
+		close(r.in_wr);
+	return 0;
+}
