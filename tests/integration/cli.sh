@@ -88,11 +88,12 @@ case_disk_bad_option() {
 }
 
 case_disk_locked() {
+	local lockfd
 	truncate -s 1M "$TMP/d.img"
-	flock -x "$TMP/d.img" sleep 10 &
-	sleep 0.2
+	exec {lockfd}<"$TMP/d.img"
+	flock -x "$lockfd"	# held by this shell, as another VM would hold it
 	bad_args --disk "path=$TMP/d.img"
-	kill %1 2>/dev/null
+	exec {lockfd}<&-
 	expect_usage_error 'in use by another VM'
 	ok "a disk another process holds: status 2"
 }

@@ -47,7 +47,7 @@ PATCHES=("$HERE/skip-int3-selftest.patch")
 skip() { echo "SKIP: $*"; exit 77; }
 say() { echo "linux: $*" >&2; }
 
-installed_version() { dpkg-query -W -f='${Status} ${Version}\n' "$PKG" 2>/dev/null | awk '/ok installed/ {print $4}'; }
+installed_version() { dpkg-query -W -f='${Status} ${Version}\n' "$PKG" 2>/dev/null | awk '/ok installed/ {print $4}' || true; }
 candidate_version() { apt-cache policy "$PKG" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true; }
 
 # The cache key: a hash of everything that decides what gets built.
