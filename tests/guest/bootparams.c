@@ -208,3 +208,17 @@ bool cmdline_get_u64(const char *key, uint64_t *out)
 
 	return cmdline_get(key, buf, sizeof(buf)) && parse_u64(buf, out);
 }
+
+bool cmdline_list_has(const char *key, const char *item)
+{
+	char list[128];
+	size_t n = strlen(item);
+
+	if (!cmdline_get(key, list, sizeof(list)))
+		return true;
+	for (const char *p = list; *p; p++)
+		if ((p == list || p[-1] == ',') && !strncmp(p, item, n) &&
+		    (p[n] == ',' || p[n] == 0))
+			return true;
+	return false;
+}

@@ -268,6 +268,9 @@ bool cmdline_get(const char *key, char *buf, size_t size);
  */
 bool cmdline_get_u64(const char *key, uint64_t *out);
 
+/* True if `key` is absent from the command line or its comma list has item. */
+bool cmdline_list_has(const char *key, const char *item);
+
 /* The same parser on its own: returns false on a malformed number. */
 bool parse_u64(const char *s, uint64_t *out);
 /* Hex without prefix (0x accepted too). */

@@ -45,17 +45,7 @@ static uint64_t xorshift(void)
 
 static bool wanted(const char *name)
 {
-	char list[64];
-	size_t n = strlen(name);
-	const char *p;
-
-	if (!cmdline_get("blk_phases", list, sizeof(list)))
-		return true;
-	for (p = list; *p; p++)
-		if ((p == list || p[-1] == ',') && !strncmp(p, name, n) &&
-		    (p[n] == ',' || p[n] == 0))
-			return true;
-	return false;
+	return cmdline_list_has("blk_phases", name);
 }
 
 static void run(const struct phase *ph, unsigned depth, uint64_t bufs)

@@ -135,17 +135,7 @@ static const struct hostile_case cases[] = {
 
 static bool wanted(const char *name)
 {
-	char list[128];
-	size_t n = strlen(name);
-	const char *p;
-
-	if (!cmdline_get("hostile_cases", list, sizeof(list)))
-		return true;
-	for (p = list; *p; p++)
-		if ((p == list || p[-1] == ',') && !strncmp(p, name, n) &&
-		    (p[n] == ',' || p[n] == 0))
-			return true;
-	return false;
+	return cmdline_list_has("hostile_cases", name);
 }
 
 /* Status has NEEDS_RESET within a bounded number of reads. */
