@@ -8,7 +8,10 @@
  * SLP_TYP|SLP_EN to PM1a_CNT, and the PCI host bridge \_SB.PCI0: with ACPI
  * on, Linux enumerates PCI only below host bridges in the namespace and
  * never falls back to scanning bus 0 itself; its _PRT routes INTx the way
- * x86_pci_intx_gsi() and the MP table do.
+ * x86_pci_intx_gsi() and the MP table do. Next to it the legacy devices
+ * (\_SB.COM1, RTC, KBD, MOU) with their ports and ISA IRQs: ACPI Linux
+ * finds them through PnP (drivers/pnp/pnpacpi), as on real firmware, and
+ * its 8250, rtc_cmos and i8042 drivers bind to those PnP devices.
  *
  * The DSDT's AML is hand-assembled (ACPI 6.0 section 20, "AML
  * Specification") by the small emitters below; `iasl -d` in the unit tests
@@ -100,18 +103,23 @@ _Static_assert(ACPI_FADT + sizeof(struct acpi_fadt) <= ACPI_DSDT, "FADT overlaps
 _Static_assert(ACPI_MADT + 44 + X86_MAX_CPUS * 8 + 12 + 2 * 10 + 6 <= ACPI_SIZE, "MADT");
 _Static_assert(X86_ACPI_ADDR + ACPI_SIZE <= X86_MPTABLE_CFG_ADDR, "ACPI overlaps MP table");
 /*
- * DSDT: header, \_S5_ and PCI0 without _PRT (under 200 bytes), then the
- * _PRT: Name, PackageOp, PkgLength, count, and per (slot, pin) at most 13
- * bytes: PackageOp, PkgLength, count, DWord address, Byte pin, Zero, Byte
- * GSI. acpi_dsdt() still checks the real size.
+ * DSDT: header, \_S5_ and PCI0 without _PRT (under 200 bytes), the legacy
+ * devices (under 200), then the _PRT: Name, PackageOp, PkgLength, count,
+ * and per (slot, pin) at most 13 bytes: PackageOp, PkgLength, count, DWord
+ * address, Byte pin, Zero, Byte GSI. acpi_dsdt() still checks the real
+ * size.
  */
 #define PRT_ENTRIES ((X86_PCI_SLOT_MAX - X86_PCI_SLOT_MIN + 1) * X86_PCI_INTX_PINS)
 _Static_assert(PRT_ENTRIES <= 0xff, "_PRT: NumElements is one byte");
-_Static_assert(ACPI_DSDT + 36 + 256 + 9 + PRT_ENTRIES * 13 <= ACPI_MADT, "DSDT slot");
+_Static_assert(ACPI_DSDT + 36 + 200 + 200 + 9 + PRT_ENTRIES * 13 <= ACPI_MADT, "DSDT slot");
 /* The PCI window must be outside RAM and below the IOAPIC and LAPIC pages. */
 _Static_assert(X86_PCI_MMIO_START >= X86_MMIO_HOLE_START &&
 	       X86_PCI_MMIO_END <= X86_IOAPIC_ADDR &&
 	       X86_PCI_MMIO_START < X86_PCI_MMIO_END, "PCI MMIO window");
+/* IRQNoFlags has a 16-bit mask of ISA IRQs; IO's _LEN is one byte. */
+_Static_assert(X86_COM1_IRQ < 16 && X86_RTC_IRQ < 16 && X86_I8042_KBD_IRQ < 16 &&
+	       X86_I8042_AUX_IRQ < 16, "legacy IRQs are ISA IRQs");
+_Static_assert(X86_COM1_PORTS <= 0xff && X86_RTC_PORTS <= 0xff, "IO descriptor _LEN");
 
 #define FADT_WBINVD		(1u << 0)
 #define FADT_PROC_C1		(1u << 2)
@@ -293,16 +301,17 @@ static void aml_name_buffer(struct aml *a, const char seg[4], const uint8_t *b, 
 }
 
 /*
- * Resource descriptors (ACPI 6.0 section 6.4) for the host bridge's _CRS.
+ * Resource descriptors (ACPI 6.0 section 6.4) for the devices' _CRS.
  * Address space descriptors are all "ResourceProducer, PosDecode,
  * MinFixed, MaxFixed" windows of exactly [min, max]: granularity and
  * translation 0, length max - min + 1.
  */
 enum crs_kind {
 	CRS_BUS,	/* WordBusNumber */
-	CRS_IO_PORTS,	/* IO (Decode16): ports the bridge itself decodes */
+	CRS_IO_PORTS,	/* IO (Decode16): ports [min, max] the device decodes */
 	CRS_IO_WINDOW,	/* WordIO, EntireRange */
 	CRS_MEM_WINDOW,	/* DWordMemory, NonCacheable, ReadWrite */
+	CRS_ISA_IRQ,	/* IRQNoFlags: ISA IRQ min (= max), edge, active-high */
 };
 
 struct crs_entry {
@@ -312,6 +321,7 @@ struct crs_entry {
 
 #define CRS_WORD_ADDR	0x88	/* large item: Word Address Space Descriptor */
 #define CRS_DWORD_ADDR	0x87	/* large item: DWord Address Space Descriptor */
+#define CRS_IRQ_NOFLAGS	0x22	/* small item 0x04 (IRQ), 2 bytes: mask only */
 #define CRS_IO		0x47	/* small item 0x08 (I/O port), 7 bytes */
 #define CRS_END		0x79	/* small item 0x0f (End Tag), 1 byte */
 #define CRS_FIXED_WINDOW 0x0c	/* general flags: _MAF, _MIF; producer, positive decode */
@@ -357,6 +367,11 @@ static void crs_entry(struct aml *a, const struct crs_entry *e)
 	case CRS_MEM_WINDOW:
 		crs_addr(a, 4, CRS_SPACE_MEM, CRS_MEM_RW, e);
 		break;
+	case CRS_ISA_IRQ:
+		/* No flags byte: edge-triggered, active-high, exclusive. */
+		aml_byte(a, CRS_IRQ_NOFLAGS);
+		aml_le(a, 1u << e->min, 2);		/* _INT: one bit per IRQ 0..15 */
+		break;
 	}
 }
 
@@ -374,14 +389,14 @@ static const struct crs_entry pci0_crs[] = {
 	{ CRS_MEM_WINDOW, (uint32_t)X86_PCI_MMIO_START, (uint32_t)(X86_PCI_MMIO_END - 1) },
 };
 
-/* Name (_CRS, ResourceTemplate () { pci0_crs, EndTag }) */
-static void aml_pci0_crs(struct aml *a)
+/* Name (_CRS, ResourceTemplate () { e[0..n), EndTag }) */
+static void aml_name_crs(struct aml *a, const struct crs_entry *e, size_t n)
 {
 	uint8_t buf[128];
 	struct aml crs = { .p = buf, .cap = sizeof(buf) };
 
-	for (size_t i = 0; i < ARRAY_SIZE(pci0_crs); i++)
-		crs_entry(&crs, &pci0_crs[i]);
+	for (size_t i = 0; i < n; i++)
+		crs_entry(&crs, &e[i]);
 	aml_byte(&crs, CRS_END);
 	aml_byte(&crs, 0);		/* checksum 0: "treat as correct" */
 	a->overflow |= crs.overflow;
@@ -420,22 +435,27 @@ static void aml_pci0_prt(struct aml *a)
 	aml_pkg_end(a, prt);
 }
 
-/*
- * Scope (\_SB) { Device (PCI0) { ... } }: the PCI host bridge at segment
- * 0, bus 0, with its windows (_CRS) and INTx routing (_PRT). Functions
- * that use MSI-X never consult the _PRT; it is their INTx fallback.
- */
-static void aml_pci0(struct aml *a)
+/* Device (seg) { ...: returns the PkgLength start for aml_pkg_end. */
+static size_t aml_device_begin(struct aml *a, const char seg[4])
 {
-	size_t scope, dev;
+	size_t dev;
 
-	aml_byte(a, AML_SCOPE);
-	scope = aml_pkg_begin(a);
-	aml_nameseg(a, "_SB_");		/* at the root: no '\' prefix needed */
 	aml_byte(a, AML_EXT);
 	aml_byte(a, AML_EXT_DEVICE);
 	dev = aml_pkg_begin(a);
-	aml_nameseg(a, "PCI0");
+	aml_nameseg(a, seg);
+	return dev;
+}
+
+/*
+ * Device (PCI0): the PCI host bridge at segment 0, bus 0, with its
+ * windows (_CRS) and INTx routing (_PRT). Functions that use MSI-X never
+ * consult the _PRT; it is their INTx fallback.
+ */
+static void aml_pci0(struct aml *a)
+{
+	size_t dev = aml_device_begin(a, "PCI0");
+
 	/*
 	 * PNP0A03 only: a _CID of PNP0A08 would promise a PCIe root with
 	 * ECAM (an MCFG) and an _OSC, none of which exist here.
@@ -444,9 +464,74 @@ static void aml_pci0(struct aml *a)
 	aml_name_int(a, "_UID", 0);
 	aml_name_int(a, "_SEG", 0);		/* segment group 0 */
 	aml_name_int(a, "_BBN", 0);		/* base bus number */
-	aml_pci0_crs(a);
+	aml_name_crs(a, pci0_crs, ARRAY_SIZE(pci0_crs));
 	aml_pci0_prt(a);
 	aml_pkg_end(a, dev);
+}
+
+/*
+ * A fixed legacy device: no _STA (so present and enabled), no _SRS or
+ * _PRS (so not reconfigurable), only what it decodes in _CRS.
+ */
+struct pnp_dev {
+	char name[4];			/* NameSeg, '_'-padded */
+	char hid[8];			/* EisaId */
+	int uid;			/* _UID, or -1 for none */
+	size_t ncrs;
+	struct crs_entry crs[3];
+};
+
+#define PNP_PORTS(port, n)	{ CRS_IO_PORTS, (port), (port) + (n) - 1 }
+#define PNP_IRQ(irq)		{ CRS_ISA_IRQ, (irq), (irq) }
+/* .crs and its count from one list, so that they cannot disagree. */
+#define PNP_CRS(...)							\
+	.ncrs = sizeof((const struct crs_entry[]){ __VA_ARGS__ }) /		\
+		sizeof(struct crs_entry),				\
+	.crs = { __VA_ARGS__ }
+
+/*
+ * The devices monitor/machine.c puts at these ports and IRQs, with the
+ * EisaIds Linux's drivers match: 8250_pnp (PNP0501), rtc_cmos (PNP0B00)
+ * and i8042's PnP probe, which takes the data port from the keyboard's
+ * first one-port IO, the command port from its second, the keyboard IRQ
+ * from it and the AUX IRQ from the mouse (PNP0F13); a keyboard without a
+ * mouse device reads as "AUX port disabled".
+ */
+static const struct pnp_dev pnp_devs[] = {
+	{ "COM1", "PNP0501", 1,		/* 16550A-compatible UART */
+	  PNP_CRS(PNP_PORTS(X86_COM1_PORT, X86_COM1_PORTS), PNP_IRQ(X86_COM1_IRQ)) },
+	{ "RTC_", "PNP0B00", -1,	/* AT real-time clock */
+	  PNP_CRS(PNP_PORTS(X86_RTC_PORT, X86_RTC_PORTS), PNP_IRQ(X86_RTC_IRQ)) },
+	{ "KBD_", "PNP0303", -1,	/* IBM enhanced keyboard (i8042) */
+	  PNP_CRS(PNP_PORTS(X86_I8042_DATA_PORT, 1), PNP_PORTS(X86_I8042_CMD_PORT, 1),
+		  PNP_IRQ(X86_I8042_KBD_IRQ)) },
+	{ "MOU_", "PNP0F13", -1,	/* PS/2 mouse: the i8042's AUX port */
+	  PNP_CRS(PNP_IRQ(X86_I8042_AUX_IRQ)) },
+};
+
+/* Device (name) { Name (_HID, EisaId (hid)) [Name (_UID, uid)] Name (_CRS, ...) } */
+static void aml_pnp_dev(struct aml *a, const struct pnp_dev *p)
+{
+	size_t dev = aml_device_begin(a, p->name);
+
+	aml_name_eisaid(a, "_HID", p->hid);
+	if (p->uid >= 0)
+		aml_name_int(a, "_UID", (uint64_t)p->uid);
+	aml_name_crs(a, p->crs, p->ncrs);
+	aml_pkg_end(a, dev);
+}
+
+/* Scope (\_SB) { Device (PCI0) { ... } Device (COM1) { ... } ... } */
+static void aml_sb(struct aml *a)
+{
+	size_t scope;
+
+	aml_byte(a, AML_SCOPE);
+	scope = aml_pkg_begin(a);
+	aml_nameseg(a, "_SB_");		/* at the root: no '\' prefix needed */
+	aml_pci0(a);
+	for (size_t i = 0; i < ARRAY_SIZE(pnp_devs); i++)
+		aml_pnp_dev(a, &pnp_devs[i]);
 	aml_pkg_end(a, scope);
 }
 
@@ -542,19 +627,22 @@ static void acpi_fadt(uint8_t *buf)
 	f->iapc_boot_arch = BOOT_ARCH_LEGACY | BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA;
 	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
 		   FADT_FIX_RTC | FADT_RESET_REG_SUP;
-	f->reset_reg = acpi_io(0x64, 1);	/* i8042 command port ... */
+	f->reset_reg = acpi_io(X86_I8042_CMD_PORT, 1);	/* i8042 command port ... */
 	f->reset_value = 0xfe;			/* ... "pulse reset line" */
 	acpi_seal(f);
 }
 
-/* DSDT: \_S5_, then \_SB.PCI0. -ENOSPC if the AML outgrows its slot. */
+/*
+ * DSDT: \_S5_, then \_SB with PCI0 and the legacy devices. -ENOSPC if the
+ * AML outgrows its slot.
+ */
 static int acpi_dsdt(uint8_t *buf)
 {
 	uint8_t *d = buf + ACPI_DSDT;
 	struct aml a = { .p = d + 36, .cap = ACPI_MADT - ACPI_DSDT - 36 };
 
 	aml_put(&a, dsdt_s5, sizeof(dsdt_s5));
-	aml_pci0(&a);
+	aml_sb(&a);
 	if (a.overflow)
 		return -ENOSPC;
 	acpi_header(d, "DSDT", (uint32_t)(36 + a.len), 2);

@@ -35,6 +35,21 @@
 #define X86_ACPI_S5_SLP_TYP 5	/* SLP_TYP value the DSDT's \_S5 names */
 #define X86_MAX_CPUS        64
 /*
+ * The PC's legacy devices: the monitor traps these ports and raises these
+ * ISA IRQs (edge, active-high), and the DSDT describes them as
+ * \_SB.COM1, \_SB.RTC, \_SB.KBD and \_SB.MOU.
+ */
+#define X86_COM1_PORT       0x3f8	/* 16550A UART, 8 ports */
+#define X86_COM1_PORTS      8
+#define X86_COM1_IRQ        4
+#define X86_RTC_PORT        0x70	/* CMOS RTC index and data */
+#define X86_RTC_PORTS       2
+#define X86_RTC_IRQ         8
+#define X86_I8042_DATA_PORT 0x60
+#define X86_I8042_CMD_PORT  0x64	/* command/status; also the reset register */
+#define X86_I8042_KBD_IRQ   1
+#define X86_I8042_AUX_IRQ   12
+/*
  * The 32-bit PCI memory window: the monitor pre-assigns BARs from it
  * (monitor/pci.h) and the DSDT's \_SB.PCI0._CRS hands it to the OS. It
  * lies in the MMIO hole below 4 GiB, under the IOAPIC and LAPIC.

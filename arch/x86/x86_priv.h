@@ -71,10 +71,11 @@ int x86_mptable_setup(struct gmem *gm, unsigned ncpus)
 	__attribute__((warn_unused_result));
 
 /*
- * Write RSDP (at X86_ACPI_ADDR), RSDT, XSDT, FACS, FADT, DSDT (\_S5_ and the
+ * Write RSDP (at X86_ACPI_ADDR), RSDT, XSDT, FACS, FADT, DSDT (\_S5_, the
  * PCI host bridge \_SB.PCI0 with the X86_PCI_MMIO_* window and the INTx
- * _PRT) and MADT for
- * ncpus vCPUs. Returns 0 or -errno (-ENOSPC: the DSDT outgrew its slot).
+ * _PRT, and the legacy PnP devices \_SB.COM1, RTC, KBD and MOU at boot.h's
+ * ports and IRQs) and MADT for ncpus vCPUs. Returns 0 or -errno (-ENOSPC:
+ * the DSDT outgrew its slot).
  */
 int x86_acpi_setup(struct gmem *gm, unsigned ncpus)
 	__attribute__((warn_unused_result));

@@ -87,8 +87,15 @@ check_end() {
 	expect_log 'Kernel panic - not syncing: No working init found' "the expected end"
 }
 
+# Without ACPI the 8250 and rtc_cmos drivers bind to legacy platform
+# devices; with it, to the PnP devices the DSDT describes (\_SB.COM1,
+# \_SB.RTC), named "00:NN" by pnpacpi.
+legacy_dev() {
+	if [ "$VARIANT" = acpi ]; then echo '00:[0-9a-f]{2}'; else echo "$1"; fi
+}
+
 check_serial() {
-	expect_log '^.{0,20}serial8250: ttyS0 at I/O 0x3f8 \(irq = 4, base_baud = 115200\) is a 16550A' "8250 at 0x3F8, IRQ 4"
+	expect_log "^.{0,20}$(legacy_dev serial8250): ttyS0 at I/O 0x3f8 \\(irq = 4, base_baud = 115200\\) is a 16550A" "8250 at 0x3F8, IRQ 4"
 	expect_log 'printk: console \[ttyS0\] enabled'
 }
 
@@ -96,7 +103,7 @@ check_serial() {
 # (UTC) between the monitor's start and its end.
 check_rtc() {
 	local line epoch shown
-	line=$(grep -aoE 'rtc_cmos rtc_cmos: setting system clock to [0-9T:-]+ UTC \([0-9]+\)' "$LOG") ||
+	line=$(grep -aoE "rtc_cmos $(legacy_dev rtc_cmos): setting system clock to [0-9T:-]+ UTC \\([0-9]+\\)" "$LOG") ||
 		fail "no \"rtc_cmos: setting system clock to\" line"
 	epoch=${line##*(}
 	epoch=${epoch%)}
@@ -224,9 +231,11 @@ case_boot_acpi() {
 	expect_log 'ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)'
 	expect_log 'pci_bus 0000:00: root bus resource \[mem 0xc0000000-0xfdffffff window\]' "PCI0._CRS: the 32-bit window"
 	expect_log 'PCI: Using ACPI for IRQ routing'
+	expect_log 'pnp: PnP ACPI: found 4 devices' "the DSDT's COM1, RTC, KBD, MOU"
+	! grep -aq 'no PNP device found' "$LOG" || fail "rtc_cmos fell back to the platform device: no PnP RTC"
 	check_no_bad_lines
 	print_milestones
-	ok "Linux with ACPI on vmm-monitor: RSDP, S5, PCI0 with its window and _PRT routing from our tables; the same devices and checks as linux-boot"
+	ok "Linux with ACPI on vmm-monitor: RSDP, S5, PCI0 with its window and _PRT routing, 8250 and rtc_cmos on the DSDT's PnP devices; the same devices and checks as linux-boot"
 }
 
 dispatch "$@"

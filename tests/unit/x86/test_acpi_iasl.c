@@ -8,14 +8,16 @@
  *  - recompiled from that disassembly with `iasl`: 0 errors, 0 warnings,
  *    and the same bytes after the header (so iasl read every field the
  *    way we meant it, and our AML is encoded the way iasl encodes it);
- *  - for the DSDT, the disassembly must show \_S5_ at the root and the
- *    host bridge \_SB.PCI0 with its _HID, every _CRS window and the whole
- *    _PRT (slots 1..31 x INTA..INTD -> GSI 16 + (slot + pin) % 8);
+ *  - for the DSDT, the disassembly must show \_S5_ at the root, the host
+ *    bridge \_SB.PCI0 with its _HID, every _CRS window and the whole _PRT
+ *    (slots 1..31 x INTA..INTD -> GSI 16 + (slot + pin) % 8), and after
+ *    it the legacy devices \_SB.COM1, RTC, KBD and MOU with their PnP ids,
+ *    ports and ISA IRQs;
  *  - the DSDT, FADT and MADT are loaded into `acpiexec` (the ACPICA
  *    interpreter Linux runs), which evaluates \_S5_ and \_SB.PCI0._PRT,
- *    decodes \_SB.PCI0._CRS the way Linux's acpi_walk_resources does, and
- *    converts the _PRT with AcpiGetIrqRoutingTable, as Linux's
- *    acpi_pci_irq_find_prt_entry does.
+ *    decodes \_SB.PCI0._CRS and the legacy devices' _CRS the way Linux's
+ *    acpi_walk_resources (and so pnpacpi) does, and converts the _PRT with
+ *    AcpiGetIrqRoutingTable, as Linux's acpi_pci_irq_find_prt_entry does.
  *
  * Without iasl the whole program SKIPs; without acpiexec its checks SKIP.
  * The RSDP is not checked here: it has no table header, and iasl -d
@@ -177,8 +179,9 @@ static unsigned prt_gsi(unsigned slot, unsigned pin)
 }
 
 /*
- * The whole _PRT as flattened iasl ASL, through the end of PCI0 and
- * \_SB: pins 0 and 1 disassemble as Zero and One, the rest as bytes.
+ * The whole _PRT as flattened iasl ASL, through the end of PCI0 and the
+ * start of the next device: pins 0 and 1 disassemble as Zero and One, the
+ * rest as bytes.
  */
 static char *prt_asl(void)
 {
@@ -195,8 +198,55 @@ static char *prt_asl(void)
 					      " Package (0x04) { 0x%04XFFFF, %s, Zero, 0x%02X }%s",
 					      slot, pins[pin], prt_gsi(slot, pin),
 					      slot == PRT_SLOTS && pin == 3 ? "" : ",");
-	snprintf(s + n, cap - n, " }) } } }");
+	snprintf(s + n, cap - n, " }) } Device (COM1) {");
 	return s;
+}
+
+/*
+ * The PC's legacy devices, the last four in \_SB (so the text ends with
+ * the closing braces of \_SB and of the DefinitionBlock): the ports and
+ * ISA IRQs the monitor gives them (tests/unit/x86/test_tables checks
+ * boot.h's constants against these values), each IRQ IRQNoFlags (edge,
+ * active-high), with the EisaIds Linux's 8250_pnp, rtc_cmos and i8042
+ * match. Only COM1 has a _UID (1: the first serial port).
+ */
+static const char *const legacy_asl[] = {
+	"Device (COM1) { Name (_HID, EisaId (\"PNP0501\") ) Name (_UID, One)"
+	" Name (_CRS, ResourceTemplate () { IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08, )"
+	" IRQNoFlags () {4} }) }",
+	"Device (RTC) { Name (_HID, EisaId (\"PNP0B00\") )"
+	" Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0070, 0x0070, 0x01, 0x02, )"
+	" IRQNoFlags () {8} }) }",
+	"Device (KBD) { Name (_HID, EisaId (\"PNP0303\") )"
+	" Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0060, 0x0060, 0x01, 0x01, )"
+	" IO (Decode16, 0x0064, 0x0064, 0x01, 0x01, ) IRQNoFlags () {1} }) }",
+	"Device (MOU) { Name (_HID, EisaId (\"PNP0F13\") )"
+	" Name (_CRS, ResourceTemplate () { IRQNoFlags () {12} }) } } }",
+};
+
+static void check_dsdt_legacy_asl(const char *f)
+{
+	static const char *const what[] = {
+		"COM1: PNP0501, _UID 1, IO 0x3F8 length 8, IRQ 4",
+		"RTC: PNP0B00, IO 0x70 length 2, IRQ 8",
+		"KBD: PNP0303, IO 0x60 and 0x64 (one port each), IRQ 1",
+		"MOU: PNP0F13, IRQ 12, last in \\_SB",
+	};
+	const char *prev = f;
+	size_t n = f ? strlen(f) : 0, last = strlen(legacy_asl[3]);
+
+	for (size_t i = 0; i < sizeof(legacy_asl) / sizeof(legacy_asl[0]); i++) {
+		const char *p = f ? strstr(f, legacy_asl[i]) : NULL;
+
+		CHECK(p && p >= prev, "DSDT %s (in that order)", what[i]);
+		prev = p ? p : prev;
+	}
+	/* asl_flatten leaves one space for the file's last newlines. */
+	CHECK(n > last && strcmp(f + n - 1, " ") == 0 &&
+	      strncmp(f + n - 1 - last, legacy_asl[3], last) == 0,
+	      "DSDT ends with MOU, then the end of \\_SB");
+	CHECK(!has(f, "_STA") && !has(f, "_SRS") && !has(f, "_PRS"),
+	      "legacy devices: no _STA (present), no _SRS/_PRS (fixed resources)");
 }
 
 /* The DSDT as iasl disassembled it: \_S5_ at the root, then \_SB.PCI0. */
@@ -232,8 +282,9 @@ static void check_dsdt_asl(const char *dsl)
 	prt = prt_asl();
 	CHECK(prt && f && strstr(f, prt),	/* not has(): prt is longer than its buffer */
 	      "PCI0._PRT: every slot 1..31 x INTA..INTD -> GSI 16 + (slot + pin) %% 8, "
-	      "last in PCI0");
+	      "last in PCI0, then Device (COM1)");
 	free(prt);
+	check_dsdt_legacy_asl(f);
 	free(f);
 }
 
@@ -300,7 +351,69 @@ static void check_acpiexec_prt(const char *f)
 	      "GSI form (%u wrong or missing)", PRT_ENTRIES, bad);
 }
 
-/* \_S5_ and \_SB.PCI0._CRS as the ACPICA interpreter evaluates them. */
+/*
+ * What `resources \_SB.<dev>` printed for dev's _CRS (flattened), from its
+ * first descriptor through its EndTag; NULL if there is none.
+ */
+static char *acpiexec_crs(const char *f, const char *dev)
+{
+	char head[64];
+	const char *p, *end;
+
+	snprintf(head, sizeof(head), "Device: \\_SB.%s Evaluating _CRS ", dev);
+	p = f ? strstr(f, head) : NULL;
+	p = p ? strstr(p, "[00] ") : NULL;
+	end = p ? strstr(p, "EndTag Resource") : NULL;
+	return end ? strndup(p, (size_t)(end - p) + strlen("EndTag Resource")) : NULL;
+}
+
+#define EXEC_IO(n, port, len)						\
+	"[" n "] I/O Resource Address Decoding : Decode16 Address Minimum : " port \
+	" Address Maximum : " port " Alignment : 01 Address Length : " len " "
+#define EXEC_IRQ(n, irq)						\
+	"[" n "] IRQ Resource Descriptor Length : 02 Triggering : Edge Polarity :" \
+	" ActiveHigh Sharing : Exclusive Interrupt Count : 01 Interrupt List : " irq " "
+
+/*
+ * The legacy devices' _CRS as ACPICA converts them for Linux's pnpacpi:
+ * exactly these descriptors, each IRQ edge-triggered, active-high and
+ * exclusive (what IRQNoFlags means), as the MADT's ISA defaults say.
+ */
+static void check_acpiexec_legacy(const char *f)
+{
+	static const struct { const char *dev, *want, *what; } devs[] = {
+		{ "COM1", EXEC_IO("00", "03F8", "08") EXEC_IRQ("01", "4") "[02] EndTag Resource",
+		  "IO 0x3F8 length 8, IRQ 4" },
+		{ "RTC", EXEC_IO("00", "0070", "02") EXEC_IRQ("01", "8") "[02] EndTag Resource",
+		  "IO 0x70 length 2, IRQ 8" },
+		{ "KBD", EXEC_IO("00", "0060", "01") EXEC_IO("01", "0064", "01")
+			 EXEC_IRQ("02", "1") "[03] EndTag Resource",
+		  "IO 0x60 and 0x64 length 1, IRQ 1" },
+		{ "MOU", EXEC_IRQ("00", "C") "[01] EndTag Resource", "IRQ 12" },
+	};
+	const char *uid;
+
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		char *got = acpiexec_crs(f, devs[i].dev);
+
+		CHECK(got && strcmp(got, devs[i].want) == 0,
+		      "acpiexec: \\_SB.%s._CRS = %s, edge/high/exclusive%s%s", devs[i].dev,
+		      devs[i].what, got ? "" : " (not found)",
+		      got && strcmp(got, devs[i].want) ? " (differs)" : "");
+		if (got && strcmp(got, devs[i].want))
+			printf("# got:  %s\n# want: %s\n", got, devs[i].want);
+		free(got);
+	}
+	uid = f ? strstr(f, "Evaluation of \\_SB.COM1._UID returned object") : NULL;
+	uid = uid ? strstr(uid, " [Integer] = ") : NULL;	/* after the object's address */
+	CHECK(uid && strncmp(uid, " [Integer] = 0000000000000001 ", 30) == 0,
+	      "acpiexec: \\_SB.COM1._UID = 1");
+}
+
+/*
+ * \_S5_, \_SB.PCI0._CRS and _PRT, and the legacy devices' _CRS as the
+ * ACPICA interpreter evaluates them.
+ */
 static void check_acpiexec(const char *dir)
 {
 	char *out, *f;
@@ -311,7 +424,9 @@ static void check_acpiexec(const char *dir)
 		return;
 	}
 	rc = run_in(dir, "exec.log", (char *const[]){ "acpiexec", "-b",
-		"evaluate \\_S5_; resources \\_SB.PCI0; evaluate \\_SB.PCI0._PRT",
+		"evaluate \\_S5_; resources \\_SB.PCI0; evaluate \\_SB.PCI0._PRT; "
+		"resources \\_SB.COM1; resources \\_SB.RTC; resources \\_SB.KBD; "
+		"resources \\_SB.MOU; evaluate \\_SB.COM1._UID",
 		"dsdt.dat", "facp.dat", "apic.dat", NULL });
 	out = slurp(dir, "exec.log", NULL);
 	f = asl_flatten(out ? out : "");
@@ -334,6 +449,7 @@ static void check_acpiexec(const char *dir)
 	      X86_PCI_MMIO_END - 1);
 	CHECK(has(f, "[05] EndTag Resource"), "acpiexec: _CRS has 5 descriptors and an EndTag");
 	check_acpiexec_prt(f);
+	check_acpiexec_legacy(f);
 	free(f);
 	free(out);
 }

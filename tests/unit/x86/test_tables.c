@@ -4,7 +4,8 @@
  * RSDP/RSDT/XSDT/FADT/FACS/DSDT/MADT, parsed here from raw bytes at the
  * spec's offsets: signatures, checksums, CPU counts and every entry,
  * including PCI INTx routing (slots 1..31, INTA..INTD -> GSI 16..23), which
- * the MP table and the DSDT's _PRT must describe alike.
+ * the MP table and the DSDT's _PRT must describe alike, and the DSDT's
+ * legacy PnP devices (COM1, RTC, KBD, MOU) byte for byte.
  * (test_acpi_iasl has ACPICA's iasl and acpiexec read the same tables.)
  */
 #include <errno.h>
@@ -51,6 +52,18 @@ static void test_intx_rule(void)
 	CHECK(X86_PCI_SLOT_MIN == 1 && X86_PCI_SLOT_MAX == PCI_SLOTS && X86_PCI_INTX_PINS == 4 &&
 	      X86_PCI_INTX_GSI_BASE == 16 && X86_PCI_INTX_GSIS == 8 && X86_IOAPIC_PINS == 24,
 	      "boot.h INTx constants: slots 1..31, 4 pins, GSIs 16..23 of the IOAPIC's 24");
+}
+
+/* The PC's legacy devices where every OS expects them (monitor and DSDT). */
+static void test_legacy_constants(void)
+{
+	CHECK(X86_COM1_PORT == 0x3f8 && X86_COM1_PORTS == 8 && X86_COM1_IRQ == 4,
+	      "boot.h: COM1 at 0x3F8, 8 ports, IRQ 4");
+	CHECK(X86_RTC_PORT == 0x70 && X86_RTC_PORTS == 2 && X86_RTC_IRQ == 8,
+	      "boot.h: RTC at 0x70, 2 ports, IRQ 8");
+	CHECK(X86_I8042_DATA_PORT == 0x60 && X86_I8042_CMD_PORT == 0x64 &&
+	      X86_I8042_KBD_IRQ == 1 && X86_I8042_AUX_IRQ == 12,
+	      "boot.h: i8042 data 0x60, command 0x64, keyboard IRQ 1, AUX IRQ 12");
 }
 
 /* What the MP configuration table's entries add up to. */
@@ -250,6 +263,70 @@ static void check_dsdt_pci0(const uint8_t *aml, size_t len)
 	check_dsdt_prt(aml, len);
 }
 
+/*
+ * The legacy devices in raw AML, written out from the spec: each is
+ * DeviceOp (5b 82), a one-byte PkgLength, the NameSeg, Name (_HID,
+ * DWordConst EisaId), COM1's Name (_UID, One), and Name (_CRS, Buffer)
+ * holding IO descriptors (47: Decode16, min, max, align 1, length),
+ * IRQNoFlags (22: 16-bit IRQ mask) and the EndTag (79 00).
+ */
+static const uint8_t legacy_aml[] = {
+	0x5b, 0x82, 0x2b, 'C', 'O', 'M', '1',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,		/* PNP0501 */
+	0x08, '_', 'U', 'I', 'D', 0x01,
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d,
+	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,			/* 0x3F8, 8 */
+	0x22, 0x10, 0x00, 0x79, 0x00,					/* IRQ 4 */
+	0x5b, 0x82, 0x25, 'R', 'T', 'C', '_',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,		/* PNP0B00 */
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d,
+	0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,			/* 0x70, 2 */
+	0x22, 0x00, 0x01, 0x79, 0x00,					/* IRQ 8 */
+	0x5b, 0x82, 0x2d, 'K', 'B', 'D', '_',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03,		/* PNP0303 */
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x18, 0x0a, 0x15,
+	0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,			/* 0x60, 1 */
+	0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,			/* 0x64, 1 */
+	0x22, 0x02, 0x00, 0x79, 0x00,					/* IRQ 1 */
+	0x5b, 0x82, 0x1d, 'M', 'O', 'U', '_',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0f, 0x13,		/* PNP0F13 */
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x08, 0x0a, 0x05,
+	0x22, 0x00, 0x10, 0x79, 0x00,					/* IRQ 12 */
+};
+
+/* A PkgLength at p (ACPI 6.0 section 20.2.4); *n gets its size in bytes. */
+static size_t pkg_length(const uint8_t *p, size_t *n)
+{
+	size_t len = p[0] & 0x3f;
+
+	*n = 1 + (p[0] >> 6);
+	if (*n > 1)
+		len = p[0] & 0x0f;
+	for (size_t i = 1; i < *n; i++)
+		len |= (size_t)p[i] << (4 + 8 * (i - 1));
+	return len;
+}
+
+/*
+ * After \_S5_ (s5_len bytes), Scope (\_SB) runs to the end of the table,
+ * and the table ends with exactly the four legacy devices.
+ */
+static void check_dsdt_legacy(const uint8_t *aml, size_t len, size_t s5_len)
+{
+	const uint8_t *sc = aml + s5_len;
+	size_t n = 0, scope = 0;
+
+	if (len > s5_len + 8 && sc[0] == 0x10)
+		scope = pkg_length(sc + 1, &n);
+	CHECK(scope && 1 + scope == len - s5_len && memcmp(sc + 1 + n, "_SB_", 4) == 0,
+	      "DSDT: Scope (\\_SB) right after \\_S5_, to the end of the table");
+	CHECK(len >= sizeof(legacy_aml) &&
+	      memcmp(aml + len - sizeof(legacy_aml), legacy_aml, sizeof(legacy_aml)) == 0,
+	      "DSDT: \\_SB ends with Device (COM1) PNP0501 _UID 1 IO 0x3F8/8 IRQ 4, "
+	      "RTC PNP0B00 IO 0x70/2 IRQ 8, KBD PNP0303 IO 0x60/1 0x64/1 IRQ 1, "
+	      "MOU PNP0F13 IRQ 12, exact bytes");
+}
+
 static void check_fadt(const struct gmem *gm, const uint8_t *f)
 {
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
@@ -272,6 +349,7 @@ static void check_fadt(const struct gmem *gm, const uint8_t *f)
 	      "DSDT: Name(_S5_, Package(4){%d, %d, 0, 0}) first, at the root",
 	      X86_ACPI_S5_SLP_TYP, X86_ACPI_S5_SLP_TYP);
 	check_dsdt_pci0(d + 36, rd32(d + 4) - 36);
+	check_dsdt_legacy(d + 36, rd32(d + 4) - 36, sizeof(s5));
 	CHECK(memcmp(gpa(gm, rd32(f + 36), 64), "FACS", 4) == 0 && rd32(f + 36) % 64 == 0,
 	      "FACS signature, 64-byte aligned");
 }
@@ -397,6 +475,7 @@ int main(void)
 
 	log_set_level(LOG_ERR);
 	test_intx_rule();
+	test_legacy_constants();
 	if (test_gmem_new(&gm, 64 * MiB) != 0)
 		CHECK_SKIP_ALL("cannot allocate 64 MiB");
 	/* Last a smaller count over a larger one: stale entries must not show. */
