@@ -165,6 +165,22 @@ case_pci_disks() {
 	ok "two --disk options give two virtio-blk functions, then the virtio-rng"
 }
 
+# On a terminal (a pty from script(1)) the console is raw and Ctrl-A x quits.
+case_console_escape() {
+	need_kvm
+	need_guest uart.elf
+	command -v script >/dev/null || skip "script(1) (util-linux) is not installed"
+	CMD="script -qfec 'vmm-monitor --kernel uart.elf' (then Ctrl-A x)"
+	STATUS=0
+	{ sleep 2; printf '\001x'; sleep 1; } |
+		timeout 30 script -qfec "$VMM_MONITOR --kernel $(guest uart.elf) --cmdline uart_wait=20" \
+		/dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+	expect_status 0 "Ctrl-A x quits with status 0"
+	expect_out 'console: quit \(Ctrl-A x\)'
+	grep -aq '^PASS uart' "$OUT" && fail "the guest got a byte: the escape went through"
+	ok "Ctrl-A x on a terminal quits the VM with status 0"
+}
+
 case_pit() {
 	run_vm pit.elf
 	expect_pass pit
