@@ -193,25 +193,23 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
 	return err;
 }
 
-/* Spin on the rings for spin_ns; true if a request came in. */
-static bool spin_for_work(struct devproc *dp, uint64_t *last_poll)
+/*
+ * Spin on the rings until `until` (the earlier of the next look at the fds
+ * and the end of the spin window); true if a request came in.
+ */
+static bool spin_for_work(struct devproc *dp, uint64_t until)
 {
-	uint64_t start = now_ns(), now = start;
-
-	while (now - start < dp->spin_ns) {
+	while (now_ns() < until) {
 		if (ring_pending(dp->ring))
 			return true;
-		if (now - *last_poll >= POLL_EVERY_NS)
-			return false;	/* let the fds have a look */
 		cpu_relax();
-		now = now_ns();
 	}
 	return false;
 }
 
 int devproc_run(struct devproc *dp)
 {
-	uint64_t last_poll = now_ns(), idle_since = now_ns();
+	uint64_t last_poll = now_ns(), idle_since = now_ns(), spin_until;
 	int err = 0;
 
 	if (dp->epoll_fd < 0)	/* devproc_confine made it before the sandbox */
@@ -232,11 +230,15 @@ int devproc_run(struct devproc *dp)
 
 		if (n < 0)
 			return n;
-		if (n > 0 || spin_for_work(dp, &last_poll)) {
-			if (n > 0)
-				idle_since = now_ns();
+		if (n > 0) {
+			idle_since = now_ns();
 			continue;
 		}
+		spin_until = idle_since + dp->spin_ns;
+		if (last_poll + POLL_EVERY_NS < spin_until)
+			spin_until = last_poll + POLL_EVERY_NS;
+		if (spin_for_work(dp, spin_until))
+			continue;
 		if (serve_always_ready(dp) || now_ns() - idle_since < dp->spin_ns) {
 			err = poll_fds(dp, 0, &busy);	/* in the spin window, or a file to read */
 			last_poll = now_ns();

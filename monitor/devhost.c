@@ -90,8 +90,6 @@ static int inproc_trap(void *opaque, struct trap *t)
 	uint64_t one = 1;
 	int ret;
 
-	atomic_fetch_add_explicit(&d->traps[t->region % MACHINE_MAX_REGIONS], 1,
-				  memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
 	mask = d->dev.poll_mask;
 	ret = d->dev.ops->trap(&d->dev, t);
@@ -108,7 +106,7 @@ static int inproc_register(struct inproc_dev *d)
 		struct trap_region tr = {
 			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
 			.region = (uint8_t)i, .name = d->dev.id,
-			.fn = inproc_trap, .opaque = d,
+			.fn = inproc_trap, .opaque = d, .served = &d->traps[i],
 		};
 		int err = trapbus_register(&d->vm->bus, &tr);
 
@@ -124,7 +122,7 @@ static int inproc_register(struct inproc_dev *d)
 
 static int inproc_pci(struct inproc_dev *d, const struct machine_dev *md)
 {
-	d->pci = vpci_new(d->vm, d->dev.id, md->pci, inproc_trap, d, &d->spec);
+	d->pci = vpci_new(d->vm, d->dev.id, md->pci, inproc_trap, d, d->traps, &d->spec);
 	return d->pci ? 0 : -EIO;
 }
 

@@ -159,11 +159,10 @@ static void stats_log(const struct vm *vm)
 {
 	const struct trapbus_stats *s = &vm->bus.stats;
 
-	log_debug("traps: pio %llu (unclaimed r/w %llu/%llu), mmio %llu (unclaimed r/w %llu/%llu)",
-		  (unsigned long long)s->dispatched[TRAP_PIO],
+	/* Served accesses are counted per device region (machine_traps_log). */
+	log_debug("traps: unclaimed pio r/w %llu/%llu, mmio r/w %llu/%llu",
 		  (unsigned long long)s->unclaimed_reads[TRAP_PIO],
 		  (unsigned long long)s->unclaimed_writes[TRAP_PIO],
-		  (unsigned long long)s->dispatched[TRAP_MMIO],
 		  (unsigned long long)s->unclaimed_reads[TRAP_MMIO],
 		  (unsigned long long)s->unclaimed_writes[TRAP_MMIO]);
 }

@@ -93,8 +93,6 @@ static int procdev_trap(void *opaque, struct trap *t)
 
 	if (t->vcpu >= d->vm->ncpus)
 		return -EINVAL;
-	atomic_fetch_add_explicit(&d->traps[t->region % MACHINE_MAX_REGIONS], 1,
-				  memory_order_relaxed);
 	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
 	if (err == RING_STATUS_STOP)
 		return procdev_wait_stop(d);
@@ -245,7 +243,7 @@ static int producers_create(struct proc_dev *d, const struct procdev_cfg *cfg)
  */
 static int procdev_pci(struct proc_dev *d, const struct machine_dev *md)
 {
-	d->pci = vpci_new(d->vm, d->id, md->pci, procdev_trap, d, &d->spec);
+	d->pci = vpci_new(d->vm, d->id, md->pci, procdev_trap, d, d->traps, &d->spec);
 	return d->pci ? 0 : -EIO;
 }
 
@@ -324,7 +322,7 @@ static int procdev_register(struct proc_dev *d)
 		struct trap_region tr = {
 			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
 			.region = (uint8_t)i, .name = d->id,
-			.fn = procdev_trap, .opaque = d,
+			.fn = procdev_trap, .opaque = d, .served = &d->traps[i],
 		};
 		int err = trapbus_register(&d->vm->bus, &tr);
 

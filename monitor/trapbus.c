@@ -210,8 +210,9 @@ int trapbus_dispatch(struct trapbus *tb, struct trap *t)
 		if (__builtin_expect(tb->record != NULL, 0))
 			record_trap(tb->record, r, t, ret);
 	}
+	if (ret == 0 && m->r[i].served)
+		atomic_fetch_add_explicit(m->r[i].served, 1, memory_order_relaxed);
 	atomic_store(hz, NULL);
-	atomic_fetch_add(&tb->stats.dispatched[t->bus], 1);
 	if (ret == 0)
 		return 0;
 	answer_unclaimed(tb, t);

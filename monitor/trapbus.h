@@ -33,6 +33,11 @@ struct trap_region {
 	const char *name;	/* for logs and stats */
 	trap_fn fn;
 	void *opaque;
+	/*
+	 * Optional: counts the accesses the handler served. Owned by the
+	 * region's owner, so the count survives the array swaps; NULL: none.
+	 */
+	_Atomic uint64_t *served;
 };
 
 struct trapbus_map {
@@ -41,7 +46,6 @@ struct trapbus_map {
 };
 
 struct trapbus_stats {
-	_Atomic uint64_t dispatched[TRAP_NBUS];
 	_Atomic uint64_t unclaimed_reads[TRAP_NBUS];
 	_Atomic uint64_t unclaimed_writes[TRAP_NBUS];
 };
@@ -101,7 +105,8 @@ int trapbus_record_open(struct trapbus *tb, const char *path)
  * and call its handler. An access nobody claims (no region, a region that
  * does not hold all of it, or a handler that refuses) is counted and logged
  * once per address; a read of it returns all-ones on PIO and zeros on MMIO,
- * a write is dropped. Returns 0 if a handler served it, 1 if unclaimed.
+ * a write is dropped. A served access bumps its region's `served` counter.
+ * Returns 0 if a handler served it, 1 if unclaimed.
  */
 int trapbus_dispatch(struct trapbus *tb, struct trap *t);
 

@@ -204,7 +204,8 @@ static void bar0_map(struct vpci *vp, uint64_t addr)
 		struct trap_region tr = { .base = addr + r * VIRTIO_PCI_REGION_SIZE,
 					  .size = VIRTIO_PCI_REGION_SIZE, .bus = TRAP_MMIO,
 					  .region = (uint8_t)r, .name = vp->id,
-					  .fn = vp->bar0_fn, .opaque = vp->bar0_opaque };
+					  .fn = vp->bar0_fn, .opaque = vp->bar0_opaque,
+					  .served = vp->bar0_served ? &vp->bar0_served[r] : NULL };
 
 		err = trapbus_register(&vp->vm->bus, &tr);
 		if (err)
@@ -316,7 +317,8 @@ static void fds_close(struct vpci *vp)
 }
 
 int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char *id,
-		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque)
+		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque,
+		_Atomic uint64_t *bar0_served)
 {
 	int err, slot = -1;
 
@@ -336,6 +338,7 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 	vp->bar0 = vp->bar_msix = PCI_BAR_NONE;
 	vp->bar0_fn = bar0_fn;
 	vp->bar0_opaque = bar0_opaque;
+	vp->bar0_served = bar0_served;
 	for (unsigned v = 0; v < vp->nvectors; v++)
 		vp->msix[v].ctrl = 1;			/* masked at reset */
 	if (pthread_mutex_init(&vp->lock, NULL))
@@ -371,13 +374,14 @@ void vpci_destroy(struct vpci *vp, struct pci_host *ph)
 }
 
 struct vpci *vpci_new(struct vm *vm, const char *id, const struct virtio_pci_ident *pi,
-		      trap_fn bar0_fn, void *bar0_opaque, struct machine_spec *spec)
+		      trap_fn bar0_fn, void *bar0_opaque, _Atomic uint64_t *bar0_served,
+		      struct machine_spec *spec)
 {
 	struct vpci_ident ident = { .virtio_id = pi->virtio_id, .class_code = pi->pci_class,
 				    .nqueues = pi->nqueues, .nvectors = pi->nvectors };
 	struct vpci *vp = calloc(1, sizeof(*vp));
 
-	if (!vp || vpci_create(vp, vm, vm->pci, id, &ident, bar0_fn, bar0_opaque)) {
+	if (!vp || vpci_create(vp, vm, vm->pci, id, &ident, bar0_fn, bar0_opaque, bar0_served)) {
 		free(vp);
 		return NULL;
 	}

@@ -49,6 +49,7 @@ struct vpci {
 	bool msix_enabled, msix_masked;	/* the capability's control bits */
 	trap_fn bar0_fn;		/* the device's host serves BAR0 */
 	void *bar0_opaque;
+	_Atomic uint64_t *bar0_served;	/* per BAR0 region counters, or NULL */
 	unsigned msix_cap;		/* config offset of the MSI-X capability */
 };
 
@@ -62,11 +63,13 @@ struct vpci_ident {
 /*
  * Build the function for ident, create its eventfds and GSIs, and put it on
  * the bus (BARs assigned and decoded). bar0_fn/opaque serve the device's
- * four BAR0 regions (see devices/virtio_pci.h). Returns 0 or -errno
+ * four BAR0 regions (see devices/virtio_pci.h); bar0_served, if not NULL,
+ * holds four counters the trap bus bumps for them. Returns 0 or -errno
  * (logged); on error nothing stays allocated.
  */
 int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char *id,
-		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque)
+		const struct vpci_ident *ident, trap_fn bar0_fn, void *bar0_opaque,
+		_Atomic uint64_t *bar0_served)
 	__attribute__((warn_unused_result));
 
 /* Take the function off the bus and release its eventfds and regions. */
@@ -82,7 +85,8 @@ struct virtio_pci_ident;
  * (free with vpci_free), or NULL after logging why.
  */
 struct vpci *vpci_new(struct vm *vm, const char *id, const struct virtio_pci_ident *pi,
-		      trap_fn bar0_fn, void *bar0_opaque, struct machine_spec *spec);
+		      trap_fn bar0_fn, void *bar0_opaque, _Atomic uint64_t *bar0_served,
+		      struct machine_spec *spec);
 
 /* vpci_destroy and free; NULL is fine. */
 void vpci_free(struct vpci *vp, struct pci_host *ph);

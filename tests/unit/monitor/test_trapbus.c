@@ -119,6 +119,33 @@ static void test_unregister(struct trapbus *tb)
 	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f8) == -ENOENT, "twice: -ENOENT");
 }
 
+/* The bus counts served accesses into the owner's counter, not refused ones. */
+static void test_served_counter(void)
+{
+	static struct probe p;
+	_Atomic uint64_t served = 0;
+	struct trapbus tb;
+	struct trap_region r = region(TRAP_MMIO, 0x1000, 0x100, &p);
+	struct trap t;
+
+	if (trapbus_init(&tb))
+		return;
+	r.served = &served;
+	CHECK(trapbus_register(&tb, &r) == 0, "register with a counter");
+	for (int i = 0; i < 3; i++) {
+		t = access(TRAP_MMIO, 0x1010, 4, i & 1);
+		trapbus_dispatch(&tb, &t);
+	}
+	p.ret = -EINVAL;
+	t = access(TRAP_MMIO, 0x1010, 4, 0);
+	trapbus_dispatch(&tb, &t);
+	t = access(TRAP_MMIO, 0x2000, 4, 0);
+	trapbus_dispatch(&tb, &t);
+	CHECK(atomic_load(&served) == 3, "3 served, refused and unclaimed not counted (%llu)",
+	      (unsigned long long)atomic_load(&served));
+	trapbus_destroy(&tb);
+}
+
 /* Many regions: the binary search finds each, and the gaps between them. */
 static void test_many(void)
 {
@@ -228,6 +255,7 @@ int main(void)
 	test_unclaimed(&tb, &p);
 	test_unregister(&tb);
 	trapbus_destroy(&tb);
+	test_served_counter();
 	test_many();
 	test_concurrent();
 	return check_done();
