@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# kvm-machine: run a command where a real KVM is.
+#
+#   scripts/kvm-machine.sh [OPTIONS] [--] CMD [ARG...]
+#
+# Where this machine has a usable, hardware-backed /dev/kvm, CMD runs here
+# as it is. Where it has none (or only a PVM-backed one, on which a stock
+# Linux guest cannot run), CMD runs inside an emulated x86-64 machine with
+# a real KVM: QEMU's TCG emulates AMD SVM with nested paging, so Debian's
+# stock linux-image-amd64 with kvm-amd gives a real /dev/kvm there. That
+# machine's root is this machine's root over virtio-9p (entered with
+# switch_root; a chroot would break the device sandboxes' user
+# namespaces), with its own /proc, /sys, /dev, /tmp and /run, so CMD runs
+# in the same directory, with the same binaries and build tree, and these
+# variables carried over: PATH, HOME, USER, LOGNAME, TERM, LANG, LC_ALL,
+# CI, every VMM_* variable and the names listed in $VMM_MACHINE_ENV.
+#
+# CMD's stdout and stderr (merged) stream live to this stdout; when stdin
+# is a terminal, CMD gets a terminal of the same size and keystrokes go to
+# it unchanged (Ctrl-C, Ctrl-A included); Ctrl-] x stops the emulated
+# machine itself. Only one emulated machine runs at a time per cache (it
+# uses every core); a second waits for the first.
+#
+# Options (and the variables that set their defaults):
+#   --cpus N        emulated CPUs                 (VMM_MACHINE_CPUS, this machine's cores)
+#   --mem SIZE      emulated RAM, QEMU syntax     (VMM_MACHINE_MEM, 4G)
+#   --timeout SEC   kill the machine after SEC s; 0 = never
+#                   (VMM_MACHINE_TIMEOUT; 3600, or 0 when stdin is a terminal)
+#   --emulated      use the emulated machine even where /dev/kvm works
+#   --native        run CMD here even on PVM      (VMM_KVM=auto|native|emulated)
+#   --where         print where CMD would run ("native" or "emulated: why"), exit 0
+#   --prepare       only fetch the kernel and build the initramfs into the cache
+#
+# Cache: $VMM_CACHE/machine/<kernel version>/ (kernel, module tree with
+# modules.dep, initramfs keyed by the hash of its inputs), made once.
+#
+# Exit status: CMD's own; 124 the deadline passed (the machine was
+# killed); 125 the machine could not be built or started, or stopped
+# without CMD's status; 130/143 interrupted (SIGINT/SIGTERM).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
+cpus=${VMM_MACHINE_CPUS:-$(nproc)}
+mem=${VMM_MACHINE_MEM:-4G}
+timeout=${VMM_MACHINE_TIMEOUT:-}
+mode=${VMM_KVM:-auto}
+action=run
+
+say() { echo "kvm-machine: $*" >&2; }
+fail() { say "$*"; exit 125; }
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --cpus) cpus=${2:?--cpus needs a value}; shift 2 ;;
+    --mem) mem=${2:?--mem needs a value}; shift 2 ;;
+    --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
+    --emulated) mode=emulated; shift ;;
+    --native) mode=native; shift ;;
+    --where) action=where; shift ;;
+    --prepare) action=prepare; shift ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; break ;;
+    -*) say "unknown option $1 (see --help)"; exit 2 ;;
+    *) break ;;
+    esac
+done
+case $cpus in ''|*[!0-9]*|0) say "--cpus must be a positive number"; exit 2 ;; esac
+case $mem in [1-9]*[0-9MGmg]) ;; *) say "--mem must be a size like 4G or 2048M"; exit 2 ;; esac
+case $mode in auto|native|emulated) ;; *) say "VMM_KVM must be auto, native or emulated"; exit 2 ;; esac
+
+# Where a command that needs KVM runs: prints "native" or "emulated: <why>".
+kvm_where() {
+    if [ "$mode" = native ]; then echo native; return; fi
+    if [ "$mode" = emulated ]; then echo "emulated: asked for (VMM_KVM=emulated)"; return; fi
+    if [ ! -e /dev/kvm ]; then
+        echo "emulated: this machine has no /dev/kvm"
+    elif ! { exec 3<>/dev/kvm; } 2>/dev/null; then
+        echo "emulated: /dev/kvm cannot be opened here"
+    elif [ -d /sys/module/kvm_pvm ]; then
+        echo "emulated: /dev/kvm here is PVM (kvm_pvm), which cannot run a stock Linux guest"
+    else
+        echo native
+    fi
+}
+
+where=$(kvm_where)
+if [ "$action" = where ]; then echo "$where"; exit 0; fi
+if [ "$action" = run ]; then
+    [ $# -gt 0 ] || { say "no command given (see --help)"; exit 2; }
+    [ "$where" = native ] && exec "$@"
+fi
+
+# ---- the emulated machine's kernel, modules and initramfs, cached ----
+
+for tool in qemu-system-x86_64 busybox depmod modprobe cpio dpkg-deb; do
+    command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh"
+done
+
+# The kernel package linux-image-amd64 points at today; without the archive
+# (offline), the newest one already cached.
+kernel_version() {
+    local pkg
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+          awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    if [ -n "$pkg" ]; then echo "${pkg#linux-image-}"; return; fi
+    ls -d "$CACHE"/machine/*/ready 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname | xargs -r basename
+}
+
+# Extracts the kernel package into $dir: vmlinuz and lib/modules with its
+# modules.dep, so that both the initramfs and, later, modprobe inside the
+# machine find every module of that kernel (tun, vhost, dm-delay, ...).
+fetch_kernel() {
+    local tmp
+    tmp=$(mktemp -d "$CACHE/machine/fetch.XXXXXX") || return 1
+    say "fetching linux-image-$kver for the emulated machine (once)"
+    if ! (cd "$tmp" && apt-get download -qq "linux-image-$kver" >/dev/null 2>&1); then
+        apt-get update -qq >/dev/null 2>&1
+        (cd "$tmp" && apt-get download -qq "linux-image-$kver" >/dev/null 2>&1) ||
+            { rm -rf "$tmp"; say "cannot download linux-image-$kver"; return 1; }
+    fi
+    dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/x" &&
+        mkdir -p "$dir/lib" &&
+        cp "$tmp/x/boot/vmlinuz-$kver" "$dir/vmlinuz" &&
+        rm -rf "$dir/lib/modules" && mv "$tmp/x/lib/modules" "$dir/lib/modules" &&
+        depmod -b "$dir" "$kver" &&
+        touch "$dir/ready"
+    local rc=$?
+    rm -rf "$tmp"
+    return $rc
+}
+
+# Builds the initramfs (busybox, stage 1's init, the modules that reach the
+# host's root: virtio-pci and 9p with their dependencies, in load order)
+# into $initrd unless one with the same inputs exists.
+build_initramfs() {
+    local bb key tmp m ko
+    bb=$(command -v busybox)
+    key=$(cat "$here/kvm-machine/init" "$bb" | sha256sum | cut -c1-16)
+    initrd=$dir/initramfs-$key.cpio.gz
+    [ -f "$initrd" ] && return 0
+    tmp=$(mktemp -d "$CACHE/machine/initramfs.XXXXXX") || return 1
+    mkdir -p "$tmp"/{bin,dev,proc,sys,modules} &&
+        cp "$bb" "$tmp/bin/busybox" &&
+        cp "$here/kvm-machine/init" "$tmp/init" && chmod 755 "$tmp/init" || { rm -rf "$tmp"; return 1; }
+    for m in virtio_pci 9pnet_virtio 9p; do
+        modprobe -d "$dir" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+    done | awk '!seen[$0]++' | while read -r ko; do
+        cp "$ko" "$tmp/modules/" && basename "$ko" >>"$tmp/modules.order"
+    done
+    [ -s "$tmp/modules.order" ] || { rm -rf "$tmp"; say "no virtio/9p modules in linux-image-$kver"; return 1; }
+    (cd "$tmp" && find . | sort | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp" &&
+        mv "$initrd.tmp" "$initrd"
+    local rc=$?
+    rm -rf "$tmp" "$initrd.tmp"
+    return $rc
+}
+
+mkdir -p "$CACHE/machine" || fail "cannot create $CACHE/machine"
+kver=$(kernel_version)
+[ -n "$kver" ] || fail "cannot find linux-image-amd64 in the package archive and none is cached"
+dir=$CACHE/machine/$kver
+[ -f "$dir/ready" ] || fetch_kernel || fail "cannot prepare the kernel for the emulated machine"
+build_initramfs || fail "cannot build the emulated machine's initramfs"
+[ "$action" = prepare ] && { echo "$dir"; exit 0; }
+
+# ---- one run ----
+
+case "$CACHE$here$PWD" in *[[:space:]]*)
+    fail "paths with spaces cannot be passed on the emulated kernel's command line: $CACHE, $here, $PWD" ;;
+esac
+interactive=0
+[ -t 0 ] && [ -t 1 ] && interactive=1
+[ -n "$timeout" ] || { [ $interactive = 1 ] && timeout=0 || timeout=3600; }
+case $timeout in ''|*[!0-9]*) say "--timeout must be a number of seconds"; exit 2 ;; esac
+
+# One emulated machine at a time: it takes every core.
+exec 9>"$CACHE/machine/lock"
+if ! flock -n 9; then
+    say "another emulated machine is running; waiting for it"
+    flock 9
+fi
+
+run=$(mktemp -d "$CACHE/machine/run.XXXXXX") || fail "cannot create a run directory"
+qpid=
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+    [ -f "$run/console.log" ] && cp "$run/console.log" "$CACHE/machine/last-console.log"
+    rm -rf "$run"
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP
+trap cleanup EXIT
+
+{
+    for v in PATH HOME USER LOGNAME TERM LANG LC_ALL CI ${VMM_MACHINE_ENV:-} $(compgen -e | grep '^VMM_'); do
+        [ -n "${!v+set}" ] && printf 'export %s=%q\n' "$v" "${!v}"
+    done
+    printf 'cd %q || exit 125\n' "$PWD"
+    printf 'exec'; printf ' %q' "$@"; printf '\n'
+} >"$run/cmd"
+[ $interactive = 1 ] && stty size >"$run/ttysize" 2>/dev/null
+
+if [ $interactive = 1 ]; then
+    # QEMU's stdio in raw mode; its escape moved off Ctrl-A (the monitor's).
+    serial=(-chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -echr 0x1d)
+else
+    serial=(-chardev stdio,id=s0,signal=off -serial chardev:s0)
+fi
+append="console=ttyS1 loglevel=4 panic=-1 8250.nr_uarts=2"
+append+=" vmm.run=$run vmm.stage2=$here/kvm-machine/inside.sh vmm.modules=$dir/lib/modules"
+
+stdin=/dev/null
+[ $interactive = 1 ] && stdin=/dev/stdin
+timeout --foreground -k 10 "$timeout" \
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+        -nodefaults -no-user-config -display none -vga none -no-reboot \
+        -kernel "$dir/vmlinuz" -initrd "$initrd" -append "$append" \
+        -virtfs local,path=/,mount_tag=host,security_model=none,multidevs=remap \
+        "${serial[@]}" -serial "file:$run/console.log" <"$stdin" &
+qpid=$!
+wait "$qpid"
+qrc=$?
+qpid=
+
+if [ -f "$run/status" ]; then
+    exit "$(cat "$run/status")"
+fi
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    say "the emulated machine did not finish within ${timeout} s and was killed (last kernel lines in $CACHE/machine/last-console.log)"
+    exit 124
+fi
+say "the emulated machine stopped without the command's exit status (QEMU status $qrc); its last kernel lines:"
+tail -n 20 "$run/console.log" >&2 2>/dev/null
+exit 125

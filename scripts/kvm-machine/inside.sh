@@ -1,0 +1,47 @@
+#!/bin/sh
+# Stage 2 of the emulated machine (scripts/kvm-machine.sh): PID 1 after
+# switch_root into the host's root. Gives the machine its own /proc, /sys,
+# /dev, /tmp and /run, makes the emulated kernel's whole module tree (from
+# the cache) the one modprobe sees, loads kvm-amd, runs the command from
+# the run directory on ttyS0 and writes its exit status back there. The
+# machine powers off when the command ends; as PID 1 this shell also reaps
+# every orphan (busybox and dash wait for any child).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
+off() { sync; echo o >/proc/sysrq-trigger; sleep 60; }
+log() { echo "kvm-machine: $*" >/dev/ttyS1; }
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 shm /dev/shm
+mount -t tmpfs -o mode=1777 tmp /tmp
+mount -t tmpfs -o mode=755 run /run
+[ -d /sys/fs/cgroup ] && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+
+run=$(arg vmm.run)
+[ -d "$run" ] || { log "no run directory '$run'"; off; }
+# (a host without kernel modules lacks /lib/modules: an empty mount point is
+# made, which is what Debian ships anyway)
+mkdir -p /lib/modules && mount --bind "$(arg vmm.modules)" /lib/modules || { log "cannot bind the module tree"; off; }
+modprobe kvm_amd || log "modprobe kvm_amd failed: /dev/kvm will be missing"
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+hostname kvm-machine
+
+# The command's terminal: ttyS0, which the host's QEMU connects to its stdio.
+# Interactive: a controlling tty with the caller's size. Otherwise bytes pass
+# unchanged (no \r added) and stdin is empty.
+tty=/dev/ttyS0
+if [ -f "$run/ttysize" ]; then
+    read -r rows cols <"$run/ttysize"
+    stty -F $tty sane rows "$rows" cols "$cols"
+    setsid -c sh "$run/cmd" <$tty >$tty 2>&1
+else
+    stty -F $tty raw -echo
+    sh "$run/cmd" </dev/null >$tty 2>&1
+fi
+echo $? >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
+off
