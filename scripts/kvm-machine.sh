@@ -219,7 +219,8 @@ timeout --foreground -k 10 "$timeout" \
         -nodefaults -no-user-config -display none -vga none -no-reboot \
         -kernel "$dir/vmlinuz" -initrd "$initrd" -append "$append" \
         -virtfs local,path=/,mount_tag=host,security_model=none,multidevs=remap \
-        "${serial[@]}" -serial "file:$run/console.log" <"$stdin" &
+        "${serial[@]}" -serial "file:$run/console.log" \
+        -monitor "unix:$run/qemu-monitor.sock,server=on,wait=off" <"$stdin" &
 qpid=$!
 wait "$qpid"
 qrc=$?

@@ -1,18 +1,65 @@
 #!/usr/bin/env bash
 # The README's second command: install, build, run every test suite, and
-# print one summary line "N passed, N failed, N skipped".
-# Tests that need /dev/kvm (or root) print SKIP with the reason where it is
-# missing. Extra arguments go to `meson test` (e.g. --suite unit).
+# print one summary line "N passed, N failed, N skipped" (the last line).
+#
+# Tests in meson suite 'kvm' run VMs. Where this machine has a real KVM they
+# run here with the rest; where it has none (or only PVM), they all run in
+# one emulated machine with kvm-amd (scripts/kvm-machine.sh), after the
+# tests that need no KVM (unit tests, fuzzing) have run here, where they are
+# faster. Every skipped test is listed on the console with its reason.
+# Extra arguments select tests as `meson test` does (e.g. --suite virtio,
+# or test names).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
 ./scripts/build.sh || exit 1
 BUILD=${VMM_BUILD:-build}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-count() { awk -v k="$1" '$1 == k":" {print $2; exit}' "$log"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Selected tests, split into those that need KVM and the rest.
+names() { meson test -C "$BUILD" --no-rebuild --list "$@" 2>/dev/null | sed -n 's|^[^ ]* / ||p' | sort; }
+names "$@" >"$tmp/all"
+names --suite kvm >"$tmp/kvm-suite"
+comm -12 "$tmp/all" "$tmp/kvm-suite" >"$tmp/kvm"
+comm -23 "$tmp/all" "$tmp/kvm-suite" >"$tmp/host"
+
+where=$(./scripts/kvm-machine.sh --where)
+mtest=(meson test -C "$BUILD" --no-rebuild --print-errorlogs --num-processes 2)
+rc=0
+if [ "$where" = native ]; then
+    cat "$tmp/kvm" >>"$tmp/host"
+    : >"$tmp/kvm"
+fi
+if [ -s "$tmp/host" ]; then
+    "${mtest[@]}" --logbase testlog-host $(cat "$tmp/host") 2>&1 | tee "$tmp/log-host"
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+fi
+if [ -s "$tmp/kvm" ]; then
+    echo "test: ${where#emulated: }: the $(wc -l <"$tmp/kvm") tests that need KVM run in an" \
+         "emulated machine with kvm-amd (scripts/kvm-machine.sh; slower: every instruction is emulated)"
+    ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+fi
+
+# Skipped tests with their reason: the "SKIP: ..." line each printed.
+for j in "$BUILD"/meson-logs/testlog-host.json "$BUILD"/meson-logs/testlog-kvm.json; do
+    [ -f "$j" ] && [ "$j" -nt "$tmp/all" ] && cat "$j"
+done | python3 -c '
+import json, sys
+for line in sys.stdin:
+    t = json.loads(line)
+    if t.get("result") == "SKIP":
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
+        why = [l[5:].strip() for l in out.splitlines() if l.startswith("SKIP")]
+        print("SKIP %s: %s" % (t["name"], why[0] if why else "(no reason printed)"))
+'
+
+count() { cat "$tmp"/log-* 2>/dev/null | awk -v k="$1" '$1 == k":" {n += $2} END {print n + 0}'; }
 ok=$(count Ok); fail=$(count Fail); to=$(count Timeout); skip=$(count Skipped)
-echo "${ok:-0} passed, $(( ${fail:-0} + ${to:-0} )) failed, ${skip:-0} skipped"
+# A run that ended early (the emulated machine failed) counts what did not run as failed.
+total=$(cat "$tmp/host" "$tmp/kvm" | grep -c .)
+missing=$(( total - ok - fail - to - skip))
+[ "$missing" -gt 0 ] && { echo "test: $missing selected tests did not run"; rc=1; }
+echo "$ok passed, $(( fail + to + (missing > 0 ? missing : 0) )) failed, $skip skipped"
 exit "$rc"

@@ -1,13 +1,10 @@
 /*
  * Per-vCPU CPUID: what KVM supports, with the topology a guest sees made
  * consistent with the MP table and MADT: one package of ncpus cores, one
- * thread per core, APIC id = vCPU index. Also the hypervisor bit, and on
- * AMD under PVM the XSAVEERPTR bit (see MACHINE.md: without it Linux runs
- * an x87 sequence meant to scrub FXSAVE's error pointers that PVM cannot
- * emulate; the bit says the CPU does not leak them, which holds for PVM's
- * emulated FPU state). On hardware KVM the bit is passed through as KVM
- * reports it: claiming it on an AMD CPU that leaks would let one guest
- * process see another's x87 error pointers. KVM leaves the brand string
+ * thread per core, APIC id = vCPU index. Also the hypervisor bit. Every
+ * feature bit is passed through as KVM reports it (claiming, say, AMD's
+ * XSAVEERPTR on a CPU that leaks FXSAVE's error pointers would let one
+ * guest process see another's). KVM leaves the brand string
  * (leaves 0x80000002..4) to userspace, zeroed: the host's is copied in, as
  * QEMU's -cpu host does, so the guest names its CPU ("AMD EPYC", not
  * "AMD 19/11").
@@ -18,9 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdbool.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -32,7 +27,6 @@
 
 #define LEAF1_ECX_HYPERVISOR	(1u << 31)
 #define LEAF1_EDX_HTT		(1u << 28)
-#define EXT8_EBX_XSAVEERPTR	(1u << 2)
 #define TOPO_SMT		1	/* leaf 0xB/0x1F level types */
 #define TOPO_CORE		2
 
@@ -135,20 +129,6 @@ static void cpuid_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned index,
 	}
 }
 
-/* PVM (software virtualization, MACHINE.md) rather than VT-x/SVM. */
-static bool host_is_pvm(void)
-{
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
-}
-
-static int cpuid_is_amd(struct kvm_cpuid2 *c)
-{
-	const struct kvm_cpuid_entry2 *e = cpuid_find(c, 0, 0);
-
-	/* "AuthenticAMD" in EBX, EDX, ECX */
-	return e && e->ebx == 0x68747541 && e->edx == 0x69746e65 && e->ecx == 0x444d4163;
-}
-
 /* The host's brand string into leaves 0x80000002..4 where KVM left them zero. */
 static void cpuid_brand(struct kvm_cpuid2 *c)
 {
@@ -180,9 +160,6 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 	/* 0x1F only where the host has it; it then must agree with 0xB. */
 	if (cpuid_find(c, 0x1f, 0))
 		cpuid_topology(c, 0x1f, index, ncpus);
-	e = cpuid_find(c, 0x80000008, 0);
-	if (e && cpuid_is_amd(c) && host_is_pvm())
-		e->ebx |= EXT8_EBX_XSAVEERPTR;
 	cpuid_brand(c);
 }
 

@@ -38,10 +38,12 @@ tty=/dev/ttyS0
 if [ -f "$run/ttysize" ]; then
     read -r rows cols <"$run/ttysize"
     stty -F $tty sane rows "$rows" cols "$cols"
-    setsid -c sh "$run/cmd" <$tty >$tty 2>&1
+    setsid -c bash "$run/cmd" <$tty >$tty 2>&1
+    echo $? >"$run/status.tmp"
 else
+    # through a pipe, so that CMD sees no terminal, as with the caller's pipe
     stty -F $tty raw -echo
-    sh "$run/cmd" </dev/null >$tty 2>&1
+    { bash "$run/cmd" </dev/null 2>&1; echo $? >"$run/status.tmp"; } | cat >$tty
 fi
-echo $? >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
+mv "$run/status.tmp" "$run/status"
 off

@@ -450,17 +450,25 @@ uint8_t vio_irq_rearm(struct vio_dev *vd, struct vio_queue *q)
 	return v;
 }
 
-bool vio_irq_wait(uint8_t vector, unsigned n)
+bool vio_irq_wait(uint8_t vector, unsigned seconds)
 {
-	unsigned i;
+	uint64_t reads = 0, max_reads = (uint64_t)seconds * 20000000;
+	uint8_t sec, last;
+	unsigned ticks = 0;
 
 	if (!vector)
 		return false;
-	for (i = 0; i < n; i++)
-		if (lapic_irr(vector)) {
-			lapic_eoi();
-			return true;
-		}
+	last = cmos_read(0);
+	while (ticks <= seconds && reads < max_reads) {
+		for (unsigned i = 0; i < 1000; i++, reads++)
+			if (lapic_irr(vector)) {
+				lapic_eoi();
+				return true;
+			}
+		sec = cmos_read(0);
+		ticks += sec != last;
+		last = sec;
+	}
 	return false;
 }
 

@@ -247,8 +247,14 @@ void vio_msix_set(struct vio_dev *vd, unsigned entry, uint8_t apic);
  */
 uint8_t vio_irq_rearm(struct vio_dev *vd, struct vio_queue *q);
 
-/* Wait (bounded, ~n IRR reads) for vector's IRR bit; EOI afterwards. */
-bool vio_irq_wait(uint8_t vector, unsigned n);
+/*
+ * Wait up to `seconds` (counted on the RTC, so that a slow machine waits
+ * as long as a fast one) for vector's IRR bit; EOI afterwards. An interrupt
+ * by irqfd is injected asynchronously to the used-ring update the driver
+ * polled for, so it may arrive well after it. Also bounded by a count of
+ * IRR reads, should the RTC stop ticking.
+ */
+bool vio_irq_wait(uint8_t vector, unsigned seconds);
 
 /* ---- virtqueues --------------------------------------------------------- */
 

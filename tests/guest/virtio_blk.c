@@ -29,7 +29,7 @@
 #include "virtio_blkdrv.h"
 
 #define MAX_DISKS 4
-#define IRQ_SPINS 200000
+#define IRQ_WAIT_S 10	/* seconds an interrupt may take (vio_irq_wait) */
 
 static struct vio_dev devs[MAX_DISKS];
 static struct vblk blks[MAX_DISKS];
@@ -58,7 +58,7 @@ static bool flush(struct run *r, uint64_t upto)
 	st = vblk_do(r->b, VBLK_T_FLUSH, 0, 0, 0);
 	if (!t_expect(st == VBLK_S_OK, "flush: status %u", st))
 		return false;
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "flush: interrupt (vector 0x%x) in the LAPIC IRR", vec);
 	printf("virtio_blk: flushed up to sector %lu\n", upto);
 	return true;
@@ -111,7 +111,7 @@ static bool batch(struct run *r, bool write, uint64_t *s)
 			       first[slot] + (unsigned)bad, r->seed);
 	}
 	r->batches++;
-	if (vec && vio_irq_wait(vec, IRQ_SPINS))
+	if (vec && vio_irq_wait(vec, IRQ_WAIT_S))
 		r->irqs++;
 	return true;
 }
@@ -181,13 +181,13 @@ static void check_ro(struct vblk *b, uint64_t buf)
 
 	st = vblk_do(b, VBLK_T_IN, 0, b0, 4096);
 	t_expect(st == VBLK_S_OK, "read-only disk: read of sectors 0-7: status %u", st);
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "read-only disk: interrupt (vector 0x%x) for the read", vec);
 	vblk_pattern_fill(w, 0xdead, 0, 8);
 	vec = vio_irq_rearm(b->vd, b->q);
 	st = vblk_do(b, VBLK_T_OUT, 0, w, 4096);
 	t_expect(st == VBLK_S_IOERR, "read-only disk: write answers status %u (IOERR 1)", st);
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "read-only disk: interrupt (vector 0x%x) for the refused write", vec);
 	st = vblk_do(b, VBLK_T_IN, 0, b1, 4096);
 	t_expect(st == VBLK_S_OK && !memcmp((void *)(uintptr_t)b0, (void *)(uintptr_t)b1, 4096),

@@ -17,7 +17,7 @@
  */
 #include "virtio.h"
 
-#define IRQ_SPINS 200000
+#define IRQ_WAIT_S 10	/* seconds an interrupt may take (vio_irq_wait) */
 #define RXBUFS 4
 #define RXLEN 128
 
@@ -36,7 +36,7 @@ static void transmit(struct vio_queue *tx)
 	vio_kick(tx);
 	t_expect(vio_wait_used(tx, NULL, 2000000) >= 0, "transmitq: %u bytes sent and returned",
 		 b.len);
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "transmitq: interrupt (vector 0x%x) in the LAPIC IRR", vec);
 }
 
@@ -91,7 +91,7 @@ static void receive(struct vio_queue *rx)
 	if (!t_expect(got > 0, "receiveq: %u bytes from the host within %lu s%s", got, wait,
 		      nl ? ", up to a newline" : ""))
 		return;
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "receiveq: interrupt (vector 0x%x) in the LAPIC IRR", vec);
 	if (cmdline_get("con_expect", want, sizeof(want)))
 		t_expect(!strncmp(text, want, sizeof(want)), "received [%s], expected [%s]", text,

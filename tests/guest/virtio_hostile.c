@@ -29,7 +29,7 @@
  */
 #include "virtio_blkdrv.h"
 
-#define IRQ_SPINS 200000
+#define IRQ_WAIT_S 10	/* seconds an interrupt may take (vio_irq_wait) */
 #define TIB (1ull << 40)
 
 static struct vio_dev devs[4], rng;
@@ -190,7 +190,7 @@ static void recover(const char *after)
 	st = vblk_do(&blk, VBLK_T_IN, 0, DATA, 4096);
 	t_expect(st == VBLK_S_OK, "after %s: a well-formed read answers status %u", after, st);
 	if (vec)
-		t_expect(vio_irq_wait(vec, IRQ_SPINS),
+		t_expect(vio_irq_wait(vec, IRQ_WAIT_S),
 			 "after %s: its interrupt (vector 0x%x) in the LAPIC IRR", after, vec);
 }
 
@@ -205,7 +205,7 @@ static void run_case(const struct hostile_case *c)
 	t_expect(s & VIO_S_NEEDS_RESET, "%s (%s): status 0x%02x has DEVICE_NEEDS_RESET", c->name,
 		 c->what, s);
 	if (vec)
-		t_expect(vio_irq_wait(vec, IRQ_SPINS),
+		t_expect(vio_irq_wait(vec, IRQ_WAIT_S),
 			 "%s: config interrupt (vector 0x%x) in the LAPIC IRR", c->name, vec);
 	others_alive(c->name);
 	recover(c->name);

@@ -46,7 +46,7 @@ int main(const void *zero_page)
 		vio_kick(&dev.q[0]);
 	t_expect(vio_wait_used(&dev.q[0], &len, 2000000) >= 0 && len > 0,
 		 "the request completed (%u bytes)", len);
-	t_expect(vio_irq_wait(vec, 200000), "INTx: vector 0x%x in the LAPIC IRR", vec);
+	t_expect(vio_irq_wait(vec, 10), "INTx: vector 0x%x in the LAPIC IRR", vec);
 	isr = mmio_read8(dev.isr);
 	t_expect(isr & 1, "ISR says queue interrupt (0x%x)", isr);
 	isr = mmio_read8(dev.isr);

@@ -11,7 +11,7 @@
  */
 #include "virtio.h"
 
-#define IRQ_SPINS 200000
+#define IRQ_WAIT_S 10	/* seconds an interrupt may take (vio_irq_wait) */
 
 static struct vio_dev dev;
 
@@ -40,7 +40,7 @@ static uint64_t draw(struct vio_queue *q, uint64_t buf, uint64_t n, unsigned k)
 		got += len;
 	}
 	t_expect(got == n, "draw %u: %lu of %lu bytes in %u request(s)", k, got, n, rounds);
-	t_expect(!vec || vio_irq_wait(vec, IRQ_SPINS),
+	t_expect(!vec || vio_irq_wait(vec, IRQ_WAIT_S),
 		 "draw %u: interrupt (vector 0x%x) in the LAPIC IRR", k, vec);
 	return got;
 }

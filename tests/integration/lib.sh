@@ -161,7 +161,7 @@ start_uart_guest() {
 	need_guest uart.elf
 	mkfifo "$TMP/in"
 	CMD="$VMM_MONITOR --kernel uart.elf $*"
-	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=20" "$@" \
+	"$VMM_MONITOR" --kernel "$(guest uart.elf)" --cmdline "uart_wait=60" "$@" \
 		<"$TMP/in" >"$OUT" 2>"$ERR" &
 	MON_PID=$!
 	exec 3>"$TMP/in"
