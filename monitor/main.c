@@ -201,8 +201,9 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 	struct vm vm;
 	int wake_fd, status, err;
 
-	if (vm_create(&vm, &cfg))
-		return VM_EXIT_FAILED;
+	err = vm_create(&vm, &cfg);
+	if (err)
+		return err == -ENODEV ? VM_EXIT_NO_KVM : VM_EXIT_FAILED;
 	if (o->record_traps && (err = trapbus_record_open(&vm.bus, o->record_traps))) {
 		log_err("--record-traps %s: %s", o->record_traps, strerror(-err));
 		vm_destroy(&vm);

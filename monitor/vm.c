@@ -46,10 +46,14 @@ static int kvm_open(struct vm *vm)
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
-		int err = -errno;
-
-		log_err("cannot open /dev/kvm: %s", strerror(errno));
-		return err;
+		if (errno == EACCES || errno == EPERM)
+			fprintf(stderr, "vmm-monitor: /dev/kvm: %s: run as root or as a member "
+				"of the group that owns /dev/kvm\n", strerror(errno));
+		else
+			fprintf(stderr, "vmm-monitor: /dev/kvm: %s: this machine has no KVM; "
+				"scripts/kvm-machine.sh runs the command in an emulated machine "
+				"that has one\n", strerror(errno));
+		return -ENODEV;
 	}
 	ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (ver != KVM_API_VERSION) {

@@ -18,6 +18,7 @@
 #define VM_EXIT_OK      0	/* guest powered off, reset, or user quit */
 #define VM_EXIT_FAILED  1	/* the VM failed: fault, KVM error, device */
 #define VM_EXIT_USAGE   2	/* bad command line or input */
+#define VM_EXIT_NO_KVM  3	/* this machine has no usable /dev/kvm */
 
 #define VM_MIN_MEM   (16ULL << 20)
 #define VM_MAX_CPUS  64
@@ -60,6 +61,8 @@ struct vm {
  * Create the VM for cfg: open /dev/kvm, create the VM with its in-kernel
  * irqchip and PIT, guest RAM, the trap bus. Returns 0 or -errno, having
  * logged one line that says what failed; on error nothing is left open.
+ * -ENODEV means exactly that /dev/kvm is missing or cannot be opened (the
+ * line then names the way out).
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 	__attribute__((warn_unused_result));

@@ -10,7 +10,9 @@
 # stock linux-image-amd64 with kvm-amd gives a real /dev/kvm there. That
 # machine's root is this machine's root over virtio-9p (entered with
 # switch_root; a chroot would break the device sandboxes' user
-# namespaces), with its own /proc, /sys, /dev, /tmp and /run, so CMD runs
+# namespaces), with its own /proc, /sys, /dev, /tmp and /run (of this
+# machine's /tmp only the folders holding the current directory, this
+# script and the cache are visible there), so CMD runs
 # in the same directory, with the same binaries and build tree, and these
 # variables carried over: PATH, HOME, USER, LOGNAME, TERM, LANG, LC_ALL,
 # CI, every VMM_* variable and the names listed in $VMM_MACHINE_ENV.
@@ -211,6 +213,7 @@ else
 fi
 append="console=ttyS1 loglevel=4 panic=-1 8250.nr_uarts=2"
 append+=" vmm.run=$run vmm.stage2=$here/kvm-machine/inside.sh vmm.modules=$dir/lib/modules"
+append+=" vmm.keep=$PWD:$here:$CACHE"
 
 stdin=/dev/null
 [ $interactive = 1 ] && stdin=/dev/stdin

@@ -18,9 +18,20 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
-mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=755 run /run
 [ -d /sys/fs/cgroup ] && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+
+# /tmp is the machine's own (fast, and flock works there as the tests need,
+# which 9p does not provide), but what the command needs of the host's /tmp
+# (its directory, the repository, the cache: vmm.keep) stays visible there.
+mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp
+mount -t tmpfs -o mode=1777 tmp /tmp
+for p in $(arg vmm.keep | tr ':' ' '); do
+    case $p in /tmp/?*) ;; *) continue ;; esac
+    top=${p#/tmp/}; top=${top%%/*}
+    [ -d "/run/host-tmp/$top" ] && ! mountpoint -q "/tmp/$top" || continue
+    mkdir -p "/tmp/$top" && mount --bind "/run/host-tmp/$top" "/tmp/$top"
+done
 
 run=$(arg vmm.run)
 [ -d "$run" ] || { log "no run directory '$run'"; off; }

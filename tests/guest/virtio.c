@@ -680,9 +680,24 @@ uint16_t vio_used_idx(struct vio_queue *q)
 	return *used_idx_ptr(q);
 }
 
+static void used_event_set(struct vio_queue *q)
+{
+	if (q->event_idx)
+		q->avail[2 + q->size] =
+			(uint16_t)(q->irq_off ? q->last_used + 0x8000 : q->last_used);
+}
+
+/*
+ * used_event is moved up to what the driver has consumed when it publishes
+ * a buffer, not when it consumes one (as Linux does in virtqueue_get_buf):
+ * these drivers poll the used ring and then expect the interrupt, and a
+ * device that reads used_event after the driver already consumed the entry
+ * rightly sends none (virtio 1.x 2.7.10), a race a slow machine shows.
+ */
 void vio_publish_raw(struct vio_queue *q, uint16_t head)
 {
 	q->avail[2 + (q->avail_idx & (q->size - 1))] = head;
+	used_event_set(q);
 	vio_barrier();
 	q->avail_idx++;
 	q->avail[1] = q->avail_idx;
@@ -751,13 +766,6 @@ void vio_kick(struct vio_queue *q)
 		vio_notify(q);
 }
 
-static void used_event_set(struct vio_queue *q)
-{
-	if (q->event_idx)
-		q->avail[2 + q->size] =
-			(uint16_t)(q->irq_off ? q->last_used + 0x8000 : q->last_used);
-}
-
 void vio_irq_suppress(struct vio_queue *q, bool off)
 {
 	q->irq_off = off;
@@ -781,7 +789,6 @@ int vio_get_used(struct vio_queue *q, uint32_t *len)
 	if (len)
 		*len = e->len;
 	q->last_used++;
-	used_event_set(q);
 	if (id32 >= q->size || !q->chain_len[id]) {
 		t_fail("queue %u: used entry names head %u, not in flight", q->index, id32);
 		return -1;

@@ -176,4 +176,22 @@ case_cmdline_too_long() {
 	ok "70000-byte command line: status 2"
 }
 
+
+# No /dev/kvm (hidden by an empty /dev in a private mount namespace): one
+# line naming the cause and the way out, status 3, before any VM exists.
+case_no_kvm() {
+	need_guest hello.elf
+	command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
+	local as_root=()
+	[ "$(id -u)" = 0 ] || as_root=(--map-root-user)
+	CMD="unshare --mount ${as_root[*]} (empty /dev) vmm-monitor --kernel hello.elf"
+	STATUS=0
+	timeout --kill-after=5 "$VMM_TIMEOUT" unshare --mount "${as_root[@]}" \
+		bash -c 'mount -t tmpfs none /dev && exec "$@"' - "$VMM_MONITOR" --kernel "$KERNEL" \
+		</dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+	expect_status 3 "no usable KVM"
+	expect_one_error_line '^vmm-monitor: /dev/kvm: No such file or directory: this machine has no KVM; scripts/kvm-machine.sh runs'
+	ok "no /dev/kvm: status 3, one line naming the runner"
+}
+
 dispatch "$@"
