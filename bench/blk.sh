@@ -12,20 +12,17 @@
 # of RUNS alternating runs, and vmm / the faster QEMU. Goal: >= 1.00 on
 # every row.
 #
-# usage: bench/blk.sh [RUNS]     (default 3; needs /dev/kvm and QEMU)
+# usage: bench/blk.sh [RUNS]     (default 3; runs in the emulated machine where there is no real KVM)
 #   OPS=N      4k random reads per run (default 4000)
 #   SEQ_OPS=N  1 MiB sequential reads and writes per run (default 256)
 #   DISK_MB=N  image size (default 512)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_enter "$0" "$@"
 RUNS=${1:-3}
 OPS=${OPS:-4000}
 SEQ_OPS=${SEQ_OPS:-256}
 DISK_MB=${DISK_MB:-512}
-BUILD=${VMM_BUILD:-build}
-./scripts/build.sh
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 
 # On a disk-backed filesystem (cache=none needs O_DIRECT, which tmpfs lacks).
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vmm-blk.XXXXXX")

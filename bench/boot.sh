@@ -7,14 +7,11 @@
 # through PVH. Prints median time from process start to the guest's line,
 # to process exit, peak RSS, and the ratios vmm / peer.
 #
-# usage: bench/boot.sh [RUNS]      (default 20; needs /dev/kvm and QEMU)
+# usage: bench/boot.sh [RUNS]      (default 20; runs in the emulated machine where there is no real KVM)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_enter "$0" "$@"
 RUNS=${1:-20}
-BUILD=${VMM_BUILD:-build}
-./scripts/build.sh
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
 
 GUEST=$BUILD/bench/guest/bench-guest.elf
 VMM="$BUILD/monitor/vmm-monitor --kernel $GUEST --mem 256M"

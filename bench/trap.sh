@@ -8,14 +8,11 @@
 # ratios process/inproc and process/QEMU. Spin budgets can be varied:
 # SPIN_US, DEV_SPIN_US.
 #
-# usage: bench/trap.sh [RUNS]      (default 5; needs /dev/kvm and QEMU)
+# usage: bench/trap.sh [RUNS]      (default 5; runs in the emulated machine where there is no real KVM)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_enter "$0" "$@"
 RUNS=${1:-5}
-BUILD=${VMM_BUILD:-build}
-./scripts/build.sh
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 
 N=$(awk '/#define BENCH_N/ {print $3}' bench/guest/bench.c)
 GUEST=$BUILD/bench/guest/bench-trap.elf

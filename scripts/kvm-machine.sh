@@ -15,7 +15,8 @@
 # script and the cache are visible there), so CMD runs
 # in the same directory, with the same binaries and build tree, and these
 # variables carried over: PATH, HOME, USER, LOGNAME, TERM, LANG, LC_ALL,
-# CI, every VMM_* variable and the names listed in $VMM_MACHINE_ENV.
+# CI, every VMM_* variable and the names listed in $VMM_MACHINE_ENV; and
+# VMM_MACHINE is set there to one line describing the emulated machine.
 #
 # CMD's stdout and stderr (merged) stream live to this stdout; when stdin
 # is a terminal, CMD gets a terminal of the same size and keystrokes go to
@@ -200,6 +201,8 @@ trap cleanup EXIT
     for v in PATH HOME USER LOGNAME TERM LANG LC_ALL CI ${VMM_MACHINE_ENV:-} $(compgen -e | grep '^VMM_'); do
         [ -n "${!v+set}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
+    # what the command runs in, for benchmarks to print beside their figures
+    printf 'export VMM_MACHINE=%q\n' "emulated machine: $(qemu-system-x86_64 --version | sed -n '1s/ version / /p' | cut -d' ' -f1-4) TCG -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
     printf 'cd %q || exit 125\n' "$PWD"
     printf 'exec'; printf ' %q' "$@"; printf '\n'
 } >"$run/cmd"

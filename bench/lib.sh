@@ -1,0 +1,29 @@
+# Sourced first by every bench/*.sh (bash): builds (outside the emulated
+# machine), then re-runs the calling script where a real KVM is (as is
+# here, or inside the emulated machine of scripts/kvm-machine.sh, which
+# carries VMM_* variables and the arguments over), and prints the
+# environment the figures come from: ratios mean something only next to
+# it, and absolute times taken inside the emulated machine mean nothing.
+# Sets BUILD.
+#
+#   . "$(dirname "$0")/lib.sh"; bench_enter "$0" "$@"
+BUILD=${VMM_BUILD:-build}
+
+bench_enter() {
+    local script=$1
+    shift
+    cd "$(dirname "$script")/.." || exit 1
+    if [ -z "${VMM_MACHINE:-}" ]; then
+        ./scripts/setup.sh >/dev/null && ./scripts/build.sh || exit 1
+    fi
+    if [ "$(./scripts/kvm-machine.sh --where)" != native ]; then
+        echo "bench: $(./scripts/kvm-machine.sh --where | sed 's/^emulated: //'): running in the emulated machine"
+        exec ./scripts/kvm-machine.sh "bench/$(basename "$script")" "$@"
+    fi
+    command -v qemu-system-x86_64 >/dev/null ||
+        { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
+    echo "environment: ${VMM_MACHINE:-this machine with its own KVM}; host CPU:" \
+         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs"
+    [ -z "${VMM_MACHINE:-}" ] ||
+        echo "environment: emulated: compare only the ratios taken in this run; absolute times mean nothing"
+}

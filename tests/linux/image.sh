@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The stock-Linux guest: Debian's linux-image-cloud-amd64 bzImage and an
+# initramfs made from Debian packages only (busybox-static, the virtio
+# modules of the same kernel package with their modules.dep, and the host's
+# fio with the libraries ldd names) plus the project's /etc/inittab and
+# /etc/vmm/rc (tests/linux/rc). No kernel is built.
+#
+#   tests/linux/image.sh      prints the directory holding bzImage and
+#                             initramfs.cpio.gz (made once, into
+#                             $VMM_CACHE/linux/<hash of the inputs>/)
+#
+# Exit status: 0 ready; 1 it could not be made (one line on stderr says why).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
+RECIPE=1	# bump when what this script puts in the image changes
+fail() { echo "linux image: $*" >&2; exit 1; }
+
+# Modules the guest loads (with what modules.dep pulls in).
+MODULES="virtio_pci virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport"
+
+kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+       awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kpkg" ] || { apt-get update -qq >/dev/null 2>&1; kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+       awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+if [ -z "$kpkg" ]; then	# offline: the newest image already made
+    d=$(ls -d "$CACHE"/linux/*/ready 2>/dev/null | sort | tail -n 1)
+    [ -n "$d" ] || fail "linux-image-cloud-amd64 is not in the package archive and no image is cached"
+    dirname "$d"; exit 0
+fi
+kver=${kpkg#linux-image-}
+bb=$(command -v busybox) || fail "busybox is missing: run scripts/setup.sh"
+fio=$(command -v fio) || fail "fio is missing: run scripts/setup.sh"
+key=$( { echo "$RECIPE $kpkg $MODULES"; cat "$here/rc" "$here/inittab" "$bb" "$fio"; } | sha256sum | cut -c1-16)
+out=$CACHE/linux/$kver-$key
+[ -f "$out/ready" ] && { echo "$out"; exit 0; }
+
+mkdir -p "$CACHE/linux" || fail "cannot create $CACHE/linux"
+tmp=$(mktemp -d "$CACHE/linux/make.XXXXXX") || fail "cannot create a work directory"
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && apt-get download -qq "$kpkg" >/dev/null 2>&1) || fail "cannot download $kpkg"
+dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/pkg" || fail "cannot unpack $kpkg"
+
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,mnt,etc/vmm,lib/modules/"$kver"} || fail "mkdir"
+cp "$bb" "$root/bin/busybox" || fail "cp busybox"
+for a in $("$bb" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+done
+ln -sf ../bin/busybox "$root/sbin/init"
+ln -sf bin/busybox "$root/init"
+cp "$here/inittab" "$root/etc/inittab" && cp "$here/rc" "$root/etc/vmm/rc" && chmod 755 "$root/etc/vmm/rc" ||
+    fail "cp inittab/rc"
+
+# The modules and what they depend on, from the package's own tree.
+kmods=$tmp/pkg/lib/modules/$kver
+depmod -b "$tmp/pkg" "$kver" || fail "depmod on the package's modules"
+for m in $MODULES; do
+    modprobe -d "$tmp/pkg" -S "$kver" --show-depends "$m" || fail "module $m is not in $kpkg"
+done | awk '$1 == "insmod" {print $2}' | sort -u | while read -r ko; do
+    rel=${ko#"$kmods"/}
+    mkdir -p "$root/lib/modules/$kver/$(dirname "$rel")" && cp "$ko" "$root/lib/modules/$kver/$rel"
+done
+cp "$kmods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null
+depmod -b "$root" "$kver" || fail "depmod on the image's modules"
+
+# fio and the libraries it loads, at the same paths.
+cp "$fio" "$root/bin/fio" || fail "cp fio"
+ldd "$fio" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
+done
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || fail "fio's dynamic loader was not found by ldd"
+
+mkdir -p "$tmp/out"
+cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/bzImage" || fail "no vmlinuz in $kpkg"
+(cd "$root" && find . | sort | cpio -o -H newc --quiet -R 0:0 | gzip -6) >"$tmp/out/initramfs.cpio.gz" ||
+    fail "cpio"
+echo "$kpkg" >"$tmp/out/kernel-package"
+touch "$tmp/out/ready"
+rm -rf "$out" && mv "$tmp/out" "$out" || fail "cannot move the image into $out"
+echo "$out"
