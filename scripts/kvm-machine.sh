@@ -41,6 +41,7 @@
 # killed); 125 the machine could not be built or started, or stopped
 # without CMD's status; 130/143 interrupted (SIGINT/SIGTERM).
 set -uo pipefail
+{ # the whole script is read before it runs: editing it meanwhile is safe
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
@@ -242,3 +243,5 @@ fi
 say "the emulated machine stopped without the command's exit status (QEMU status $qrc); its last kernel lines:"
 tail -n 20 "$run/console.log" >&2 2>/dev/null
 exit 125
+exit
+}

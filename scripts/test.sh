@@ -10,6 +10,7 @@
 # Extra arguments select tests as `meson test` does (e.g. --suite virtio,
 # or test names).
 set -uo pipefail
+{ # the whole script is read before it runs: editing it meanwhile is safe
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
 ./scripts/build.sh || exit 1
@@ -24,6 +25,10 @@ names --suite kvm >"$tmp/kvm-suite"
 comm -12 "$tmp/all" "$tmp/kvm-suite" >"$tmp/kvm"
 comm -23 "$tmp/all" "$tmp/kvm-suite" >"$tmp/host"
 
+# The stock-Linux guest is made here (the emulated machine has no network).
+if grep -q '^linux-' "$tmp/kvm"; then
+    tests/linux/image.sh >/dev/null || exit 1
+fi
 where=$(./scripts/kvm-machine.sh --where)
 mtest=(meson test -C "$BUILD" --no-rebuild --print-errorlogs --num-processes 2)
 rc=0
@@ -63,3 +68,5 @@ missing=$(( total - ok - fail - to - skip))
 [ "$missing" -gt 0 ] && { echo "test: $missing selected tests did not run"; rc=1; }
 echo "$ok passed, $(( fail + to + (missing > 0 ? missing : 0) )) failed, $skip skipped"
 exit "$rc"
+exit
+}

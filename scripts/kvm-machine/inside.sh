@@ -39,6 +39,8 @@ run=$(arg vmm.run)
 # made, which is what Debian ships anyway)
 mkdir -p /lib/modules && mount --bind "$(arg vmm.modules)" /lib/modules || { log "cannot bind the module tree"; off; }
 modprobe kvm_amd || log "modprobe kvm_amd failed: /dev/kvm will be missing"
+# for reading the machine's RIPs from QEMU's monitor (qemu-monitor.sock) while it runs
+cat /proc/kallsyms >"$run/kallsyms" 2>/dev/null
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 hostname kvm-machine
 

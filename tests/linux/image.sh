@@ -78,4 +78,7 @@ cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/bzImage" || fail "no vmlinuz in $kpkg
 echo "$kpkg" >"$tmp/out/kernel-package"
 touch "$tmp/out/ready"
 rm -rf "$out" && mv "$tmp/out" "$out" || fail "cannot move the image into $out"
+for old in "$CACHE/linux/$kver"-*; do	# images of older inputs
+    [ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "$out"
