@@ -19,7 +19,7 @@ def run_once(argv, marker):
     rss_file.close()
     argv = [TIME, "-f", "%M", "-o", rss_file.name] + argv
     t0 = time.monotonic()
-    seen, buf, _, status = run_markers(argv, [marker], timeout=60)
+    seen, buf, _, status = run_markers(argv, [marker], timeout=float(os.environ.get("TIMERUN_TIMEOUT", "60")))
     end = time.monotonic() - t0
     first = seen[marker] - t0 if marker in seen else None
     with open(rss_file.name) as f:
