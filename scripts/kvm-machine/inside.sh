@@ -39,6 +39,9 @@ run=$(arg vmm.run)
 # made, which is what Debian ships anyway)
 mkdir -p /lib/modules && mount --bind "$(arg vmm.modules)" /lib/modules || { log "cannot bind the module tree"; off; }
 modprobe kvm_amd || log "modprobe kvm_amd failed: /dev/kvm will be missing"
+# one VM held for the machine's life, so that VMs coming and going no longer
+# patch kernel text (the reason is in hold-kvm.py)
+python3 "$(dirname "$0")/hold-kvm.py" </dev/null >/dev/null 2>&1 &
 # for reading the machine's RIPs from QEMU's monitor (qemu-monitor.sock) while it runs
 cat /proc/kallsyms >"$run/kallsyms" 2>/dev/null
 ip link set lo up 2>/dev/null || busybox ip link set lo up
