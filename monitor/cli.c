@@ -49,7 +49,8 @@ void cli_usage(FILE *f)
 "  --version         show the version\n"
 "\n"
 "Exit status: 0 the guest powered off, reset or was quit; 1 the VM failed\n"
-"(triple fault, KVM error, device failure); 2 bad command line or input.\n",
+"(triple fault, KVM error, device failure); 2 bad command line or input;\n"
+"3 no usable /dev/kvm (scripts/kvm-machine.sh runs a VM where there is none).\n",
 		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20), MACHINE_MAX_DISKS,
 		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS);
 }
