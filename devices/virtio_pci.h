@@ -27,7 +27,7 @@
  * device process turns an eventfd wake into ops->notify(dev, q). A doorbell
  * write that reaches trap() anyway is served as notify(q).
  *
- * BAR1 holds the MSI-X table and PBA, owned by the monitor; the table has
+ * BAR2 (VPCI_BAR_MSIX: BAR0 is 64-bit, so takes two slots) holds the MSI-X table and PBA, owned by the monitor; the table has
  * nvectors entries (ident: one for config changes + one per queue, which is
  * what Linux asks for first). Interrupt lines in DeviceSpec.irqs:
  *
