@@ -27,9 +27,10 @@
  * device process turns an eventfd wake into ops->notify(dev, q). A doorbell
  * write that reaches trap() anyway is served as notify(q).
  *
- * BAR2 (VPCI_BAR_MSIX: BAR0 is 64-bit, so takes two slots) holds the MSI-X table and PBA, owned by the monitor; the table has
- * nvectors entries (ident: one for config changes + one per queue, which is
- * what Linux asks for first). Interrupt lines in DeviceSpec.irqs:
+ * BAR2 (VPCI_BAR_MSIX: BAR0 is 64-bit, so it takes two slots) holds the
+ * MSI-X table and PBA, owned by the monitor; the table has nvectors
+ * entries (ident: one for config changes + one per queue, which is what
+ * Linux asks for first). Interrupt lines in DeviceSpec.irqs:
  *
  *   irqs[0 .. n)   MSI-X vectors 0 .. n-1 (line index == vector number);
  *                  irq_set(v, 1) is an edge: "send vector v"
