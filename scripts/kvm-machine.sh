@@ -77,7 +77,7 @@ case $mode in auto|native|emulated) ;; *) say "VMM_KVM must be auto, native or e
 # Where a command that needs KVM runs: prints "native" or "emulated: <why>".
 kvm_where() {
     if [ "$mode" = native ]; then echo native; return; fi
-    if [ "$mode" = emulated ]; then echo "emulated: asked for (VMM_KVM=emulated)"; return; fi
+    if [ "$mode" = emulated ]; then echo "emulated: asked for (--emulated or VMM_KVM=emulated)"; return; fi
     if [ ! -e /dev/kvm ]; then
         echo "emulated: this machine has no /dev/kvm"
     elif ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -105,10 +105,13 @@ done
 # The kernel package linux-image-amd64 points at today; without the archive
 # (offline), the newest one already cached.
 kernel_version() {
-    local pkg
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-          awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    if [ -n "$pkg" ]; then echo "${pkg#linux-image-}"; return; fi
+    local pkg try
+    for try in 1 2; do
+        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+              awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+        if [ -n "$pkg" ]; then echo "${pkg#linux-image-}"; return; fi
+        [ $try = 2 ] || apt-get update -qq >/dev/null 2>&1
+    done
     ls -d "$CACHE"/machine/*/ready 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname | xargs -r basename
 }
 

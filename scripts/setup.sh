@@ -8,11 +8,9 @@ PKGS=(build-essential meson ninja-build pkg-config clang llvm lld
       libfdt-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
       libbpf-dev bpftool qemu-system-x86 busybox-static fio
       binutils cpio python3 time acpica-tools
+      kmod util-linux  # scripts/kvm-machine.sh: depmod/modprobe, flock, setsid, unshare
       libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for tests/fuzz
-      # tests/linux: disk images, and the tools to build the test kernel
-      # (its source, linux-source-6.1, ~140 MB, is installed by
-      # tests/linux/build.sh only when no build is cached)
-      e2fsprogs flex bison libelf-dev bc xz-utils)
+      e2fsprogs xz-utils)
 
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 
