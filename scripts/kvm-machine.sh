@@ -239,10 +239,14 @@ qpid=
 if [ -f "$run/status" ]; then
     exit "$(cat "$run/status")"
 fi
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+case $qrc in
+124|137)
     say "the emulated machine did not finish within ${timeout} s and was killed (last kernel lines in $CACHE/machine/last-console.log)"
-    exit 124
-fi
+    exit 124 ;;
+130|143|129)	# timeout(1) passed a SIGINT/SIGTERM/SIGHUP on to QEMU
+    say "interrupted: the emulated machine was stopped"
+    exit "$qrc" ;;
+esac
 say "the emulated machine stopped without the command's exit status (QEMU status $qrc); its last kernel lines:"
 tail -n 20 "$run/console.log" >&2 2>/dev/null
 exit 125
