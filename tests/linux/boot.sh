@@ -10,8 +10,7 @@
 #
 # One case per meson test: boot.sh CASE (suite 'linux'; needs KVM, so in
 # suite 'kvm' too).
-#   smp-1, smp-2          1 or 2 vCPUs: all online, and every check (smp-4
-#                         is defined, not yet in meson: tests/linux/README.md)
+#   smp-1, smp-2, smp-4   1, 2 or 4 vCPUs: all online, and every check
 #   reboot                `reboot -f` resets the VM through the i8042: status 0
 
 . "$(dirname "$0")/../integration/lib.sh"
