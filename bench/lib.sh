@@ -16,10 +16,8 @@ bench_enter() {
     if [ -z "${VMM_MACHINE:-}" ]; then
         ./scripts/setup.sh >/dev/null && ./scripts/build.sh || exit 1
     fi
-    if [ "$(./scripts/kvm-machine.sh --where)" != native ]; then
-        echo "bench: $(./scripts/kvm-machine.sh --where | sed 's/^emulated: //'): running in the emulated machine"
+    [ "$(./scripts/kvm-machine.sh --where)" = native ] ||
         exec ./scripts/kvm-machine.sh "bench/$(basename "$script")" "$@"
-    fi
     command -v qemu-system-x86_64 >/dev/null ||
         { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
     echo "environment: ${VMM_MACHINE:-this machine with its own KVM}; host CPU:" \

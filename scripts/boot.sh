@@ -18,10 +18,5 @@ BUILD=${VMM_BUILD:-build}
 img=$(tests/linux/image.sh)
 cmdline="console=ttyS0 reboot=k panic=-1 quiet"
 [ -t 0 ] || cmdline+=" vmm.check=cpus,rng,irqs"
-where=$(./scripts/kvm-machine.sh --where)
-if [ "$where" != native ]; then
-    echo "boot: ${where#emulated: }: running the VM inside an emulated machine with kvm-amd" \
-         "(scripts/kvm-machine.sh); it takes ~15 s more to start and runs slower" >&2
-fi
 exec ./scripts/kvm-machine.sh "$BUILD/monitor/vmm-monitor" --kernel "$img/bzImage" \
     --initrd "$img/initramfs.cpio.gz" --cpus 2 --mem 512M --cmdline "$cmdline" "$@"

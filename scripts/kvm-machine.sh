@@ -18,7 +18,8 @@
 # CI, every VMM_* variable and the names listed in $VMM_MACHINE_ENV; and
 # VMM_MACHINE is set there to one line describing the emulated machine.
 #
-# CMD's stdout and stderr (merged) stream live to this stdout; when stdin
+# It says so in one line on stderr first, with the reason. CMD's stdout and
+# stderr (merged) stream live to this stdout; when stdin
 # is a terminal, CMD gets a terminal of the same size and keystrokes go to
 # it unchanged (Ctrl-C, Ctrl-A included); Ctrl-] x stops the emulated
 # machine itself. Only one emulated machine runs at a time per cache (it
@@ -105,13 +106,8 @@ done
 # The kernel package linux-image-amd64 points at today; without the archive
 # (offline), the newest one already cached.
 kernel_version() {
-    local pkg try
-    for try in 1 2; do
-        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-              awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-        if [ -n "$pkg" ]; then echo "${pkg#linux-image-}"; return; fi
-        [ $try = 2 ] || apt-get update -qq >/dev/null 2>&1
-    done
+    local pkg
+    pkg=$("$here/kernel-package.sh" linux-image-amd64) && { echo "${pkg#linux-image-}"; return; }
     ls -d "$CACHE"/machine/*/ready 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname | xargs -r basename
 }
 
@@ -173,6 +169,9 @@ build_initramfs || fail "cannot build the emulated machine's initramfs"
 [ "$action" = prepare ] && { echo "$dir"; exit 0; }
 
 # ---- one run ----
+
+# Said once here, so that every caller (boot.sh, test.sh, bench/) says it alike.
+say "${where#emulated: }: running in an emulated machine with kvm-amd (every instruction is emulated: slower; ~15 s to start)"
 
 case "$CACHE$here$PWD" in *[[:space:]]*)
     fail "paths with spaces cannot be passed on the emulated kernel's command line: $CACHE, $here, $PWD" ;;
@@ -250,5 +249,4 @@ esac
 say "the emulated machine stopped without the command's exit status (QEMU status $qrc); its last kernel lines:"
 tail -n 20 "$run/console.log" >&2 2>/dev/null
 exit 125
-exit
 }

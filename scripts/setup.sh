@@ -30,10 +30,7 @@ mkdir -p "$CACHE/kernels"
 if ! ls "$CACHE"/kernels/vmlinuz-* >/dev/null 2>&1; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    [ -n "$(apt-cache policy linux-image-cloud-amd64 2>/dev/null)" ] || apt-get update -qq || true
-    # The meta package depends on the versioned image package that holds vmlinuz.
-    img=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-          awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    img=$("$(dirname "$0")/kernel-package.sh" linux-image-cloud-amd64 || true)
     if [ -n "$img" ] && (cd "$tmp" && apt-get download -qq "$img" >/dev/null 2>&1); then
         dpkg-deb -x "$tmp"/*.deb "$tmp/x"
         cp "$tmp"/x/boot/vmlinuz-* "$CACHE/kernels/"

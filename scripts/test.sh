@@ -7,7 +7,7 @@
 # one emulated machine with kvm-amd (scripts/kvm-machine.sh), after the
 # tests that need no KVM (unit tests, fuzzing) have run here, where they are
 # faster. Every skipped test is listed on the console with its reason.
-# Extra arguments select tests as `meson test` does (e.g. --suite virtio,
+# Extra arguments select tests as `meson test` does (e.g. --suite linux,
 # or test names).
 set -uo pipefail
 { # the whole script is read before it runs: editing it meanwhile is safe
@@ -41,8 +41,7 @@ if [ -s "$tmp/host" ]; then
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
 if [ -s "$tmp/kvm" ]; then
-    echo "test: ${where#emulated: }: the $(wc -l <"$tmp/kvm") tests that need KVM run in an" \
-         "emulated machine with kvm-amd (scripts/kvm-machine.sh; slower: every instruction is emulated)"
+    echo "test: the $(wc -l <"$tmp/kvm") tests that need KVM, through scripts/kvm-machine.sh"
     ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
@@ -68,5 +67,4 @@ missing=$(( total - ok - fail - to - skip))
 [ "$missing" -gt 0 ] && { echo "test: $missing selected tests did not run"; rc=1; }
 echo "$ok passed, $(( fail + to + (missing > 0 ? missing : 0) )) failed, $skip skipped"
 exit "$rc"
-exit
 }

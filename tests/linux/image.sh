@@ -19,11 +19,7 @@ fail() { echo "linux image: $*" >&2; exit 1; }
 # Modules the guest loads (with what modules.dep pulls in).
 MODULES="virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport"
 
-kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-       awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$kpkg" ] || { apt-get update -qq >/dev/null 2>&1; kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-       awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
-if [ -z "$kpkg" ]; then	# offline: the newest image already made
+if ! kpkg=$("$here/../../scripts/kernel-package.sh" linux-image-cloud-amd64); then	# offline: the newest image already made
     d=$(ls -d "$CACHE"/linux/*/ready 2>/dev/null | sort | tail -n 1)
     [ -n "$d" ] || fail "linux-image-cloud-amd64 is not in the package archive and no image is cached"
     dirname "$d"; exit 0
