@@ -805,13 +805,23 @@ int vio_get_used(struct vio_queue *q, uint32_t *len)
 
 int vio_wait_used(struct vio_queue *q, uint32_t *len, unsigned long spins)
 {
-	unsigned long i;
+	unsigned long i, ticks = 0;
+	uint8_t sec = cmos_read(0), now;
 	int h;
 
-	for (i = 0; i < spins; i++) {
+	/* spins polls, and then on until VIO_WAIT_S RTC seconds have passed:
+	 * on a slow machine the device process may not run for a while. */
+	for (i = 0; i < 100 * spins; i++) {
 		h = vio_get_used(q, len);
 		if (h >= 0)
 			return h;
+		if (i % 100000 == 99999) {
+			now = cmos_read(0);
+			ticks += now != sec;
+			sec = now;
+			if (i >= spins && ticks > VIO_WAIT_S)
+				break;
+		}
 	}
 	return -1;
 }

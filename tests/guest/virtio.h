@@ -280,8 +280,12 @@ void vio_kick(struct vio_queue *q);
 int vio_get_used(struct vio_queue *q, uint32_t *len);
 
 /*
- * Poll for a used entry up to `spins` times. Returns as vio_get_used.
+ * Poll for a used entry at least `spins` times and, past that, until
+ * VIO_WAIT_S seconds on the RTC have gone by (a slow machine may not run
+ * the device process for a while; capped at 100 * spins polls should the
+ * RTC stop). Returns as vio_get_used.
  */
+#define VIO_WAIT_S 10
 int vio_wait_used(struct vio_queue *q, uint32_t *len, unsigned long spins);
 
 /* Ask for no interrupts (polling) or an interrupt per used entry. */
