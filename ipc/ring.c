@@ -287,6 +287,8 @@ int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct r
 	int err = ring_wait_room(p, cfg, start);
 	uint32_t seq = 0;
 
+	p->timed_out = err == -ETIMEDOUT;
+	p->published = false;
 	if (err)
 		return err;
 	/* Only waited requests use a seq, so done.seq is always the previous one. */
@@ -294,7 +296,26 @@ int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct r
 		seq = ++p->seq;
 	ring_publish(p, t, waited ? RING_F_WAIT : 0, seq);
 	ring_doorbell(p);
-	return waited ? ring_wait_done(p, t, seq, cfg, start) : 0;
+	if (!waited)
+		return 0;
+	err = ring_wait_done(p, t, seq, cfg, start);
+	p->timed_out = err == -ETIMEDOUT;
+	p->published = true;
+	return err;
+}
+
+int ring_send_resume(struct ring_producer *p, struct trap *t, bool sync,
+		     const struct ring_wait_cfg *cfg)
+{
+	int err;
+
+	if (!p->timed_out)
+		return -EINVAL;
+	if (!p->published)
+		return ring_send(p, t, sync, cfg);
+	err = ring_wait_done(p, t, p->seq, cfg, now_ns());
+	p->timed_out = err == -ETIMEDOUT;
+	return err;
 }
 
 void ring_wake_all(struct ring_header *h, unsigned nvcpus)

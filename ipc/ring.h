@@ -127,6 +127,8 @@ struct ring_producer {
 	uint32_t head;			/* our copy of r->head (the device can write r's) */
 	int doorbell_fd;		/* the device's eventfd (borrowed) */
 	const _Atomic bool *dead;	/* set by the supervisor: stop waiting */
+	bool timed_out;			/* the last ring_send gave up waiting... */
+	bool published;			/* ...after publishing its request */
 };
 
 /* Bind producer p to vCPU vcpu's ring of h. dead may be NULL. */
@@ -146,6 +148,15 @@ void ring_producer_init(struct ring_producer *p, struct ring_header *h, unsigned
  */
 int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct ring_wait_cfg *cfg)
 	__attribute__((warn_unused_result));
+
+/*
+ * After ring_send (or this) returned -ETIMEDOUT: keep waiting for the same
+ * access, another cfg->deadline_ns at most. A request already published is
+ * not published again (the device serves it once); one that found no room
+ * is sent now. Same returns as ring_send; -EINVAL if nothing timed out.
+ */
+int ring_send_resume(struct ring_producer *p, struct trap *t, bool sync,
+		     const struct ring_wait_cfg *cfg) __attribute__((warn_unused_result));
 
 /*
  * Wake every vCPU sleeping in ring_send on the first nvcpus rings of h (the

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "devhost.h"
 #include "log.h"
+#include "proc_activity.h"
 #include "sandbox.h"
 #include "util.h"
 #include "virtio_pci.h"
@@ -30,7 +31,8 @@
 
 #define READY_TIMEOUT_MS 5000
 #define TAG_PIDFD 0x10000u
-#define EXIT_GRACE_MS 50	/* socket closed: wait this long for the pidfd to say why */
+#define EXIT_GRACE_MS 50
+#define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */	/* socket closed: wait this long for the pidfd to say why */
 
 /* ---- Failure reports ---- */
 
@@ -84,6 +86,49 @@ static int procdev_wait_stop(struct proc_dev *d)
 	return 0;
 }
 
+/*
+ * An access outlived the deadline. A device the host keeps from running
+ * (a thread runnable or in host I/O) is slow, not broken: wait on, a
+ * deadline at a time, while it has not itself spent a whole deadline on a
+ * CPU, and BUSY_MAX_NS in all. One asleep or stopped with the access
+ * pending, or spinning, has failed: why says how. Returns as ring_send.
+ */
+static int procdev_wait_slow(struct proc_dev *d, struct trap *t, bool sync, char *why,
+			     size_t len)
+{
+	struct ring_producer *p = &d->prod[t->vcpu];
+	uint64_t waited = d->wait.deadline_ns, spent = 0;
+	struct proc_activity first, now;
+	int err = -ETIMEDOUT;
+
+	if (proc_activity_read(d->pid, &first) == 0) {
+		now = first;
+		while (err == -ETIMEDOUT && (now.runnable || now.in_io) &&
+		       spent < d->wait.deadline_ns && waited < BUSY_MAX_NS) {
+			if (!atomic_exchange(&d->slow_reported, true))
+				log_warn("device %s: no answer in %llu ms while the host keeps it "
+					 "from running; waiting up to %llu s", d->id,
+					 (unsigned long long)(waited / 1000000),
+					 (unsigned long long)(BUSY_MAX_NS / 1000000000));
+			err = ring_send_resume(p, t, sync, &d->wait);
+			waited += d->wait.deadline_ns;
+			if (err == -ETIMEDOUT && proc_activity_read(d->pid, &now))
+				break;
+			spent = now.cpu_ns - first.cpu_ns;
+		}
+	}
+	if (spent >= d->wait.deadline_ns)
+		snprintf(why, len, "spent %llu ms on a CPU without answering; killed",
+			 (unsigned long long)(spent / 1000000));
+	else if (waited >= BUSY_MAX_NS)
+		snprintf(why, len, "did not answer within %llu s of a slow host; killed",
+			 (unsigned long long)(waited / 1000000000));
+	else
+		snprintf(why, len, "did not answer within %llu ms; killed",
+			 (unsigned long long)(d->wait.deadline_ns / 1000000));
+	return err;
+}
+
 static int procdev_trap(void *opaque, struct trap *t)
 {
 	struct proc_dev *d = opaque;
@@ -94,16 +139,15 @@ static int procdev_trap(void *opaque, struct trap *t)
 	if (t->vcpu >= d->vm->ncpus)
 		return -EINVAL;
 	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
+	if (err == -ETIMEDOUT)
+		err = procdev_wait_slow(d, t, sync, why, sizeof(why));
 	if (err == RING_STATUS_STOP)
 		return procdev_wait_stop(d);
 	if (err != -ETIMEDOUT && err != -EPIPE && err != -EPROTO)
 		return err;	/* 0, or the device's own "not mine" */
 	if (!t->is_write)
 		trap_set_value(t, ~0ULL);
-	if (err == -ETIMEDOUT)
-		snprintf(why, sizeof(why), "did not answer within %llu ms; killed",
-			 (unsigned long long)(d->wait.deadline_ns / 1000000));
-	else
+	if (err != -ETIMEDOUT)
 		snprintf(why, sizeof(why), "%s", err == -EPIPE ? "is dead"
 					       : "broke its ring; killed");
 	procdev_fail(d, why);

@@ -46,6 +46,7 @@ struct proc_dev {
 	struct ring_wait_cfg wait;
 	_Atomic bool dead;		/* vCPUs stop waiting on it */
 	_Atomic bool reported;		/* its failure was reported once */
+	_Atomic bool slow_reported;	/* the host kept it from running: said once */
 	bool ready;			/* said READY */
 	bool exited;			/* reaped */
 	bool shutting_down;		/* we asked it to exit: no report */

@@ -46,17 +46,25 @@ if [ -s "$tmp/kvm" ]; then
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
 
-# Skipped tests with their reason: the "SKIP: ..." line each printed.
+# Skipped tests with their reason (the "SKIP: ..." line each printed), and
+# each failed test's telling lines again here, near the summary (where a
+# CI log that keeps only its start and end still shows them).
 for j in "$BUILD"/meson-logs/testlog-host.json "$BUILD"/meson-logs/testlog-kvm.json; do
     [ -f "$j" ] && [ "$j" -nt "$tmp/all" ] && cat "$j"
 done | python3 -c '
-import json, sys
+import json, re, sys
 for line in sys.stdin:
     t = json.loads(line)
     if t.get("result") == "SKIP":
         out = (t.get("stdout") or "") + (t.get("stderr") or "")
         why = [l[5:].strip() for l in out.splitlines() if l.startswith("SKIP")]
         print("SKIP %s: %s" % (t["name"], why[0] if why else "(no reason printed)"))
+    elif t.get("result") in ("FAIL", "TIMEOUT", "ERROR"):
+        lines = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+        why = [l for l in lines if re.match(r"(FAIL|not ok|vmm[:\[-]|kvm-machine:)", l)]
+        print("FAILED %s (%s):" % (t["name"], t["result"]))
+        for l in (why or lines)[-12:]:
+            print("    " + l[:200])
 '
 
 count() { cat "$tmp"/log-* 2>/dev/null | awk -v k="$1" '$1 == k":" {n += $2} END {print n + 0}'; }

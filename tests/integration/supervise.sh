@@ -79,6 +79,32 @@ case_deadline() {
 	ok "a stopped device is killed at the deadline, status 1"
 }
 
+# A device the host keeps from running is slow, not broken: serial0 pinned
+# to CPU 1 under a real-time hog for 2 s (the kernel's RT throttling lets it
+# run ~5% of each second, so reads wait up to ~1 s against a 100 ms deadline).
+# The monitor waits, says once why, and the guest finishes.
+case_slow_host() {
+	local pid hog
+	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs (has $(nproc)): one for the vCPU, one to starve"
+	command -v chrt >/dev/null || skip "no chrt (util-linux)"
+	start_uart_guest --device-timeout-ms 100
+	pid=$(device_pid serial0)
+	[ -n "$pid" ] || fail "no device process for serial0"
+	taskset -a -p -c 0 "$MON_PID" >/dev/null || fail "cannot pin the monitor to CPU 0"
+	taskset -a -p -c 1 "$pid" >/dev/null || fail "cannot pin serial0 to CPU 1"
+	timeout 2 chrt -f 50 taskset -c 1 sh -c 'while :; do :; done' &
+	hog=$!
+	wait "$hog"
+	kill -0 "$MON_PID" 2>/dev/null || { wait_monitor; fail "the VM ended while serial0 was starved"; }
+	printf Z >&3
+	wait_monitor
+	expect_status 0 "a starved device is not a failed one"
+	expect_line "PASS uart"
+	expect_err "device serial0: no answer in 100 ms while the host keeps it from running; waiting up to 60 s"
+	[ "$(grep -c 'keeps it from running' "$ERR")" = 1 ] || fail "the slow host reported more than once"
+	ok "serial0 starved for 2 s against a 100 ms deadline: the VM waits and finishes"
+}
+
 # The monitor dies without cleaning up: its device processes follow it.
 case_monitor_killed() {
 	start_uart_guest

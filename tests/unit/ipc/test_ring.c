@@ -196,6 +196,47 @@ static void test_full(void)
 	rt_mem_close(&m);
 }
 
+/*
+ * A slow device: the read outlives its deadline, is served late, and the
+ * resumed wait takes that completion without publishing the read again. A
+ * send that found the ring full is published by its resume.
+ */
+static void test_resume(void)
+{
+	struct rt_mem m;
+	struct ring_producer p;
+	struct rec_dev d = { .read_value = 0x42 };
+	struct trap t = mk_trap(0, 1, 0x1000, 0), w = mk_trap(1, 1, 0x1000, 1);
+	struct rt_consumer c;
+	int err = 0;
+
+	if (rt_mem_open(&m, 1))
+		{ CHECK(0, "rt_mem_open"); return; }
+	ring_producer_init(&p, m.h, 0, m.efd, NULL);
+	CHECK_EQ(ring_send_resume(&p, &t, false, &cfg_short), -EINVAL, "nothing to resume");
+	CHECK_EQ(ring_send(&p, &t, false, &cfg_short), -ETIMEDOUT, "unserved read times out");
+	CHECK_EQ(ring_send_resume(&p, &t, false, &cfg_short), -ETIMEDOUT, "still unserved");
+	CHECK_EQ(m.h->vcpu[0].head, 1, "published once");
+	if (rt_consumer_start(&c, m.h, rec_serve, &d))
+		{ CHECK(0, "rt_consumer_start"); rt_mem_close(&m); return; }
+	CHECK_EQ(ring_send_resume(&p, &t, false, &cfg_fast), 0, "served late: resume takes it");
+	CHECK_EQ(trap_value(&t), 0x42, "the late read's data");
+	CHECK_EQ(atomic_load(&d.n), 1, "served once");
+	rt_consumer_stop(&c);
+	CHECK_EQ(ring_send_resume(&p, &t, false, &cfg_short), -EINVAL, "nothing left to resume");
+
+	for (unsigned i = 0; i < RING_ENTRIES && !err; i++)
+		err = ring_send(&p, &w, false, &cfg_short);
+	CHECK_EQ(err, 0, "fill the ring with posted writes");
+	CHECK_EQ(ring_send(&p, &t, false, &cfg_short), -ETIMEDOUT, "full ring times out");
+	if (rt_consumer_start(&c, m.h, rec_serve, &d))
+		{ CHECK(0, "rt_consumer_start"); rt_mem_close(&m); return; }
+	CHECK_EQ(ring_send_resume(&p, &t, false, &cfg_fast), 0, "room came: resume sends it");
+	rt_consumer_stop(&c);
+	CHECK_EQ(atomic_load(&d.n), 2 + RING_ENTRIES, "every access served once");
+	rt_mem_close(&m);
+}
+
 struct killer {
 	struct ring_header *h;
 	_Atomic bool dead;
@@ -400,6 +441,7 @@ int main(void)
 	test_read();
 	test_gseq_order();
 	test_full();
+	test_resume();
 	test_dead();
 	test_forged_seq();
 	test_bad_tail();
