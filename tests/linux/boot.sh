@@ -12,6 +12,8 @@
 # suite 'kvm' too).
 #   smp-1, smp-2, smp-4   1, 2 or 4 vCPUs: all online, and every check
 #   reboot                `reboot -f` resets the VM through the i8042: status 0
+#   tty                   ttyS0 as an interactive shell: a typed command is
+#                         answered, `poweroff` ends the VM with status 0
 
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -34,22 +36,45 @@ image() {
 	IMG=$out
 }
 
-# boot_linux CPUS CHECKS [CMDLINE...]: the stock guest with two disks
-# (vda 64 MiB writable, vdb 8 MiB read-only) and a virtio-console.
+# vdc: an ext4 made here from a folder (mkfs.ext4 -d) whose MD5SUMS the
+# guest checks. VDC_BYTES0: the bytes the image holds on disk now.
+make_ext4() {
+	mkdir -p "$TMP/fs/dir" || fail "mkdir"
+	head -c 1048576 /dev/urandom >"$TMP/fs/host.bin" && seq 1 20000 >"$TMP/fs/dir/numbers.txt" &&
+		(cd "$TMP/fs" && md5sum host.bin dir/numbers.txt >MD5SUMS) || fail "cannot fill $TMP/fs"
+	truncate -s 64M "$TMP/vdc.img" && mkfs.ext4 -q -F -d "$TMP/fs" "$TMP/vdc.img" ||
+		fail "mkfs.ext4 -d failed"
+	VDC_BYTES0=$(($(stat -c '%b * %B' "$TMP/vdc.img")))
+}
+
+# boot_linux CPUS CHECKS [CMDLINE...]: the stock guest with three disks (vda
+# 64 MiB blank, vdb 8 MiB read-only, vdc the ext4) and a virtio-console
+# that answers the guest's line with one of its own.
 boot_linux() {
-	local cpus=$1 checks=$2
+	local cpus=$1 checks=$2 helper i
 	shift 2
 	need_kvm
 	image
 	truncate -s 64M "$TMP/vda.img" && truncate -s 8M "$TMP/vdb.img" || fail "truncate"
+	make_ext4
 	: >"$HVC"
+	# hvc0's input is a FIFO the host writes its line to once the guest has
+	# written to hvc0: Linux's driver drops what arrives before it connects
+	# the console port (tests/linux/README.md).
+	mkfifo "$TMP/hvc0.in" || fail "mkfifo"
+	(for ((i = 0; i < VMM_LINUX_TIMEOUT * 10; i++)); do
+		grep -aq 'hello on hvc0' "$HVC" && break
+		sleep 0.1
+	done; echo "vmm-linux: hello from the host") >"$TMP/hvc0.in" &
+	helper=$!
 	T_START=$(date +%s)
 	VMM_TIMEOUT=$VMM_LINUX_TIMEOUT run_monitor -v --kernel "$IMG/bzImage" \
 		--initrd "$IMG/initramfs.cpio.gz" --mem 512M --cpus "$cpus" \
 		--disk "path=$TMP/vda.img" --disk "path=$TMP/vdb.img,readonly=on" \
-		--console "out=$HVC" \
+		--disk "path=$TMP/vdc.img" --console "out=$HVC,in=$TMP/hvc0.in" \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet vmm.cpus=$cpus vmm.check=$checks $*"
 	T_END=$(date +%s)
+	kill "$helper" 2>/dev/null
 	tr -d '\r' <"$OUT" >"$OUT.txt"
 	tr -d '\r' <"$HVC" >"$HVC.txt"
 }
@@ -73,6 +98,46 @@ expect_host_side() {
 	[ "$(wc -c <"$TMP/vdb.img")" = 8388608 ] && ! tr -d '\0' <"$TMP/vdb.img" | grep -q . ||
 		fail "the read-only vdb.img changed"
 	grep -aqx 'vmm-linux: hello on hvc0' "$HVC.txt" || fail "hvc0's line did not reach the console file"
+}
+
+# The PCI functions the guest listed (check pci) are exactly the ones the
+# monitor exposes for boot_linux's devices, each virtio one bound to
+# virtio-pci; the host bridge has no driver.
+PCI_WANT='pci: 0000:00:00.0 0x1b36:0x0008 class 0x060000 driver none
+pci: 0000:00:01.0 0x1af4:0x1042 class 0x018000 driver virtio-pci
+pci: 0000:00:02.0 0x1af4:0x1042 class 0x018000 driver virtio-pci
+pci: 0000:00:03.0 0x1af4:0x1042 class 0x018000 driver virtio-pci
+pci: 0000:00:04.0 0x1af4:0x1044 class 0xff0000 driver virtio-pci
+pci: 0000:00:05.0 0x1af4:0x1043 class 0x078000 driver virtio-pci'
+expect_pci() {
+	local got
+	got=$(grep -a '^pci: ' "$OUT.txt")
+	[ "$got" = "$PCI_WANT" ] || fail "the guest's PCI functions differ from what the monitor exposes:
+$(diff <(echo "$PCI_WANT") <(echo "$got"))"
+}
+
+# rtc0's time (check rtc) lies within the host's clock around the run.
+expect_rtc() {
+	local t
+	t=$(sed -n 's/^ok rtc: rtc0 ([^)]*) reads \([0-9]*\) s since 1970.*/\1/p' "$OUT.txt")
+	[ -n "$t" ] && [ "$t" -ge $((T_START - 2)) ] && [ "$t" -le $((T_END + 2)) ] ||
+		fail "rtc0 read \"$t\"; the host's clock went from $T_START to $T_END"
+}
+
+# vdc's ext4 (checks ext4, discard) is clean, holds guest.bin as the guest
+# wrote it, and the 16 MiB the guest wrote, deleted and trimmed are gone
+# from the image's disk blocks (discard punched them out).
+expect_ext4() {
+	local want got bytes
+	e2fsck -fn "$TMP/vdc.img" >"$TMP/fsck.out" 2>&1 ||
+		fail "e2fsck: vdc.img's ext4 is not clean: $(tail -n 5 "$TMP/fsck.out")"
+	want=$(sed -n 's/^ok ext4: .*(md5 \([0-9a-f]*\))$/\1/p' "$OUT.txt")
+	got=$(debugfs -R "cat /guest.bin" "$TMP/vdc.img" 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ -n "$want" ] && [ "$got" = "$want" ] ||
+		fail "guest.bin in vdc.img has md5 $got; the guest wrote \"$want\""
+	bytes=$(($(stat -c '%b * %B' "$TMP/vdc.img")))
+	[ "$bytes" -lt $((VDC_BYTES0 + (8 << 20))) ] ||
+		fail "vdc.img holds $bytes bytes on disk after fstrim, $VDC_BYTES0 before the boot"
 }
 
 # The kernel log without the one warning (and its trace) that the emulated
@@ -103,12 +168,15 @@ $bad"
 }
 
 smp_case() {
-	local checks=cpus,blk,rng,console,irqs
+	local checks=cpus,blk,rng,console,irqs,rtc,i8042,pci,ext4,discard,fio
 	boot_linux "$1" "$checks"
 	expect_status 0 "the guest powered off"
 	expect_err 'acpi_pm0: guest powered off'
 	expect_checks "$checks"
 	expect_host_side
+	expect_pci
+	expect_rtc
+	expect_ext4
 	expect_clean_log
 	ok "$1 vCPU(s): $(grep -a '^vmm-linux: userspace' "$OUT.txt" | cut -d' ' -f2-); $(grep -ac '^ok ' "$OUT.txt") checks passed; $((T_END - T_START)) s in all"
 }
@@ -123,6 +191,34 @@ case_reboot() {
 	expect_err 'i8042-0: guest requested a reset'
 	grep -aq '^vmm-linux: userspace after ' "$OUT.txt" || fail "the guest never reached userspace"
 	ok "reboot -f: the i8042 reset ended the VM with status 0"
+}
+
+# The serial console as an interactive tty: with no vmm.check the guest's
+# init gives ttyS0 a root shell; the test types at the prompt, reads the
+# answer, and types poweroff.
+case_tty() {
+	local i
+	need_kvm
+	image
+	mkfifo "$TMP/in" || fail "mkfifo"
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --cpus 2 (stdin: the test typing)"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+		--cpus 2 --cmdline "console=ttyS0 reboot=k panic=-1 quiet" <"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	wait_for_out "vmm-linux: userspace after" 120
+	wait_for_out "# " 30
+	printf 'echo vmm-tty-$((6 * 7))\n' >&3
+	wait_for_out "vmm-tty-42" 30
+	printf 'poweroff\n' >&3
+	for ((i = 0; i < 1200; i++)); do
+		kill -0 "$MON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait_monitor
+	expect_status 0 "poweroff at the shell"
+	expect_err 'acpi_pm0: guest powered off'
+	ok "ttyS0: a command typed at the shell prompt answered; poweroff: status 0"
 }
 
 dispatch "$@"
