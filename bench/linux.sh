@@ -8,7 +8,10 @@
 #   qemu-pc      QEMU -M pc, virtio-blk-pci and virtio-rng-pci (modern)
 #   qemu-microvm QEMU -M microvm, virtio-blk and virtio-rng on virtio-mmio
 # Prints medians of the time from process start to the guest's first
-# userspace line and to exit, peak RSS, and ratios against vmm-strict.
+# userspace line and to exit, peak RSS, the memory the VMM costs beyond
+# guest RAM as that line arrives (Pss of the monitor and every device
+# process, or of QEMU, minus the Pss of the guest-RAM mapping), and ratios
+# against vmm-strict.
 # QUIET=0 boots without `quiet`: every kernel line through the 8250, a
 # trap-heavy path.
 #
@@ -31,7 +34,7 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 512M -nodefaults -no-us
       -append '$CMDLINE' -drive if=none,id=d0,format=raw,file=$WORK/disk.img"
 
 echo "linux: $RUNS runs each, alternating; $(cat "$IMG/kernel-package"), cmdline: $CMDLINE"
-TIMERUN_TIMEOUT=300 python3 bench/timerun.py "$RUNS" "vmm-linux: userspace" \
+TIMERUN_TIMEOUT=300 TIMERUN_RAM_MB=512 python3 bench/timerun.py "$RUNS" "vmm-linux: userspace" \
     "vmm-strict=$VMM --sandbox strict" \
     "vmm-inproc=$VMM --devices inproc" \
     "qemu-pc=$QEMU -M pc -device virtio-blk-pci,drive=d0,disable-legacy=on -device virtio-rng-pci,disable-legacy=on" \

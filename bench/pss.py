@@ -1,35 +1,13 @@
 #!/usr/bin/env python3
 """Memory of a running VM: start CMD, wait for MARKER on its stdout, then sum
 Pss (and Rss) over the process and all its descendants from
-/proc/PID/smaps_rollup; then send one byte on stdin and let it finish.
+/proc/PID/smaps; then send one byte on stdin and let it finish.
 Prints one line per command and the ratio of totals against the first.
 
 usage: pss.py MARKER NAME=CMD [NAME=CMD ...]"""
 import os, select, shlex, subprocess, sys, time
 
-def descendants(pid):
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            with open("/proc/%d/task/%d/children" % (p, p)) as f:
-                todo += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-def rollup(pid):
-    vals = {}
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("Pss", "Rss"):
-                    vals[k] = int(v.split()[0])
-    except OSError:
-        pass
-    return vals.get("Pss", 0), vals.get("Rss", 0)
+from benchlib import tree_memory
 
 def measure(argv, marker):
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -43,13 +21,11 @@ def measure(argv, marker):
                 break
             buf += chunk
     time.sleep(0.2)
-    procs = descendants(p.pid)
-    pss = sum(rollup(x)[0] for x in procs)
-    rss = sum(rollup(x)[1] for x in procs)
+    n, pss, rss, _ = tree_memory(p.pid)
     p.stdin.write(b"Z")
     p.stdin.close()
     p.wait(timeout=30)
-    return len(procs), pss, rss
+    return n, pss, rss
 
 def main():
     marker = sys.argv[1].encode()

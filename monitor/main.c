@@ -210,6 +210,10 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 		return VM_EXIT_USAGE;
 	}
 	err = boot_prepare(&vm, o, in, &bi);
+	/* Copied into guest RAM: their buffers would cost their size all VM long. */
+	free(in->kernel);
+	free(in->initrd);
+	in->kernel = in->initrd = NULL;
 	if (err) {
 		vm_destroy(&vm);
 		return err == -EIO || err == -ENOMEM ? VM_EXIT_FAILED : VM_EXIT_USAGE;
