@@ -1,51 +1,69 @@
 #!/usr/bin/env bash
-# virtio-blk throughput, side by side in one run: the virtio_bench test guest
-# (tests/guest/virtio_bench.c: its own virtio-pci driver, 1 or 32 requests
-# in flight, polling the used ring) does 4 KiB random reads, 1 MiB
-# sequential reads and 1 MiB sequential writes on a disk backed by the same
-# image file, under
-#   vmm        vmm-monitor --sandbox strict --disk path=IMG  (ELF, 64-bit boot)
-#   qemu-thr   QEMU -M pc, virtio-blk-pci (modern), cache=none, aio=threads
-#   qemu-uring the same with aio=io_uring
-# (QEMU boots the guest's bzImage through SeaBIOS, which assigns the BARs.)
-# Prints IOPS (4k random reads) and MB/s (1M sequential) per depth, medians
-# of RUNS alternating runs, and vmm / the faster QEMU. Goal: >= 1.00 on
-# every row.
+# virtio-blk throughput with Linux's own driver, side by side in one run:
+# Debian's stock cloud kernel and the project's initramfs (tests/linux/
+# image.sh) run fio on /dev/vda (libaio, O_DIRECT: 4k random reads and
+# writes at depth 1 and 32, 1M sequential reads and writes at depth 4;
+# tests/linux/rc, check fiobench), the disk backed by the same image file,
+# under
+#   vmm            vmm-monitor --sandbox strict --disk path=IMG
+#   qemu-thr-none  QEMU -M pc, virtio-blk-pci (modern), aio=threads, cache=none
+#   qemu-thr-wb    the same with cache=writeback
+#   qemu-uring-none  aio=io_uring, cache=none
+#   qemu-uring-wb    aio=io_uring, cache=writeback
+# all with 2 vCPUs and 512 MiB. Prints IOPS or MB/s per job (medians of RUNS
+# alternating runs) and vmm / the best QEMU. Goal: >= 1.00 on every row.
 #
-# usage: bench/blk.sh [RUNS]     (default 3; runs in the emulated machine where there is no real KVM)
-#   OPS=N      4k random reads per run (default 4000)
-#   SEQ_OPS=N  1 MiB sequential reads and writes per run (default 256)
-#   DISK_MB=N  image size (default 512)
+# usage: bench/blk.sh [RUNS]     (default 3; runs in the emulated machine
+#                                 where there is no real KVM)
+#   FIO_RUNTIME=S  seconds per fio job (default 4, after a 1 s ramp)
+#   DISK_MB=N      image size (default 512)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+BENCH_KNOBS="FIO_RUNTIME DISK_MB BENCH_DIR"
 bench_enter "$0" "$@"
 RUNS=${1:-3}
-OPS=${OPS:-4000}
-SEQ_OPS=${SEQ_OPS:-256}
+FIO_RUNTIME=${FIO_RUNTIME:-4}
 DISK_MB=${DISK_MB:-512}
+IMGDIR=$(tests/linux/image.sh)
 
-# On a disk-backed filesystem (cache=none needs O_DIRECT, which tmpfs lacks).
-WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vmm-blk.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-IMG=$WORK/disk.img
+# The image on a filesystem with O_DIRECT (QEMU's cache=none needs it). The
+# emulated machine's / is 9p and its /tmp a tmpfs (no O_DIRECT on its 6.1
+# kernel): there, an ext4 on a loop device over that tmpfs.
+if [ -n "${VMM_MACHINE:-}" ]; then
+    WORK=$(mktemp -d /tmp/vmm-blk.XXXXXX)
+else
+    WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vmm-blk.XXXXXX")
+fi
+cleanup() { mountpoint -q "$WORK/fs" && umount "$WORK/fs"; rm -rf "$WORK"; }
+trap cleanup EXIT
+DIR=$WORK
+if [ -n "${VMM_MACHINE:-}" ]; then
+    truncate -s $((DISK_MB + 64))M "$WORK/fs.img" && mkfs.ext4 -q -F "$WORK/fs.img" &&
+        mkdir "$WORK/fs" && modprobe loop && mount -o loop "$WORK/fs.img" "$WORK/fs" ||
+        { echo "blk: cannot make an ext4 on a loop device in $WORK" >&2; exit 1; }
+    DIR=$WORK/fs
+fi
+dd if=/dev/zero of="$DIR/probe" bs=4k count=1 oflag=direct 2>/dev/null ||
+    { echo "blk: $DIR has no O_DIRECT (set BENCH_DIR)" >&2; exit 1; }
+IMG=$DIR/disk.img
 head -c "${DISK_MB}M" /dev/urandom >"$IMG"   # real blocks: nothing sparse to read for free
 sync "$IMG"
 
-ELF=$BUILD/tests/guest/virtio_bench.elf
-BZ=$BUILD/tests/guest/virtio_bench.bzImage
-ARGS="blk_depth=@DEPTH@ blk_ops=@OPS@ blk_seq_ops=@SEQ_OPS@"
-VMM="$BUILD/monitor/vmm-monitor --kernel $ELF --mem 256M --sandbox strict
-     --disk path=$IMG --cmdline '$ARGS'"
-QEMU="qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -M pc -m 256M
-      -nodefaults -no-user-config -nographic -serial stdio -no-reboot
-      -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $BZ
-      -append 'qemu_exit $ARGS'
+CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=fiobench vmm.fio_runtime=$FIO_RUNTIME"
+VMM="$BUILD/monitor/vmm-monitor --kernel $IMGDIR/bzImage --initrd $IMGDIR/initramfs.cpio.gz
+     --cpus 2 --mem 512M --sandbox strict --disk path=$IMG --cmdline '$CMDLINE'"
+QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
+      -no-user-config -nographic -serial stdio -no-reboot -kernel $IMGDIR/bzImage
+      -initrd $IMGDIR/initramfs.cpio.gz -append '$CMDLINE'
       -device virtio-blk-pci,drive=d0,disable-legacy=on
-      -drive if=none,id=d0,format=raw,file=$IMG,cache=none"
+      -drive if=none,id=d0,format=raw,file=$IMG"
 
-echo "blk: $RUNS runs each, alternating; ${DISK_MB} MiB image on $(df -T "$WORK" | awk 'NR==2 {print $2}')"
-python3 bench/blkbench.py "$RUNS" "$OPS" "$SEQ_OPS" 1,32 \
+echo "blk: $RUNS runs each, alternating; $(cat "$IMGDIR/kernel-package"); fio ${FIO_RUNTIME} s per job;" \
+     "${DISK_MB} MiB image on $(df -T "$DIR" | awk 'NR==2 {print $2}')${VMM_MACHINE:+ (loop device over tmpfs)}"
+python3 bench/fiobench.py "$RUNS" \
     "vmm=$VMM" \
-    "qemu-thr=$QEMU,aio=threads" \
-    "qemu-uring=$QEMU,aio=io_uring"
-echo "reproduce: OPS=$OPS SEQ_OPS=$SEQ_OPS DISK_MB=$DISK_MB bench/blk.sh $RUNS"
+    "qemu-thr-none=$QEMU,aio=threads,cache=none" \
+    "qemu-thr-wb=$QEMU,aio=threads,cache=writeback" \
+    "qemu-uring-none=$QEMU,aio=io_uring,cache=none" \
+    "qemu-uring-wb=$QEMU,aio=io_uring,cache=writeback"
+echo "reproduce: FIO_RUNTIME=$FIO_RUNTIME DISK_MB=$DISK_MB bench/blk.sh $RUNS"

@@ -4,20 +4,24 @@
 # carries VMM_* variables and the arguments over), and prints the
 # environment the figures come from: ratios mean something only next to
 # it, and absolute times taken inside the emulated machine mean nothing.
-# Sets BUILD.
+# Sets BUILD. A script whose knobs are environment variables names them in
+# BENCH_KNOBS before calling bench_enter, so that they reach the machine.
 #
-#   . "$(dirname "$0")/lib.sh"; bench_enter "$0" "$@"
+#   . "$(dirname "$0")/lib.sh"; bench_enter "$0" "$@"   (any script in the repository)
 BUILD=${VMM_BUILD:-build}
 
 bench_enter() {
-    local script=$1
+    local script
+    script=$(realpath "$1") || exit 1
     shift
-    cd "$(dirname "$script")/.." || exit 1
+    cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+    script=$(realpath --relative-to=. "$script")
     if [ -z "${VMM_MACHINE:-}" ]; then
         ./scripts/setup.sh >/dev/null && ./scripts/build.sh || exit 1
     fi
+    # The script's knobs (variables named in BENCH_KNOBS) go along.
     [ "$(./scripts/kvm-machine.sh --where)" = native ] ||
-        exec ./scripts/kvm-machine.sh "bench/$(basename "$script")" "$@"
+        VMM_MACHINE_ENV="${VMM_MACHINE_ENV:-} ${BENCH_KNOBS:-}" exec ./scripts/kvm-machine.sh "$script" "$@"
     command -v qemu-system-x86_64 >/dev/null ||
         { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
     echo "environment: ${VMM_MACHINE:-this machine with its own KVM}; host CPU:" \

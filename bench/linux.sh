@@ -19,6 +19,7 @@
 #                                 where there is no real KVM)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+BENCH_KNOBS="QUIET"
 bench_enter "$0" "$@"
 RUNS=${1:-3}
 IMG=$(tests/linux/image.sh)
