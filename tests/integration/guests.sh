@@ -219,4 +219,27 @@ triplefault_case() {
 case_triplefault() { triplefault_case; }
 case_triplefault_inproc() { triplefault_case --devices inproc; }
 
+# Guest RAM on huge pages where the host allows them for shared memory
+# (shmem_enabled advise or always): the monitor's RAM mapping shows
+# ShmemPmdMapped once the guest runs, and no hint line is logged. Where the
+# host says never, the one hint line instead.
+case_hugepages() {
+	local knob=/sys/kernel/mm/transparent_hugepage/shmem_enabled pmd
+	[ -r "$knob" ] || skip "no $knob (kernel without transparent huge pages)"
+	start_uart_guest --mem 256M
+	pmd=$(awk '/vmm-guest-ram/ { m = 1; next } /^[0-9a-f]+-/ { m = 0 }
+		   m && /^ShmemPmdMapped:/ { n += $2 } END { print n + 0 }' "/proc/$MON_PID/smaps")
+	printf Z >&3
+	wait_monitor
+	expect_status 0
+	if grep -q '\[never\]\|\[deny\]' "$knob"; then
+		expect_err "guest RAM on 4 KiB pages: $knob is never"
+		ok "shmem_enabled is never here: the monitor says so in one line"
+	else
+		[ "$pmd" -gt 0 ] || fail "guest RAM has no huge page mapped ($knob: $(cat "$knob"))"
+		grep -q "4 KiB pages" "$ERR" && fail "a huge-page hint although $knob allows them"
+		ok "guest RAM on huge pages: $pmd KiB PMD-mapped"
+	fi
+}
+
 dispatch "$@"

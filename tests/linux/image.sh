@@ -20,7 +20,7 @@ fail() { echo "linux image: $*" >&2; exit 1; }
 MODULES="virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport"
 
 if ! kpkg=$("$here/../../scripts/kernel-package.sh" linux-image-cloud-amd64); then	# offline: the newest image already made
-    d=$(ls -d "$CACHE"/linux/*/ready 2>/dev/null | sort | tail -n 1)
+    d=$(ls -td "$CACHE"/linux/*/ready 2>/dev/null | head -n 1)
     [ -n "$d" ] || fail "linux-image-cloud-amd64 is not in the package archive and no image is cached"
     dirname "$d"; exit 0
 fi
@@ -74,7 +74,9 @@ cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/bzImage" || fail "no vmlinuz in $kpkg
 echo "$kpkg" >"$tmp/out/kernel-package"
 touch "$tmp/out/ready"
 rm -rf "$out" && mv "$tmp/out" "$out" || fail "cannot move the image into $out"
-for old in "$CACHE/linux/$kver"-*; do	# images of older inputs
-    [ "$old" = "$out" ] || rm -rf "$old"
+# Images of older inputs go once a day old: a run (a benchmark, a test in
+# the emulated machine) may still be booting one made minutes ago.
+for old in "$CACHE/linux/$kver"-*; do
+    [ "$old" = "$out" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +1440)" ] || rm -rf "$old"
 done
 echo "$out"
