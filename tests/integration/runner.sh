@@ -23,6 +23,7 @@ case_status_env() {
 		[ -c /dev/kvm ] && echo kvm=yes; grep -q "^kvm_amd " /proc/modules && echo kvm_amd=yes
 		modprobe tun && [ -c /dev/net/tun ] && echo tun=yes
 		[ -n "$VMM_MACHINE" ] && echo machine=yes
+		[ "$(cat <(echo fd))" = fd ] && echo procsubst=yes
 		exit 7'
 	expect_status 7 "the command's own status"
 	expect_line "cwd=$dir"
@@ -32,7 +33,8 @@ case_status_env() {
 	expect_line kvm_amd=yes
 	expect_line tun=yes
 	expect_line machine=yes
-	ok "status 7 passed through; directory, environment, /dev/kvm, kvm_amd, modprobe tun"
+	expect_line procsubst=yes
+	ok "status 7 passed through; directory, environment, /dev/kvm, kvm_amd, modprobe tun, <(...)"
 }
 
 # A machine still running at the deadline is killed: 124 and one message.
