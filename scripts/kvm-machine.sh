@@ -205,7 +205,7 @@ trap cleanup EXIT
         [ -n "${!v+set}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     # what the command runs in, for benchmarks to print beside their figures
-    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
+    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd, no transparent huge pages, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
     printf 'cd %q || exit 125\n' "$PWD"
     printf 'exec'; printf ' %q' "$@"; printf '\n'
 } >"$run/cmd"

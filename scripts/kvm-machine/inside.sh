@@ -42,12 +42,14 @@ run=$(arg vmm.run)
 # made, which is what Debian ships anyway)
 mkdir -p /lib/modules && mount --bind "$(arg vmm.modules)" /lib/modules || { log "cannot bind the module tree"; off; }
 modprobe kvm_amd || log "modprobe kvm_amd failed: /dev/kvm will be missing"
-# Huge pages for shared memory when asked for (MADV_HUGEPAGE), as a host
-# running vmm is advised to set (README.md, "Huge pages"): vmm's guest RAM is
-# a memfd its device processes map, which Linux backs with huge pages only
-# then, while QEMU's private guest RAM gets them by default (enabled=always).
-echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null ||
-    log "cannot set transparent_hugepage/shmem_enabled: guest RAM on 4 KiB pages"
+# No transparent huge pages for anything (QEMU's private guest RAM, vmm's
+# shared one): guests whose RAM the machine's KVM maps with 2 MiB pages hang
+# here (nested paging emulated by TCG): 2 of 6 stock-Linux boots under vmm
+# with shmem_enabled=advise stalled (RCU stall reports on a vCPU), 0 of 6
+# with never, in one machine (2026-12-06); QEMU's guests (enabled=always)
+# crashed or hung 3 times in about 14 boots. Both VMMs get 4 KiB pages here.
+echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+echo never >/sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null
 # one VM held for the machine's life, so that VMs coming and going no longer
 # patch kernel text (the reason is in hold-kvm.py)
 python3 "$(dirname "$0")/hold-kvm.py" </dev/null >/dev/null 2>&1 &
