@@ -25,6 +25,7 @@
 #define CPUID_NENT_MAX   4096
 #define CPUID_EXTRA      8	/* room for the topology subleaves we add */
 
+#define LEAF1_ECX_TSC_DEADLINE	(1u << 24)
 #define LEAF1_ECX_HYPERVISOR	(1u << 31)
 #define LEAF1_EDX_HTT		(1u << 28)
 #define TOPO_SMT		1	/* leaf 0xB/0x1F level types */
@@ -165,6 +166,7 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 
 int x86_cpuid_setup(int kvm_fd, int vcpu_fd, unsigned index, unsigned ncpus)
 {
+	struct kvm_cpuid_entry2 *e1;
 	struct kvm_cpuid2 *c = NULL;
 	int err;
 
@@ -176,6 +178,14 @@ int x86_cpuid_setup(int kvm_fd, int vcpu_fd, unsigned index, unsigned ncpus)
 		return err;
 	}
 	cpuid_fixup(c, index, ncpus);
+	/*
+	 * KVM emulates the LAPIC's TSC-deadline mode but leaves the bit out of
+	 * KVM_GET_SUPPORTED_CPUID (the VMM must offer it): without it Linux arms
+	 * its timer through TMICT, not one MSR write per event.
+	 */
+	e1 = cpuid_find(c, 1, 0);
+	if (e1 && ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		e1->ecx |= LEAF1_ECX_TSC_DEADLINE;
 	err = ioctl(vcpu_fd, KVM_SET_CPUID2, c) ? -errno : 0;
 	if (err)
 		log_err("cpuid: KVM_SET_CPUID2 on vCPU %u: %s", index, strerror(-err));

@@ -66,7 +66,7 @@ static void check_brand(const struct cpuid_buf *b, unsigned i)
 	CHECK(host[0] && strcmp(guest, host) == 0, "vCPU %u brand string [%s], host [%s]", i, guest, host);
 }
 
-static void check_cpuid(const struct cpuid_buf *sup, int vcpu, unsigned i)
+static void check_cpuid(const struct cpuid_buf *sup, int kvm_fd, int vcpu, unsigned i)
 {
 	const struct kvm_cpuid_entry2 *sup8 = find(sup, 0x80000008, 0);
 	struct cpuid_buf b = { .c.nent = MAX_ENT };
@@ -82,6 +82,9 @@ static void check_cpuid(const struct cpuid_buf *sup, int vcpu, unsigned i)
 	CHECK(l1 && l1->ebx >> 24 == i, "vCPU %u leaf 1 initial APIC id", i);
 	CHECK(l1 && ((l1->ebx >> 16) & 0xff) == NCPUS, "vCPU %u leaf 1 logical count", i);
 	CHECK(l1 && (l1->ecx >> 31), "vCPU %u leaf 1 hypervisor bit", i);
+	CHECK(l1 && !!(l1->ecx & (1u << 24)) ==
+		    (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0),
+	      "vCPU %u leaf 1 TSC-deadline bit as KVM_CAP_TSC_DEADLINE_TIMER says", i);
 	CHECK(kvm && memcmp(&kvm->ebx, "KVMK", 4) == 0 && memcmp(&kvm->ecx, "VMKV", 4) == 0 &&
 	      memcmp(&kvm->edx, "M\0\0\0", 4) == 0, "vCPU %u KVM signature leaf kept", i);
 	check_topology(&b, i);
@@ -204,8 +207,8 @@ int main(void)
 		CHECK_EQ(x86_cpuid_setup(kvm, vcpu[i], i, NCPUS), 0, "x86_cpuid_setup");
 	if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &sup) != 0)
 		CHECK_SKIP_ALL("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-	check_cpuid(&sup, vcpu[0], 0);
-	check_cpuid(&sup, vcpu[3], 3);
+	check_cpuid(&sup, kvm, vcpu[0], 0);
+	check_cpuid(&sup, kvm, vcpu[3], 3);
 	CHECK_EQ(x86_cpuid_setup(kvm, vcpu[0], NCPUS, NCPUS), (uint64_t)-EINVAL, "index >= ncpus");
 	check_regs(vcpu[0]);
 	run_guest(kvm, vm, vcpu[1]);
