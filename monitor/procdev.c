@@ -31,8 +31,8 @@
 
 #define READY_TIMEOUT_MS 5000
 #define TAG_PIDFD 0x10000u
-#define EXIT_GRACE_MS 50
-#define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */	/* socket closed: wait this long for the pidfd to say why */
+#define EXIT_GRACE_MS 50	/* socket closed: wait this long for the pidfd to say why */
+#define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */
 
 /* ---- Failure reports ---- */
 
