@@ -225,8 +225,10 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
 	if (!err)
 		err = devices_start(&vm, o, &in->machine, wake_fd);
-	if (!err)
+	if (!err) {
+		vm_hugepage_hint();
 		err = vcpus_start(&vm, &bi);
+	}
 	if (err)
 		vm_request_stop(&vm, VM_EXIT_FAILED, "VM setup failed");
 	while (control_poll(&vm, &con, wake_fd))

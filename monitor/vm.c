@@ -104,8 +104,7 @@ static int irqchip_create(struct vm *vm)
 	return vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
 }
 
-/* Say once if the host keeps shared memory (guest RAM) off huge pages. */
-static void ram_hugepage_hint(void)
+void vm_hugepage_hint(void)
 {
 	static const char knob[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 	char buf[128] = "";
@@ -148,7 +147,6 @@ static int ram_create(struct vm *vm, uint64_t size)
 	 */
 	for (unsigned i = 0; i < vm->mem.nranges; i++)
 		madvise(vm->mem.r[i].hva, vm->mem.r[i].size, MADV_HUGEPAGE);
-	ram_hugepage_hint();
 	return 0;
 fail:
 	err = -errno;

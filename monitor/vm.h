@@ -67,6 +67,13 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 	__attribute__((warn_unused_result));
 
+/*
+ * Log one line if the host keeps shared memory, and so guest RAM, off
+ * transparent huge pages (shmem_enabled never or deny). For a VM about to
+ * run: an error before that is the only line a user should see.
+ */
+void vm_hugepage_hint(void);
+
 /* Undo vm_create (vCPU threads must have ended). */
 void vm_destroy(struct vm *vm);
 
