@@ -42,15 +42,17 @@ if [ -s "$tmp/host" ]; then
 fi
 if [ -s "$tmp/kvm" ]; then
     echo "test: the $(wc -l <"$tmp/kvm") tests that need KVM, through scripts/kvm-machine.sh"
-    ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
-    st=${PIPESTATUS[0]}
+    kvm_tests() {
+        ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
+        return "${PIPESTATUS[0]}"
+    }
+    kvm_tests; st=$?
     # 125: the emulated machine itself failed (its kernel's last lines are
     # above), which says nothing of the tests: they run once more.
     if [ "$st" = 125 ]; then
         echo "test: the emulated machine failed, not a test; running the $(wc -l <"$tmp/kvm") KVM tests once more"
         mv "$tmp/log-kvm" "$tmp/machine-failed"
-        ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
-        st=${PIPESTATUS[0]}
+        kvm_tests; st=$?
     fi
     [ "$st" = 0 ] || rc=1
 fi
