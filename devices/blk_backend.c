@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One step of a transfer: the rest of element i (from skip), or i.. whole. */
@@ -41,15 +44,28 @@ static void raw_advance(const struct iovec *iov, unsigned cnt, unsigned *i,
 		(*i)++;
 }
 
+/* O_DIRECT takes io as it is: each buffer and length aligned, and the offset. */
+static bool raw_direct_ok(const struct blk_backend *be, const struct blk_io *io)
+{
+	if (io->offset % be->dio_align)
+		return false;
+	for (unsigned i = 0; i < io->iovcnt; i++)
+		if ((uintptr_t)io->iov[i].iov_base % be->dio_mem_align ||
+		    io->iov[i].iov_len % be->dio_align)
+			return false;
+	return true;
+}
+
 static int raw_rw(struct blk_backend *be, const struct blk_io *io, bool wr)
 {
+	int fd = be->buffered_fd >= 0 && !raw_direct_ok(be, io) ? be->buffered_fd : be->fd;
 	unsigned i = 0;
 	size_t skip = 0;
 	uint64_t off = io->offset;
 
 	raw_advance(io->iov, io->iovcnt, &i, &skip, 0);
 	while (i < io->iovcnt) {
-		ssize_t n = raw_rw_step(be->fd, wr, io->iov + i, io->iovcnt - i, skip, off);
+		ssize_t n = raw_rw_step(fd, wr, io->iov + i, io->iovcnt - i, skip, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -59,6 +75,9 @@ static int raw_rw(struct blk_backend *be, const struct blk_io *io, bool wr)
 			return -EIO;	/* end of file inside the request */
 		off += (uint64_t)n;
 		raw_advance(io->iov, io->iovcnt, &i, &skip, (size_t)n);
+		/* The rest of a short direct transfer may no longer be aligned. */
+		if (be->buffered_fd >= 0)
+			fd = be->buffered_fd;
 	}
 	return 0;
 }
@@ -113,17 +132,44 @@ static const struct blk_backend_ops raw_ops = {
 	.submit = raw_submit,
 };
 
-int blk_backend_raw_init(struct blk_backend *be, int fd)
+/*
+ * O_DIRECT's alignment for fd: from statx where the file system tells it,
+ * else the logical block size of a block device, else a page.
+ */
+static void raw_dio_align(struct blk_backend *be, const struct stat *st)
+{
+	struct statx sx;
+	int lbs = 0;
+
+	be->dio_align = be->dio_mem_align = 4096;
+	if (statx(be->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align && sx.stx_dio_mem_align) {
+		be->dio_align = sx.stx_dio_offset_align;
+		be->dio_mem_align = sx.stx_dio_mem_align;
+	} else if (S_ISBLK(st->st_mode) && ioctl(be->fd, BLKSSZGET, &lbs) == 0 && lbs > 0) {
+		be->dio_align = be->dio_mem_align = (unsigned)lbs;
+	}
+}
+
+int blk_backend_raw_init(struct blk_backend *be, int fd, int buffered_fd)
 {
 	struct stat st;
 	off_t end;
+	int fl;
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return fd < 0 ? -EBADF : -errno;
-	be->ops = &raw_ops;
-	be->fd = fd;
-	be->notify_fd = -1;
-	be->priv = NULL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	*be = (struct blk_backend){ .ops = &raw_ops, .fd = fd, .buffered_fd = -1,
+				    .notify_fd = -1, .dio_align = 1, .dio_mem_align = 1 };
+	if (fl & O_DIRECT) {
+		if (buffered_fd < 0 || (fcntl(buffered_fd, F_GETFL) & O_DIRECT))
+			return -EINVAL;
+		be->buffered_fd = buffered_fd;
+		raw_dio_align(be, &st);
+	}
 	if (S_ISREG(st.st_mode)) {
 		be->size = (uint64_t)st.st_size;
 		be->can_discard = true;
@@ -145,11 +191,13 @@ int blk_backend_raw_init(struct blk_backend *be, int fd)
 
 struct pool {
 	pthread_mutex_t lock;
-	pthread_cond_t work;
+	pthread_cond_t work;			/* sq gained a request, or stop */
+	pthread_cond_t changed;			/* a worker started, or cq gained one */
 	struct blk_io *sq_head, **sq_tail;	/* submitted, FIFO */
 	struct blk_io *cq;			/* completed, any order */
 	bool stop;
-	unsigned nthreads;
+	unsigned nthreads, running;		/* wanted, started */
+	unsigned inflight;			/* submitted, not yet reaped (caller's thread) */
 	pthread_t threads[POOL_MAX_THREADS];
 };
 
@@ -165,22 +213,32 @@ static struct blk_io *pool_next(struct pool *p)
 	return io;
 }
 
+/* A finished request onto the completion list (lock held). */
+static void pool_complete(struct blk_backend *be, struct pool *p, struct blk_io *io)
+{
+	uint64_t one = 1;
+
+	io->next_ = p->cq;
+	p->cq = io;
+	pthread_cond_broadcast(&p->changed);
+	/* Can only fail with the counter saturated: readable anyway. */
+	(void)!write(be->notify_fd, &one, sizeof(one));
+}
+
 static void *pool_worker(void *arg)
 {
 	struct blk_backend *be = arg;
 	struct pool *p = be->priv;
-	uint64_t one = 1;
 	struct blk_io *io;
 
 	pthread_mutex_lock(&p->lock);
+	p->running++;
+	pthread_cond_broadcast(&p->changed);
 	while ((io = pool_next(p))) {
 		pthread_mutex_unlock(&p->lock);
 		io->result_ = raw_do(be, io);
 		pthread_mutex_lock(&p->lock);
-		io->next_ = p->cq;
-		p->cq = io;
-		/* Can only fail with the counter saturated: readable anyway. */
-		(void)!write(be->notify_fd, &one, sizeof(one));
+		pool_complete(be, p, io);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -191,10 +249,17 @@ static int pool_submit(struct blk_backend *be, struct blk_io *io)
 	struct pool *p = be->priv;
 
 	io->next_ = NULL;
+	p->inflight++;
 	pthread_mutex_lock(&p->lock);
-	*p->sq_tail = io;
-	p->sq_tail = &io->next_;
-	pthread_cond_signal(&p->work);
+	if (p->running) {
+		*p->sq_tail = io;
+		p->sq_tail = &io->next_;
+		pthread_cond_signal(&p->work);
+	} else {
+		/* Not started: the caller's thread does it; done comes with reap. */
+		io->result_ = raw_do(be, io);
+		pool_complete(be, p, io);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
@@ -214,12 +279,41 @@ static unsigned pool_reap(struct blk_backend *be)
 	pthread_mutex_unlock(&p->lock);
 	for (; io; io = next, count++) {
 		next = io->next_;
+		p->inflight--;
 		io->done(io, io->result_);
 	}
 	return count;
 }
 
-static void pool_stop(struct blk_backend *be, unsigned started)
+static void deadline_after(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static int pool_drain(struct blk_backend *be, unsigned timeout_ms)
+{
+	struct pool *p = be->priv;
+	struct timespec until;
+	int err = 0;
+
+	deadline_after(&until, timeout_ms);
+	while (p->inflight && !err) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->cq && !err)
+			err = -pthread_cond_timedwait(&p->changed, &p->lock, &until);
+		pthread_mutex_unlock(&p->lock);
+		pool_reap(be);
+	}
+	return p->inflight ? -ETIMEDOUT : 0;
+}
+
+static void pool_stop(struct blk_backend *be)
 {
 	struct pool *p = be->priv;
 
@@ -227,7 +321,7 @@ static void pool_stop(struct blk_backend *be, unsigned started)
 	p->stop = true;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
-	for (unsigned i = 0; i < started; i++)
+	for (unsigned i = 0; i < p->running; i++)
 		pthread_join(p->threads[i], NULL);
 	close(be->notify_fd);
 	free(p);
@@ -237,23 +331,23 @@ static void pool_stop(struct blk_backend *be, unsigned started)
 
 static void pool_destroy(struct blk_backend *be)
 {
-	struct pool *p = be->priv;
-
-	if (p)
-		pool_stop(be, p->nthreads);
+	if (be->priv)
+		pool_stop(be);
 }
 
 static const struct blk_backend_ops pool_ops = {
 	.name = "pool",
 	.submit = pool_submit,
 	.reap = pool_reap,
+	.drain = pool_drain,
 	.destroy = pool_destroy,
 };
 
-int blk_backend_pool_init(struct blk_backend *be, int fd, unsigned nthreads)
+int blk_backend_pool_init(struct blk_backend *be, int fd, int buffered_fd, unsigned nthreads)
 {
+	pthread_condattr_t ca;
 	struct pool *p;
-	int err = blk_backend_raw_init(be, fd);
+	int err = blk_backend_raw_init(be, fd, buffered_fd);
 
 	if (err)
 		return err;
@@ -269,15 +363,35 @@ int blk_backend_pool_init(struct blk_backend *be, int fd, unsigned nthreads)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->changed, &ca);
+	pthread_condattr_destroy(&ca);
 	p->sq_tail = &p->sq_head;
+	p->nthreads = nthreads;
 	be->priv = p;
 	be->ops = &pool_ops;
-	for (; p->nthreads < nthreads; p->nthreads++) {
-		err = -pthread_create(&p->threads[p->nthreads], NULL, pool_worker, be);
-		if (err) {
-			pool_stop(be, p->nthreads);
-			return err;
-		}
-	}
 	return 0;
+}
+
+int blk_backend_pool_start(struct blk_backend *be)
+{
+	struct pool *p = be->priv;
+	unsigned created = 0;
+	int err = 0;
+
+	if (!p || be->ops != &pool_ops)
+		return -EINVAL;
+	if (p->running)
+		return -EALREADY;
+	for (; created < p->nthreads && !err; created++)
+		err = -pthread_create(&p->threads[created], NULL, pool_worker, be);
+	if (err)
+		created--;
+	/* Their start-up system calls are behind them once they are counted. */
+	pthread_mutex_lock(&p->lock);
+	while (p->running < created)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	return err;
 }

@@ -50,6 +50,12 @@ struct blk_backend_ops {
 	 * caller's thread). Returns how many. NULL for synchronous backends.
 	 */
 	unsigned (*reap)(struct blk_backend *be);
+	/*
+	 * Reap until nothing is in flight, waiting at most timeout_ms. Returns
+	 * 0, or -ETIMEDOUT with requests still running (their done comes with
+	 * a later reap). NULL for synchronous backends.
+	 */
+	int (*drain)(struct blk_backend *be, unsigned timeout_ms);
 	/* Stop and free what init started (waits for requests in flight). May be NULL. */
 	void (*destroy)(struct blk_backend *be);
 };
@@ -57,6 +63,9 @@ struct blk_backend_ops {
 struct blk_backend {
 	const struct blk_backend_ops *ops;
 	int fd;			/* the image; not owned (the host closes it) */
+	int buffered_fd;	/* if fd is O_DIRECT: the same image without; else -1 */
+	unsigned dio_align;	/* O_DIRECT: offsets and lengths (1 if not direct) */
+	unsigned dio_mem_align;	/* O_DIRECT: buffer addresses (1 if not direct) */
 	uint64_t size;		/* bytes */
 	bool can_discard;	/* DISCARD / WRITE_ZEROES can work on this fd */
 	int notify_fd;		/* readable while completions wait for reap; -1 if sync */
@@ -69,17 +78,34 @@ struct blk_backend {
  * the end offset of a block device). Returns 0 or -errno (-EINVAL for an fd
  * that is neither). Short transfers are retried; one that hits end of file
  * fails with -EIO.
+ *
+ * fd may be open with O_DIRECT (the host's page cache bypassed); then
+ * buffered_fd must be the same image without it (else -EINVAL), and serves
+ * the reads and writes O_DIRECT would refuse: a buffer, length or offset
+ * off the alignment the file system reports (statx STATX_DIOALIGN; a block
+ * device's logical block size; else 4096). Otherwise buffered_fd is unused.
  */
-int blk_backend_raw_init(struct blk_backend *be, int fd)
+int blk_backend_raw_init(struct blk_backend *be, int fd, int buffered_fd)
 	__attribute__((warn_unused_result));
 
 /*
  * The worker-pool backend: the raw backend's operations run by nthreads
  * (1..64) threads, so requests overlap and complete out of order. The
- * caller polls be->notify_fd (an eventfd the pool creates) and calls
- * ops->reap when it is readable. Returns 0 or -errno (nothing left running).
+ * caller polls be->notify_fd (an eventfd made here) and calls ops->reap
+ * when it is readable. Until blk_backend_pool_start, the caller's thread
+ * runs each request inside submit (done still comes from reap). Returns 0
+ * or -errno.
  */
-int blk_backend_pool_init(struct blk_backend *be, int fd, unsigned nthreads)
+int blk_backend_pool_init(struct blk_backend *be, int fd, int buffered_fd, unsigned nthreads)
 	__attribute__((warn_unused_result));
+
+/*
+ * Start the pool's threads; returns once each is running, so that each has
+ * made its start-up system calls (a caller about to install a seccomp
+ * filter relies on that). Their only system calls from then on: the raw
+ * backend's, futex and write on notify_fd, and exit when destroyed.
+ * Returns 0 or -errno (threads that did start keep serving).
+ */
+int blk_backend_pool_start(struct blk_backend *be) __attribute__((warn_unused_result));
 
 #endif

@@ -67,6 +67,13 @@ struct device {
 	 * after every call into the device.
 	 */
 	uint32_t poll_mask;
+	/*
+	 * A device with worker threads (ops->wake set): the eventfd they
+	 * signal, made and owned by the device in create. The host keeps it
+	 * open and calls ops->wake while it is readable.
+	 */
+	int wake_fd;
+	unsigned threads;	/* how many ops->start starts (set in create) */
 	bool needs_reset;	/* the device stopped on bad guest input */
 };
 
@@ -89,6 +96,17 @@ struct device_ops {
 	void (*notify)(struct device *dev, unsigned queue);
 	/* fds[index] is readable (see poll_mask). May be NULL. */
 	void (*backend)(struct device *dev, unsigned index);
+	/*
+	 * Start the device's worker threads. The host calls it once, after
+	 * create and before the first trap, where threads inherit every
+	 * confinement of the host but its syscall filter (vmm-devproc: after
+	 * the sandbox's capability step, before its seccomp step, whose filter
+	 * then covers every thread). Until then the device works without them.
+	 * Returns 0 or -errno. May be NULL (no threads).
+	 */
+	int (*start)(struct device *dev) __attribute__((warn_unused_result));
+	/* dev->wake_fd is readable: take the workers' results. May be NULL. */
+	void (*wake)(struct device *dev);
 	/* Back to power-on state. */
 	void (*reset)(struct device *dev);
 	/* Free dev->priv. */

@@ -10,9 +10,13 @@
  * (fdatasync), GET_ID, DISCARD (punch hole) and WRITE_ZEROES (zero range, or
  * punch hole with the unmap flag), one segment each. Every available chain
  * is served per notify and the interrupt is decided once for the batch.
- * Requests go through a blk_backend: the raw one completes them before
- * submit returns; the request pool and completion callback are ready for a
- * backend that completes later and out of order.
+ * Requests go to a pool of VBLK_THREADS worker threads (blk_backend.h),
+ * started by ops->start; up to VBLK_INFLIGHT are in flight at once and
+ * complete in any order (ops->wake answers them). A reset waits for those
+ * in flight (at most VBLK_DRAIN_MS; later answers are dropped).
+ *
+ * fds[0] may be open with O_DIRECT; then fds[1] is the same image without
+ * it, for the requests O_DIRECT cannot take as they are.
  *
  * Answers: a read-only disk fails OUT, DISCARD and WRITE_ZEROES with IOERR;
  * unknown types get UNSUPP; a sector range past the capacity, a data length
@@ -35,6 +39,8 @@
 #define VBLK_CHAIN_MAX		VBLK_QUEUE_MAX		/* buffers per request */
 #define VBLK_SEG_MAX		(VBLK_CHAIN_MAX - 2)	/* less header and status */
 #define VBLK_INFLIGHT		32
+#define VBLK_THREADS		8
+#define VBLK_DRAIN_MS		30000
 #define VBLK_ID_BYTES		20
 #define VBLK_MAX_DZ_SECTORS	0x400000u		/* 2 GiB per discard / zeroes */
 
@@ -98,6 +104,7 @@ struct vblk_req {
 	struct iovec data[VBLK_CHAIN_MAX];	/* its data part */
 	uint8_t *status;
 	uint32_t written;			/* data bytes given to the guest */
+	uint32_t gen;				/* vb->gen when started */
 	bool busy;
 };
 
@@ -108,6 +115,7 @@ struct vblk {
 	char serial[VBLK_ID_BYTES];
 	uint64_t capacity;			/* sectors */
 	struct vblk_req *reqs;			/* VBLK_INFLIGHT */
+	uint32_t gen;				/* resets so far */
 	uint64_t ioerrs;
 };
 
@@ -184,6 +192,10 @@ static void vblk_io_done(struct blk_io *io, int result)
 {
 	struct vblk_req *req = io->opaque;
 
+	if (req->gen != req->vb->gen) {
+		req->busy = false;	/* started before a reset: nobody waits for it */
+		return;
+	}
 	if (result < 0) {
 		dev_warn_once(req->vb->dev, "backend I/O failed: errno %d", -result);
 		req->written = 0;
@@ -300,6 +312,7 @@ static int vblk_start(struct vblk_req *req)
 		return -EPROTO;
 	req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	req->written = 0;
+	req->gen = req->vb->gen;
 	req->io.unmap = false;
 	req->io.iov = NULL;
 	req->io.iovcnt = 0;
@@ -329,6 +342,37 @@ static void vblk_queue_notify(struct virtio_pci *vp, unsigned q)
 			virtio_pci_fail(vp, vq->error);
 	}
 	virtio_pci_queue_interrupt(vp, q);
+}
+
+/* Workers finished requests: answer them, then serve what waited for a slot. */
+static void vblk_wake(struct device *dev)
+{
+	struct virtio_pci *vp = virtio_pci_of(dev);
+	struct vblk *vb = vp->model;
+
+	if (vb->be.ops->reap(&vb->be) && virtio_pci_running(vp))
+		vblk_queue_notify(vp, 0);
+}
+
+/* The queue is gone: wait for the requests on it, which write guest RAM. */
+static void vblk_reset(struct virtio_pci *vp)
+{
+	struct vblk *vb = vp->model;
+
+	vb->gen++;
+	if (vb->be.ops->drain(&vb->be, VBLK_DRAIN_MS))
+		dev_err(vb->dev, "reset: disk requests still running after %u ms; "
+			"they may yet write guest memory", VBLK_DRAIN_MS);
+}
+
+static int vblk_start_threads(struct device *dev)
+{
+	struct vblk *vb = virtio_pci_of(dev)->model;
+	int err = blk_backend_pool_start(&vb->be);
+
+	if (err)
+		dev_err(dev, "cannot start its I/O threads: %s", strerror(-err));
+	return err;
 }
 
 static void vblk_config_read(struct virtio_pci *vp, uint8_t *buf)
@@ -388,18 +432,23 @@ static int vblk_open_backend(struct device *dev, struct vblk *vb)
 	int err = -EBADF;
 
 	if (dev->nfds >= 1)
-		err = blk_backend_raw_init(&vb->be, dev->fds[0]);
+		err = blk_backend_pool_init(&vb->be, dev->fds[0], dev->nfds >= 2 ? dev->fds[1] : -1,
+					    VBLK_THREADS);
 	if (err) {
-		dev_err(dev, "fds[0] must be the disk image (regular file or block device): %s",
-			strerror(-err));
+		dev_err(dev, "fds[0] must be the disk image (regular file or block device), "
+			"and fds[1] the same without O_DIRECT if fds[0] has it: %s", strerror(-err));
 		return err;
 	}
 	vb->capacity = vb->be.size / VBLK_SECTOR;
+	dev->wake_fd = vb->be.notify_fd;
+	dev->threads = VBLK_THREADS;
 	return 0;
 }
 
 static void vblk_free(struct vblk *vb)
 {
+	if (vb && vb->be.ops && vb->be.ops->destroy)
+		vb->be.ops->destroy(&vb->be);
 	if (vb)
 		free(vb->reqs);
 	free(vb);
@@ -448,6 +497,7 @@ static const struct virtio_dev_class vblk_class = {
 	.config_size = sizeof(struct vblk_config),
 	.config_read = vblk_config_read,
 	.queue_notify = vblk_queue_notify,
+	.reset = vblk_reset,
 };
 
 const struct device_ops virtio_blk_ops = {
@@ -455,6 +505,8 @@ const struct device_ops virtio_blk_ops = {
 	.create = vblk_create,
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
+	.start = vblk_start_threads,
+	.wake = vblk_wake,
 	.reset = virtio_pci_reset,
 	.destroy = vblk_destroy,
 };

@@ -40,12 +40,22 @@ static unsigned confine_keep(const struct devproc *dp, int *keep)
 	for (unsigned q = 0; q < dp->nqueues; q++)
 		keep_add(keep, &n, dp->queue_fds[q]);
 	keep_add(keep, &n, dp->intx_resample_fd);
+	if (dp->dev.ops->wake)
+		keep_add(keep, &n, dp->dev.wake_fd);
 	for (unsigned i = 0; i < dp->dev.nfds; i++)
 		keep_add(keep, &n, dp->dev.fds[i]);
 #ifdef VMM_TEST_HOOKS
 	keep_add(keep, &n, dp->test_memfd);
 #endif
 	return n;
+}
+
+/* The device's worker threads, if it has any (see sandbox_config). */
+static int confine_start(void *opaque)
+{
+	struct devproc *dp = opaque;
+
+	return dp->dev.ops->start ? dp->dev.ops->start(&dp->dev) : 0;
 }
 
 static void confine_log(struct devproc *dp, int lvl, const char *fmt, ...)
@@ -68,12 +78,13 @@ int devproc_confine(struct devproc *dp)
 	const char *klass = dp->setup_msg->setup->spec->klass;
 	struct sandbox_config cfg = { .mode = (enum sandbox_mode)dp->sandbox,
 				      .profile = sandbox_profile_find(klass),
-				      .report = confine_report, .report_opaque = dp };
+				      .report = confine_report, .start_threads = confine_start,
+				      .threads = dp->dev.threads, .opaque = dp };
 	struct sandbox_result res;
 	int keep[KEEP_MAX], err;
 
 	if (cfg.mode == SANDBOX_OFF)
-		return 0;
+		return confine_start(dp);
 	if (!cfg.profile) {
 		confine_log(dp, LOG_ERR, "sandbox: no profile for class %s", klass);
 		return -ENOENT;

@@ -2,7 +2,8 @@
  * vmm-devproc's event loop. Rings first: after serving a request the loop
  * spins for spin_ns looking for the next one (a vCPU that posts while the
  * device spins pays no wake-up), then sleeps in epoll on the doorbell, the
- * control socket and the backend fds the device asked for.
+ * control socket, the queue doorbells, the device's own wake fd (its worker
+ * threads) and the backend fds the device asked for.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #define TAG_DOORBELL 0x100
 #define TAG_CONTROL  0x101
 #define TAG_RESAMPLE 0x102
+#define TAG_WAKE     0x103
 #define TAG_QUEUE    0x200	/* + queue index */
 /*
  * While spinning, look at the fds this often: queue doorbells (ioeventfds)
@@ -167,6 +169,8 @@ static int handle_event(struct devproc *dp, uint32_t tag)
 		devproc_intx_resample(dp);
 		return 0;
 	}
+	if (tag == TAG_WAKE)
+		dp->dev.ops->wake(&dp->dev);
 	if (tag < DEVICE_MAX_FDS && dp->dev.ops->backend && (dp->dev.poll_mask & (1u << tag)))
 		dp->dev.ops->backend(&dp->dev, tag);
 	sync_backend_polls(dp);
@@ -223,6 +227,8 @@ int devproc_run(struct devproc *dp)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->queue_fds[q], TAG_QUEUE + q);
 	if (!err && dp->intx_resample_fd >= 0)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->intx_resample_fd, TAG_RESAMPLE);
+	if (!err && dp->dev.ops->wake)
+		err = epoll_set(dp, EPOLL_CTL_ADD, dp->dev.wake_fd, TAG_WAKE);
 	sync_backend_polls(dp);
 	while (!err && !dp->stop) {
 		int n = serve_rings(dp);

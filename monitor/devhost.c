@@ -15,6 +15,7 @@
 
 #define TAG_QUEUE 0x80	/* pollfd tag: a queue doorbell, not a backend fd */
 #define TAG_RESAMPLE 0x7f	/* pollfd tag: the INTx resample fd */
+#define TAG_WAKE 0x7e		/* pollfd tag: the device's own wake fd */
 
 static struct inproc_dev *host_dev(struct device_host *h)
 {
@@ -157,6 +158,8 @@ static int inproc_create(struct vm *vm, struct inproc_dev *d, const struct machi
 		return err;
 	}
 	d->created = true;
+	if (d->dev.ops->start && (err = d->dev.ops->start(&d->dev)))
+		return err;	/* the device said why */
 	return md->pci ? 0 : inproc_register(d);
 }
 
@@ -221,6 +224,10 @@ unsigned devhost_inproc_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *ta
 			pfds[n] = (struct pollfd){ .fd = d->pci->intx_resample_fd, .events = POLLIN };
 			tags[n++] = i << 8 | TAG_RESAMPLE;
 		}
+		if (d->dev.ops->wake && n < max) {
+			pfds[n] = (struct pollfd){ .fd = d->dev.wake_fd, .events = POLLIN };
+			tags[n++] = i << 8 | TAG_WAKE;
+		}
 	}
 	return n;
 }
@@ -258,6 +265,8 @@ void devhost_inproc_backend(struct vm *vm, uint32_t tag)
 	pthread_mutex_lock(&d->lock);
 	if (f == TAG_RESAMPLE && d->pci)
 		inproc_intx_resample(d);
+	else if (f == TAG_WAKE && d->dev.ops->wake)
+		d->dev.ops->wake(&d->dev);
 	else if ((f & TAG_QUEUE) && d->pci && (f & ~TAG_QUEUE) < d->pci->nqueues)
 		inproc_notify(d, f & ~TAG_QUEUE);
 	else if (!(f & TAG_QUEUE) && d->dev.ops->backend && (d->dev.poll_mask & (1u << f)))

@@ -87,17 +87,32 @@ static int backend_open(const char *opt, const char *path, int flags, int *fd)
 static int machine_disk(struct machine *m, const struct machine_disk *d)
 {
 	struct machine_dev *md = machine_add(m, "virtio-blk");
+	int flags = d->readonly ? O_RDONLY : O_RDWR;
 	int err;
 
 	if (!md)
 		return -E2BIG;
-	err = backend_open("--disk", d->path, d->readonly ? O_RDONLY : O_RDWR, &md->fds[0]);
+	md->fds[0] = md->fds[1] = -1;
+	err = backend_open("--disk", d->path, flags, &md->fds[0]);
 	if (err)
 		return err;
 	md->nfds = 1;
 	if (flock(md->fds[0], (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		fprintf(stderr, "vmm-monitor: --disk %s: in use by another VM\n", d->path);
 		return -EBUSY;
+	}
+	/* Direct: fds[0] with O_DIRECT, fds[1] without for what O_DIRECT refuses. */
+	if (d->direct) {
+		md->fds[1] = md->fds[0];
+		md->nfds = 2;
+		md->fds[0] = open(d->path, flags | O_DIRECT | O_CLOEXEC);
+		if (md->fds[0] < 0) {
+			err = -errno;
+			fprintf(stderr, "vmm-monitor: --disk %s: direct=on: %s%s\n", d->path,
+				strerror(errno), errno == EINVAL ?
+				" (this file system has no O_DIRECT; leave direct off)" : "");
+			return err;
+		}
 	}
 	machine_param(m, md, "readonly=%s", d->readonly ? "on" : "off");
 	if (d->serial)

@@ -52,6 +52,7 @@ struct machine_dev {
 struct machine_disk {
 	const char *path;
 	bool readonly;
+	bool direct;		/* O_DIRECT: the host's page cache bypassed */
 	const char *serial;	/* NULL: none */
 };
 

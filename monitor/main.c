@@ -21,10 +21,12 @@
 #include "sandbox.h"
 #include "util.h"
 #include "vm.h"
+#include "vpci.h"
 
 #define KERNEL_MAX_BYTES (512u << 20)
 #define VCPU_STOP_TIMEOUT_MS 2000
-#define MAX_POLL (3 + 2 * MACHINE_MAX_DEVS)
+/* The loop's own 3, then per device: backend fds, doorbells, resample, wake. */
+#define MAX_POLL (3 + MACHINE_MAX_DEVS * (DEVICE_MAX_FDS + VPCI_MAX_QUEUES + 2))
 #define DEVICE_STOP_TIMEOUT_MS 1000
 
 static struct vm *signal_vm;

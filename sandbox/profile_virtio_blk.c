@@ -1,11 +1,16 @@
 /*
  * virtio-blk (devices/virtio_blk.c, devices/blk_backend.c): I/O on the
- * image fd (fds[0]) at explicit offsets; the image's size was read with
- * fstat/lseek in create(), before the sandbox. Writes go to a regular file,
- * so RLIMIT_FSIZE stays as inherited.
+ * image fds (fds[0], and fds[1] beside an O_DIRECT fds[0]) at explicit
+ * offsets, by the device's I/O threads; the image's size and alignment were
+ * read in create(), before the sandbox, and the threads were started before
+ * this filter (it covers them too). Writes go to a regular file, so
+ * RLIMIT_FSIZE stays as inherited.
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/mman.h>
 
 #include "sandbox.h"
 
@@ -21,6 +26,17 @@ static const struct sandbox_rule vblk_rules[] = {
 	      SB_EQ(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, "mode == PUNCH_HOLE|KEEP_SIZE")),
 	SB_IF("fallocate", "WRITE_ZEROES fallback: allocate the punched range again", 1,
 	      SB_EQ(1, FALLOC_FL_KEEP_SIZE, "mode == KEEP_SIZE")),
+	SB_IF("futex", "I/O threads: sleep on the request queue's lock or condition", 1,
+	      SB_MASKED(1, (uint32_t)FUTEX_CMD_MASK, FUTEX_WAIT, "op == WAIT (any flags)")),
+	SB_IF("futex", "I/O threads: sleep on a condition, or the device joins them", 1,
+	      SB_MASKED(1, (uint32_t)FUTEX_CMD_MASK, FUTEX_WAIT_BITSET, "op == WAIT_BITSET (any flags)")),
+	SB_IF("futex", "I/O threads: wake a sleeper on the lock or a condition", 1,
+	      SB_MASKED(1, (uint32_t)FUTEX_CMD_MASK, FUTEX_WAKE, "op == WAKE (any flags)")),
+	SB_IF("rt_sigprocmask", "an ending I/O thread blocks its signals (glibc)", 1,
+	      SB_EQ(0, SIG_BLOCK, "how == SIG_BLOCK")),
+	SB_ANY("exit", "an I/O thread ends (the device is being destroyed)"),
+	SB_IF("madvise", "an ending I/O thread gives its stack back", 1,
+	      SB_EQ(2, MADV_DONTNEED, "advice == DONTNEED")),
 };
 
 const struct sandbox_profile sandbox_profile_virtio_blk = {

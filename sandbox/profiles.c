@@ -100,11 +100,13 @@ int sandbox_profile_print(const struct sandbox_profile *p, FILE *f)
 	fprintf(f, "anything else: strict: SIGSYS trap, reported to the monitor, exit %d;"
 		   " log: reported once per syscall and run;\n"
 		   "  non-native arch or x32: killed (SECCOMP_RET_KILL_PROCESS)\n"
-		   "  strict, killed outright (they could disarm the report):",
+		   "  strict, killed outright (they could disarm the report) but for what a\n"
+		   "  rule above allows:",
 		SANDBOX_EXIT_VIOLATION);
 	for (unsigned i = 0; i < sb_kill_count; i++)
 		fprintf(f, " %s", sb_kill_list[i]);
-	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1, NPROC 0, CORE 0, FSIZE %s\n",
+	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1, NPROC 1 + the device's threads "
+		"(0 without), CORE 0, FSIZE %s\n",
 		p->writes_files ? "inherited (writes to files)" : "0");
 	return 0;
 }

@@ -283,7 +283,7 @@ static int step_rlimits(const struct sandbox_config *cfg, struct sandbox_result 
 			maxfd = cfg->keep_fds[i];
 	if ((err = set_limit(RLIMIT_NOFILE, (rlim_t)maxfd + 1)))
 		return fail(res, err, "RLIMIT_NOFILE");
-	if ((err = set_limit(RLIMIT_NPROC, 0)))
+	if ((err = set_limit(RLIMIT_NPROC, cfg->threads ? (rlim_t)cfg->threads + 1 : 0)))
 		return fail(res, err, "RLIMIT_NPROC");
 	if ((err = set_limit(RLIMIT_CORE, 0)))
 		return fail(res, err, "RLIMIT_CORE");
@@ -336,7 +336,25 @@ static int step_caps(const struct sandbox_config *cfg, struct sandbox_result *re
 	return 0;
 }
 
-/* ---- 8. seccomp, last ---- */
+/* ---- 8. The process's own threads, which inherit all of the above ---- */
+
+static int step_threads(const struct sandbox_config *cfg, struct sandbox_result *res)
+{
+	sigset_t sys;
+	int err;
+
+	/* A thread's violation must reach the handler, not die blocked. */
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	if (sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
+		return fail(res, -errno, "unblock SIGSYS");
+	if (!cfg->start_threads)
+		return 0;
+	err = cfg->start_threads(cfg->opaque);
+	return err ? fail(res, err, "starting the device's threads") : 0;
+}
+
+/* ---- 9. seccomp, last ---- */
 
 /* The filter built at the start of sandbox_enter (one caller at a time). */
 static struct sb_filter *cur_filter;
@@ -361,6 +379,7 @@ static const struct step steps[] = {
 	{ "landlock", step_landlock },
 	{ "rlimits", step_rlimits },
 	{ "capabilities", step_caps },
+	{ "threads", step_threads },
 	{ "seccomp", step_seccomp },
 };
 

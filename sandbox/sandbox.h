@@ -134,7 +134,16 @@ struct sandbox_config {
 	const int *keep_fds;		/* fds that stay open (any order) */
 	unsigned nkeep;
 	sandbox_report_fn *report;	/* required */
-	void *report_opaque;
+	/*
+	 * Optional: start the process's worker threads (at most `threads`),
+	 * called after the capability step and before the seccomp step, so
+	 * they inherit every step but the filter, which is then installed on
+	 * all threads at once. Returns once each thread has made its start-up
+	 * system calls; 0 or -errno.
+	 */
+	int (*start_threads)(void *opaque);
+	unsigned threads;		/* RLIMIT_NPROC is 1 + threads, or 0 without */
+	void *opaque;			/* for report and start_threads */
 };
 
 /*
@@ -152,8 +161,8 @@ struct sandbox_result {
 
 /*
  * Apply every step in order to the calling process, which must be single-
- * threaded and the init of its own pid namespace (getpid() == 1, see
- * above) or the call fails. On success the process can do only what the
+ * threaded (threads come from cfg->start_threads) and the init of its own
+ * pid namespace (getpid() == 1, see above) or the call fails. On success the process can do only what the
  * profile allows. Returns 0 or -errno; on failure res->failed_step names
  * the step and the process must exit (it may be half confined).
  */

@@ -57,7 +57,12 @@ __asm__(".text\n"
 	"	ret\n"
 	".size sb_raw_syscall, . - sb_raw_syscall\n");
 
-/* In strict mode these kill outright: they could disarm the report path. */
+/*
+ * In strict mode these kill outright: they could disarm the report path.
+ * A profile may allow one argument value of one of them (virtio-blk: an
+ * ending I/O thread blocks its signals), which at most turns a later trap
+ * in that thread into the kernel's plain SIGSYS kill.
+ */
 const char *const sb_kill_list[] = { "rt_sigaction", "rt_sigprocmask", "sigaltstack" };
 const unsigned sb_kill_count = sizeof(sb_kill_list) / sizeof(sb_kill_list[0]);
 
@@ -112,6 +117,47 @@ static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *rule, struct
 	return err;
 }
 
+/*
+ * The profile's last rule for syscall `name` (NULL: none; the base has none
+ * of the kill list), and in *n how many it has.
+ */
+static const struct sandbox_rule *profile_rule(const struct sandbox_profile *p, const char *name,
+					       unsigned *n)
+{
+	const struct sandbox_rule *r = NULL;
+
+	*n = 0;
+	for (unsigned i = 0; i < p->nrules; i++)
+		if (strcmp(p->rules[i].syscall, name) == 0) {
+			r = &p->rules[i];
+			(*n)++;
+		}
+	return r;
+}
+
+/*
+ * Strict mode kills a kill-list syscall outright, except for the one
+ * argument value a profile may allow (one rule with one SB_EQ condition):
+ * then only the other values kill.
+ */
+static int add_kill_rule(scmp_filter_ctx ctx, const struct sandbox_profile *p, const char *name,
+			 struct sandbox_result *res)
+{
+	unsigned n;
+	const struct sandbox_rule *r = profile_rule(p, name, &n);
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (!r)
+		return seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0);
+	if (n != 1 || r->nargs != 1 || r->args[0].mask != ~0ull) {
+		snprintf(res->detail, sizeof(res->detail),
+			 "%s: strict mode allows it only for one argument value", name);
+		return -EINVAL;
+	}
+	return seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 1,
+				SCMP_CMP64(r->args[0].index, SCMP_CMP_NE, r->args[0].value));
+}
+
 static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, struct sandbox_result *res)
 {
 	const struct sandbox_profile *p = cfg->profile;
@@ -132,8 +178,7 @@ static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, stru
 	for (unsigned i = 0; i < p->nrules && !err; i++)
 		err = add_rule(ctx, &p->rules[i], res);
 	for (unsigned i = 0; i < sb_kill_count && !err && cfg->mode == SANDBOX_STRICT; i++)
-		err = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
-				       seccomp_syscall_resolve_name(sb_kill_list[i]), 0);
+		err = add_kill_rule(ctx, p, sb_kill_list[i], res);
 	if (err && !res->detail[0])
 		snprintf(res->detail, sizeof(res->detail), "kill rules: %s", strerror(-err));
 	return err;
@@ -202,7 +247,7 @@ int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct
 
 	sb_trap.mode = cfg->mode;
 	sb_trap.report = cfg->report;
-	sb_trap.opaque = cfg->report_opaque;
+	sb_trap.opaque = cfg->opaque;
 	sigfillset(&sa.sa_mask);
 	sigemptyset(&sys);
 	sigaddset(&sys, SIGSYS);
@@ -213,13 +258,21 @@ int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct
 	if (cfg->mode == SANDBOX_LOG) {
 		struct sock_fprog prog = { .len = f->len, .filter = f->prog };
 
-		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-			snprintf(res->detail, sizeof(res->detail), "PR_SET_SECCOMP: %s", strerror(errno));
-			return -errno;
+		/* Every thread at once, or none (>0: the thread that could not). */
+		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
+				 &prog);
+
+		if (r != 0) {
+			err = r < 0 ? -errno : -EBUSY;
+			snprintf(res->detail, sizeof(res->detail), "seccomp (all threads): %s",
+				 strerror(-err));
+			return err;
 		}
 		return 0;
 	}
-	err = seccomp_load(f->ctx);
+	err = seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (!err)
+		err = seccomp_load(f->ctx);
 	if (err)
 		snprintf(res->detail, sizeof(res->detail), "seccomp_load: %s", strerror(-err));
 	return err;

@@ -4,7 +4,9 @@
  * monitor builds it, then driven through devproc's entry points: trapped
  * accesses go through the ring (ring_consume -> devproc_serve_trap ->
  * ops->trap), queue doorbells to ops->notify, readable backend fds to
- * ops->backend (only while poll_mask asks, as the event loop does).
+ * ops->backend (only while poll_mask asks, as the event loop does), the
+ * wake fd to ops->wake (workers are never started: requests complete in
+ * submit and are answered at the next wake, so a reset can come between).
  *
  * Input (see README.md): one variant byte (spec options), then ops:
  *   0 read     region u8, offset le16, lenc u8 (len = 1 << (lenc & 3))
@@ -14,7 +16,7 @@
  *   4 memwrite gpa le16, n u8, n bytes into guest RAM (wrapping at its end)
  *   5 reset    ops->reset (the host resets the device)
  *   6 eof      close the writing end of the input (fds[0] reads 0)
- *   7 nop
+ *   7 wake     ops->wake (the device's workers finished what was submitted)
  * After the ops the device must be in a defined state: a class-specific
  * check that a well-formed use works after a reset (for virtio: NEEDS_RESET
  * agrees with dev->needs_reset, then a driver reset, Linux's init sequence
@@ -206,6 +208,7 @@ static void check_virtio(struct fz_host *h)
 		head = gvq_add(&g[1], &b, 1);
 	}
 	fz_notify(h, q);
+	fz_wake(h);
 	FZ_CHECK(gvq_get_used(&g[q], &id, &len), "the check request got no answer");
 	FZ_CHECK(id == head, "used id %u, posted %u", id, head);
 	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0)
@@ -268,6 +271,9 @@ static void run_op(struct run *r, struct fz_in *in)
 		if (r->in_wr >= 0)
 			close(r->in_wr);
 		r->in_wr = -1;
+		break;
+	case 7:
+		fz_wake(h);
 		break;
 	}
 }

@@ -217,6 +217,14 @@ void fz_notify(struct fz_host *h, unsigned q)
 		dev->ops->notify(dev, q);
 }
 
+void fz_wake(struct fz_host *h)
+{
+	struct device *dev = &h->dp.dev;
+
+	if (dev->ops->wake)
+		dev->ops->wake(dev);
+}
+
 void fz_backend(struct fz_host *h, unsigned i)
 {
 	struct device *dev = &h->dp.dev;

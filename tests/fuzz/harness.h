@@ -99,5 +99,10 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 /* What devproc does when queue q's ioeventfd fires, and fd i gets readable. */
 void fz_notify(struct fz_host *h, unsigned q);
 void fz_backend(struct fz_host *h, unsigned i);
+/*
+ * The device's wake fd fired (its worker threads finished requests; never
+ * started here, so requests complete at submit and are answered now).
+ */
+void fz_wake(struct fz_host *h);
 
 #endif

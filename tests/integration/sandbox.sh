@@ -101,16 +101,22 @@ expect_status_field() {
 }
 
 check_confined() {
-	local pid=$1 ns z=0000000000000000 status limits
-	status=$(<"/proc/$pid/status") || fail "pid $pid: no /proc/$pid/status"
+	local pid=$1 ns z=0000000000000000 status limits task ntasks nproc
 	limits=$(<"/proc/$pid/limits") || fail "pid $pid: no /proc/$pid/limits"
-	expect_status_field Seccomp 2
-	expect_status_field NoNewPrivs 1
-	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
-		expect_status_field "$f" "$z"
+	ntasks=0
+	# Every thread (virtio-blk has I/O threads) is confined alike.
+	for task in /proc/$pid/task/*; do
+		status=$(<"$task/status") || fail "pid $pid: no $task/status"
+		expect_status_field Seccomp 2
+		expect_status_field NoNewPrivs 1
+		for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+			expect_status_field "$f" "$z"
+		done
+		expect_status_field Uid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
+		expect_status_field Gid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
+		ntasks=$((ntasks + 1))
 	done
-	expect_status_field Uid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
-	expect_status_field Gid "65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534"
+	status=$(<"/proc/$pid/status")
 	expect_status_field NSpid "$pid[[:space:]]+1"
 	for ns in user mnt pid net ipc uts; do
 		local mine theirs
@@ -119,27 +125,34 @@ check_confined() {
 		[ "$theirs" != "$mine" ] || fail "pid $pid shares the monitor's $ns namespace"
 	done
 	[ -z "$(ls -A "/proc/$pid/root/")" ] || fail "pid $pid: its root is not empty"
-	[[ $limits =~ $'\n'"Max processes"\ +0\ +0\  ]] || fail "pid $pid: RLIMIT_NPROC not 0"
+	# No new process or thread: 0 without threads, else exactly the ones it has.
+	nproc=$(( ntasks > 1 ? ntasks : 0 ))
+	[[ $limits =~ $'\n'"Max processes"\ +$nproc\ +$nproc\  ]] ||
+		fail "pid $pid ($ntasks threads): RLIMIT_NPROC not $nproc"
 	[[ $limits =~ $'\n'"Max core file size"\ +0\ +0\  ]] || fail "pid $pid: RLIMIT_CORE not 0"
 	[[ $limits =~ $'\n'"Max open files"\ +([0-9]|1[0-9])\  ]] || fail "pid $pid: RLIMIT_NOFILE not small"
+	THREADS=$((THREADS + ntasks))
 }
 
 # Every device process of a strict VM: seccomp filter, no_new_privs, no
 # capabilities, uid 65534, its own namespaces and an empty root.
 case_proc_status() {
 	local pids pid n=0
-	start_uart_guest
+	THREADS=0
+	truncate -s 1M "$TMP/d.img"
+	start_uart_guest --disk "path=$TMP/d.img"
 	pids=$(pgrep -P "$MON_PID") || fail "no child processes of the monitor"
 	for pid in $pids; do
 		check_confined "$pid"
 		n=$((n + 1))
 	done
-	[ "$n" -ge 5 ] || fail "only $n device processes"
+	[ "$n" -ge 6 ] || fail "only $n device processes"
+	[ "$THREADS" -gt "$n" ] || fail "no device process has threads (virtio-blk should)"
 	printf Z >&3
 	wait_monitor
 	expect_status 0
 	expect_line "PASS uart"
-	ok "$n device processes: Seccomp 2, NoNewPrivs 1, no capabilities, uid 65534, own namespaces, empty root"
+	ok "$n device processes, $THREADS threads: Seccomp 2, NoNewPrivs 1, no capabilities, uid 65534, own namespaces, empty root, NPROC = their threads"
 }
 
 # ---- Forbidden operations, per class ----

@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 	uint8_t *bufs = aligned_alloc(BS, (size_t)QD_MAX * BS), *chunk = calloc(1, 1 << 20);
 	struct blk_backend raw, pool;
 	unsigned total = direct ? 20000 : 200000;
-	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	int fd = open(path, O_RDWR | O_CREAT, 0600), bfd;
 
 	if (fd < 0 || !bufs || !chunk)
 		return 1;
@@ -87,24 +87,24 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	fsync(fd);
-	if (direct) {
-		close(fd);
+	bfd = fd;
+	if (direct)
 		fd = open(path, O_RDWR | O_DIRECT);
-		if (fd < 0)
-			return 1;
-	}
-	if (blk_backend_raw_init(&raw, fd))
+	if (fd < 0 || blk_backend_raw_init(&raw, fd, direct ? bfd : -1))
 		return 1;
 	printf("# %s, %llu MiB, %s, 4 KiB random reads, %u per row\n", path,
 	       (unsigned long long)mib, direct ? "O_DIRECT" : "page cache", total);
 	printf("raw (sync)        qd 1 : %8.0f IOPS\n", run(&raw, 1, total, mib * 256, bufs));
 	for (unsigned t = 1; t <= 16; t *= 4) {
-		if (blk_backend_pool_init(&pool, fd, t))
+		if (blk_backend_pool_init(&pool, fd, direct ? bfd : -1, t) ||
+		    blk_backend_pool_start(&pool))
 			return 1;
 		printf("pool %2u threads   qd 1 : %8.0f IOPS\n", t, run(&pool, 1, total, mib * 256, bufs));
 		printf("pool %2u threads   qd 32: %8.0f IOPS\n", t, run(&pool, 32, total, mib * 256, bufs));
 		pool.ops->destroy(&pool);
 	}
 	close(fd);
+	if (direct)
+		close(bfd);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "fakehost.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,6 +146,16 @@ int fakehost_create(struct fakehost *fh, struct device *dev,
 	dev->fds[1] = fd1;
 	dev->nfds = 2;
 	return ops->create(dev, spec);
+}
+
+bool fakehost_wake(struct device *dev, int timeout_ms)
+{
+	struct pollfd p = { .fd = dev->wake_fd, .events = POLLIN };
+
+	if (!dev->ops->wake || poll(&p, 1, timeout_ms) != 1)
+		return false;
+	dev->ops->wake(dev);
+	return true;
 }
 
 static void dev_trap(struct device *dev, struct trap *t, unsigned region,

@@ -75,6 +75,12 @@ int fakehost_create(struct fakehost *fh, struct device *dev,
 		    const struct device_ops *ops, const DeviceSpec *spec,
 		    int fd0, int fd1);
 
+/*
+ * If the device has a wake fd: wait up to timeout_ms for it to be readable
+ * and call ops->wake. Returns whether it did.
+ */
+bool fakehost_wake(struct device *dev, int timeout_ms);
+
 /* A guest write / read of len bytes at region/offset through ops->trap. */
 int dev_out(struct device *dev, unsigned region, uint64_t offset,
 	    unsigned len, uint64_t val);

@@ -102,9 +102,17 @@ static uint8_t blk_req(uint32_t type, uint64_t sector, uint32_t len, bool data_i
 	b[n++] = (struct gbuf){ STATUS, 1, true };
 	gvq_add(&rq, b, n);
 	dev.ops->notify(&dev, 0);
-	if (!gvq_get_used(&rq, &id, &last_used_len))
-		return 0xdd;	/* not answered */
+	while (!gvq_get_used(&rq, &id, &last_used_len))
+		if (!fakehost_wake(&dev, 300))
+			return 0xdd;	/* not answered */
 	return mem[STATUS];
+}
+
+/* Notify, and let the device answer what it finished (its wake fd). */
+static void blk_kick(void)
+{
+	dev.ops->notify(&dev, 0);
+	fakehost_wake(&dev, 0);
 }
 
 static void fill(uint8_t seed, uint32_t len)
@@ -243,7 +251,7 @@ static void test_batch_and_indirect(void)
 	memcpy(mem + HDR, hdr, sizeof(hdr));
 	for (int i = 0; i < 8; i++)
 		gvq_add(&rq, b, 3);
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	while (gvq_get_used(&rq, &id, &len))
 		n++;
 	CHECK_EQ(n, 8, "eight requests served by one notify");
@@ -251,7 +259,7 @@ static void test_batch_and_indirect(void)
 	memset(mem + DATA, 0, 512);
 	mem[STATUS] = 0xee;
 	gvq_add_indirect(&rq, TABLE, b, 3);
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_OK && check_fill(1, 512),
 	      "request through an indirect table");
 	/* Header split over two descriptors (any layout). */
@@ -263,7 +271,7 @@ static void test_batch_and_indirect(void)
 		memset(mem + DATA, 0, 512);
 		gvq_add(&rq, s, 4);
 	}
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_OK && check_fill(1, 512),
 	      "header split across two descriptors");
 }
@@ -277,13 +285,13 @@ static void test_bad_requests(void)
 
 	mem[STATUS] = 0xee;
 	gvq_add(&rq, shorthdr, 2);
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	CHECK(gvq_get_used(&rq, &id, &len) && mem[STATUS] == S_IOERR,
 	      "8-byte header: answered IOERR");
 	CHECK(!(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET),
 	      "and the device keeps going");
 	gvq_add(&rq, nostatus, 2);
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	CHECK(!gvq_get_used(&rq, &id, &len), "no writable status byte: not answered");
 	CHECK(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET,
 	      "NEEDS_RESET set");
@@ -298,7 +306,7 @@ static void test_bad_requests(void)
 	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "works again after the reset");
 	gvq_set_desc(&rq, rq.next_desc, MEM_SIZE - 8, 512, 0, 0);
 	gvq_publish(&rq, rq.next_desc);
-	dev.ops->notify(&dev, 0);
+	blk_kick();
 	CHECK(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET,
 	      "descriptor past the end of RAM: NEEDS_RESET");
 	CHECK(fakehost_logged(&fh, "outside guest RAM"), "logged the ring's reason");
@@ -337,6 +345,83 @@ static void test_readonly(void)
 	CHECK(dev.priv == NULL, "destroy frees");
 }
 
+#define NFLIGHT	32
+#define FL_HDR		0x20000ull
+#define FL_STATUS	0x21000ull
+#define FL_DATA		0x30000ull
+
+/* Post NFLIGHT 4 KiB requests of type t (sector 8 * i) at once; answers. */
+static unsigned blk_flight(uint32_t t)
+{
+	unsigned answered = 0;
+	uint32_t id, len;
+
+	for (unsigned i = 0; i < NFLIGHT; i++) {
+		uint32_t hdr[4] = { htole32(t), 0, htole32(8 * i), 0 };
+		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
+				     { FL_DATA + 4096 * i, 4096, t == T_IN },
+				     { FL_STATUS + i, 1, true } };
+
+		memcpy(mem + FL_HDR + 16 * i, hdr, sizeof(hdr));
+		mem[FL_STATUS + i] = 0xee;
+		gvq_add(&rq, b, 3);
+	}
+	dev.ops->notify(&dev, 0);
+	while (answered < NFLIGHT) {
+		while (gvq_get_used(&rq, &id, &len))
+			answered++;
+		if (answered < NFLIGHT && !fakehost_wake(&dev, 2000))
+			break;
+	}
+	return answered;
+}
+
+/* With its I/O threads running, as vmm-devproc starts them. */
+static void test_threads(void)
+{
+	uint8_t back[4096];
+	bool same = true, ok = true;
+
+	CHECK(blk_new(disk, NULL, NULL) == 0, "create again");
+	CHECK(dev.ops->start(&dev) == 0, "start the I/O threads");
+	blk_init(1);
+	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
+		mem[FL_DATA + i] = (uint8_t)(i * 13 + i / 4096);
+	CHECK_EQ(blk_flight(T_OUT), NFLIGHT, "32 writes in flight: all answered");
+	for (unsigned i = 0; i < NFLIGHT; i++) {
+		ok &= mem[FL_STATUS + i] == S_OK;
+		same &= pread(disk, back, 4096, 4096 * i) == 4096 &&
+			memcmp(back, mem + FL_DATA + 4096 * i, 4096) == 0;
+	}
+	CHECK(ok && same, "each OK, and each block on the disk");
+	memset(mem + FL_DATA, 0, NFLIGHT * 4096);
+	CHECK_EQ(blk_flight(T_IN), NFLIGHT, "32 reads in flight: all answered");
+	for (unsigned i = 0; i < NFLIGHT; i++)
+		same &= pread(disk, back, 4096, 4096 * i) == 4096 &&
+			memcmp(back, mem + FL_DATA + 4096 * i, 4096) == 0;
+	CHECK(same, "and read back what is on the disk");
+	/* A reset with requests in flight waits for them, then drops their answers. */
+	for (unsigned i = 0; i < NFLIGHT; i++) {
+		uint32_t hdr[4] = { htole32(T_IN), 0, htole32(8 * i), 0 };
+		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
+				     { FL_DATA + 4096 * i, 4096, true }, { FL_STATUS + i, 1, true } };
+
+		memcpy(mem + FL_HDR + 16 * i, hdr, sizeof(hdr));
+		gvq_add(&rq, b, 3);
+	}
+	dev.ops->notify(&dev, 0);
+	vcfg_write(&dev, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1), 0, "reset with 32 in flight");
+	while (fakehost_wake(&dev, 100))
+		;
+	CHECK_EQ(gvq_used_idx(&rq), 2 * NFLIGHT, "no answer after the reset");
+	blk_init(1);
+	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "the device works after it");
+	CHECK_EQ(blk_flight(T_IN), NFLIGHT, "and takes 32 in flight again");
+	dev.ops->destroy(&dev);
+	CHECK(dev.priv == NULL, "destroy stops the threads");
+}
+
 int main(void)
 {
 	char path[] = "/tmp/test_virtio_blk-XXXXXX";
@@ -355,6 +440,7 @@ int main(void)
 	test_bad_requests();
 	test_intx();
 	test_readonly();
+	test_threads();
 	close(disk);
 	free(mem);
 	return check_done();
