@@ -6,12 +6,14 @@
 # tests/linux/rc, check fiobench), the disk backed by the same image file,
 # under
 #   vmm            vmm-monitor --sandbox strict --disk path=IMG
+#   vmm-direct     the same with --disk path=IMG,direct=on (O_DIRECT)
 #   qemu-thr-none  QEMU -M pc, virtio-blk-pci (modern), aio=threads, cache=none
 #   qemu-thr-wb    the same with cache=writeback
 #   qemu-uring-none  aio=io_uring, cache=none
 #   qemu-uring-wb    aio=io_uring, cache=writeback
 # all with 2 vCPUs and 512 MiB. Prints IOPS or MB/s per job (medians of RUNS
-# alternating runs) and vmm / the best QEMU. Goal: >= 1.00 on every row.
+# alternating runs) and each vmm configuration / the best QEMU. Goal: >= 1.00
+# on every row.
 #
 # usage: bench/blk.sh [RUNS]     (default 3; runs in the emulated machine
 #                                 where there is no real KVM)
@@ -51,7 +53,7 @@ sync "$IMG"
 
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=fiobench vmm.fio_runtime=$FIO_RUNTIME"
 VMM="$BUILD/monitor/vmm-monitor --kernel $IMGDIR/bzImage --initrd $IMGDIR/initramfs.cpio.gz
-     --cpus 2 --mem 512M --sandbox strict --disk path=$IMG --cmdline '$CMDLINE'"
+     --cpus 2 --mem 512M --sandbox strict --cmdline '$CMDLINE' --disk path=$IMG"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
       -no-user-config -nographic -serial stdio -no-reboot -kernel $IMGDIR/bzImage
       -initrd $IMGDIR/initramfs.cpio.gz -append '$CMDLINE'
@@ -61,7 +63,9 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
 echo "blk: $RUNS runs each, alternating; $(cat "$IMGDIR/kernel-package"); fio ${FIO_RUNTIME} s per job;" \
      "${DISK_MB} MiB image on $(df -T "$DIR" | awk 'NR==2 {print $2}')${VMM_MACHINE:+ (loop device over tmpfs)}"
 python3 bench/fiobench.py "$RUNS" \
-    "vmm=$VMM" \
+    "vmm-native=$VMM,aio=native" \
+    "vmm-native-direct=$VMM,aio=native,direct=on" \
+    "vmm-thr-direct=$VMM,aio=threads,direct=on" \
     "qemu-thr-none=$QEMU,aio=threads,cache=none" \
     "qemu-thr-wb=$QEMU,aio=threads,cache=writeback" \
     "qemu-uring-none=$QEMU,aio=io_uring,cache=none" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """fio inside the stock Linux guest (tests/linux/rc, check fiobench) under
 several VMMs, alternating runs: per job the median IOPS (4k) or MB/s (1M)
-and the ratio of the first command against the best of the others.
+and the ratio of each of ours (names starting with "vmm") against the best
+of the others.
 
 usage: fiobench.py RUNS NAME=CMD [NAME=CMD ...]
 
@@ -39,8 +40,10 @@ def main():
     for n in names:
         for r in res[n]:
             jobs += [j for j in r if j not in jobs]
+    ours = [n for n in names if n.startswith("vmm")]
     w = max(13, max(len(n) for n in names) + 2)
-    print("%-18s" % "fio job" + "".join("%*s" % (w, n) for n in names) + "   %s/best other" % names[0])
+    print("%-18s" % "fio job" + "".join("%*s" % (w, n) for n in names) +
+          "".join("  %s/best" % n for n in ours))
     ok = all(res[n] for n in names)
     for j in jobs:
         big = " 1m " in j
@@ -53,9 +56,10 @@ def main():
                 continue
             vals[n] = statistics.median(x[1] * 1024 / 1e6 if big else x[0] for x in got)
             row += "%*s" % (w, ("%.1f MB/s" % vals[n]) if big else ("%.0f IOPS" % vals[n]))
-        others = [vals[n] for n in names[1:] if n in vals]
-        if names[0] in vals and others and max(others) > 0:
-            row += "   %.2f" % (vals[names[0]] / max(others))
+        others = [vals[n] for n in names if n in vals and n not in ours]
+        for n in ours:
+            if n in vals and others and max(others) > 0:
+                row += "  %*.2f" % (len(n) + 5, vals[n] / max(others))
         print(row)
     print("(medians of %d runs each)" % runs)
     return 0 if ok else 1

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,4 +396,201 @@ int blk_backend_pool_start(struct blk_backend *be)
 		pthread_cond_wait(&p->changed, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	return err;
+}
+
+/* --- Linux native AIO --- */
+
+#define AIO_SLOTS 64
+
+struct aio {
+	aio_context_t ctx;
+	struct iocb cb[AIO_SLOTS];
+	struct blk_io *cb_io[AIO_SLOTS];	/* NULL: slot free */
+	struct blk_io *done_head, **done_tail;	/* finished without the kernel's AIO */
+	unsigned inflight;			/* submitted, not yet reaped */
+};
+
+static void aio_wake(struct blk_backend *be)
+{
+	uint64_t one = 1;
+
+	(void)!write(be->notify_fd, &one, sizeof(one));
+}
+
+/* Run io here and now; its done comes with the next reap, like the rest. */
+static void aio_run_here(struct blk_backend *be, struct aio *a, struct blk_io *io)
+{
+	io->result_ = raw_do(be, io);
+	io->next_ = NULL;
+	*a->done_tail = io;
+	a->done_tail = &io->next_;
+	aio_wake(be);
+}
+
+static int aio_submit(struct blk_backend *be, struct blk_io *io)
+{
+	struct aio *a = be->priv;
+	struct iocb *cb, *cbp;
+	unsigned s = 0;
+	bool rw = io->op == BLK_OP_READ || io->op == BLK_OP_WRITE;
+
+	a->inflight++;
+	while (s < AIO_SLOTS && a->cb_io[s])
+		s++;
+	if (s == AIO_SLOTS || !(rw || io->op == BLK_OP_FLUSH)) {
+		aio_run_here(be, a, io);	/* DISCARD and WRITE_ZEROES: fallocate */
+		return 0;
+	}
+	cb = &a->cb[s];
+	*cb = (struct iocb){ .aio_data = s, .aio_flags = IOCB_FLAG_RESFD,
+			     .aio_resfd = (uint32_t)be->notify_fd };
+	if (rw) {
+		bool direct = be->buffered_fd < 0 || raw_direct_ok(be, io);
+
+		cb->aio_lio_opcode = io->op == BLK_OP_READ ? IOCB_CMD_PREADV : IOCB_CMD_PWRITEV;
+		cb->aio_fildes = (uint32_t)(direct ? be->fd : be->buffered_fd);
+		cb->aio_buf = (uint64_t)(uintptr_t)io->iov;
+		cb->aio_nbytes = io->iovcnt;
+		cb->aio_offset = (int64_t)io->offset;
+	} else {
+		cb->aio_lio_opcode = IOCB_CMD_FDSYNC;
+		cb->aio_fildes = (uint32_t)be->fd;
+	}
+	cbp = cb;
+	if (syscall(SYS_io_submit, a->ctx, 1L, &cbp) != 1) {
+		aio_run_here(be, a, io);	/* e.g. a file system without AIO fsync */
+		return 0;
+	}
+	a->cb_io[s] = io;
+	return 0;
+}
+
+/* Bytes a read or write moves. */
+static uint64_t io_bytes(const struct blk_io *io)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < io->iovcnt; i++)
+		n += io->iov[i].iov_len;
+	return n;
+}
+
+/* Collect what the kernel finished (waiting up to *ts if min > 0). */
+static unsigned aio_collect(struct blk_backend *be, long min, struct timespec *ts)
+{
+	struct aio *a = be->priv;
+	struct io_event ev[AIO_SLOTS];
+	long n = syscall(SYS_io_getevents, a->ctx, min, (long)AIO_SLOTS, ev, ts);
+
+	for (long i = 0; i < n; i++) {
+		unsigned s = (unsigned)ev[i].data;
+		struct blk_io *io = s < AIO_SLOTS ? a->cb_io[s] : NULL;
+
+		if (!io)
+			continue;
+		a->cb_io[s] = NULL;
+		io->result_ = ev[i].res < 0 ? (int)ev[i].res : 0;
+		/* A short transfer (rare): do the whole of it again, synchronously. */
+		if (ev[i].res >= 0 && io->op != BLK_OP_FLUSH && (uint64_t)ev[i].res != io_bytes(io))
+			io->result_ = raw_do(be, io);
+		io->next_ = NULL;
+		*a->done_tail = io;
+		a->done_tail = &io->next_;
+	}
+	return n > 0 ? (unsigned)n : 0;
+}
+
+static unsigned aio_reap(struct blk_backend *be)
+{
+	struct aio *a = be->priv;
+	struct timespec zero = { 0, 0 };
+	struct blk_io *io, *next;
+	unsigned count = 0;
+	uint64_t v;
+
+	if (read(be->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return 0;
+	while (aio_collect(be, 0, &zero) == AIO_SLOTS)
+		;
+	io = a->done_head;
+	a->done_head = NULL;
+	a->done_tail = &a->done_head;
+	for (; io; io = next, count++) {
+		next = io->next_;
+		a->inflight--;
+		io->done(io, io->result_);
+	}
+	return count;
+}
+
+static int aio_drain(struct blk_backend *be, unsigned timeout_ms)
+{
+	struct aio *a = be->priv;
+	struct timespec until, now, left;
+
+	deadline_after(&until, timeout_ms);
+	while (a->inflight) {
+		aio_reap(be);
+		if (!a->inflight)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (struct timespec){ until.tv_sec - now.tv_sec, until.tv_nsec - now.tv_nsec };
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000;
+		}
+		if (left.tv_sec < 0)
+			return -ETIMEDOUT;
+		aio_collect(be, 1, &left);	/* reaped at the top of the loop */
+	}
+	return 0;
+}
+
+static void aio_destroy(struct blk_backend *be)
+{
+	struct aio *a = be->priv;
+
+	if (!a)
+		return;
+	syscall(SYS_io_destroy, a->ctx);	/* waits for what is in flight */
+	close(be->notify_fd);
+	free(a);
+	be->priv = NULL;
+	be->notify_fd = -1;
+}
+
+static const struct blk_backend_ops aio_ops = {
+	.name = "aio",
+	.submit = aio_submit,
+	.reap = aio_reap,
+	.drain = aio_drain,
+	.destroy = aio_destroy,
+};
+
+int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd)
+{
+	struct aio *a;
+	int err = blk_backend_raw_init(be, fd, buffered_fd);
+
+	if (err)
+		return err;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->done_tail = &a->done_head;
+	if (syscall(SYS_io_setup, (long)AIO_SLOTS, &a->ctx) < 0) {
+		err = -errno;
+		free(a);
+		return err;
+	}
+	be->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (be->notify_fd < 0) {
+		err = -errno;
+		syscall(SYS_io_destroy, a->ctx);
+		free(a);
+		return err;
+	}
+	be->priv = a;
+	be->ops = &aio_ops;
+	return 0;
 }

@@ -108,4 +108,15 @@ int blk_backend_pool_init(struct blk_backend *be, int fd, int buffered_fd, unsig
  */
 int blk_backend_pool_start(struct blk_backend *be) __attribute__((warn_unused_result));
 
+/*
+ * The Linux native AIO backend: reads, writes and flushes go to the kernel
+ * with io_submit and complete in any order; the caller polls
+ * be->notify_fd (an eventfd the kernel signals, made here) and calls
+ * ops->reap. With O_DIRECT they run asynchronously; through the page cache
+ * the kernel does them inside io_submit. DISCARD and WRITE_ZEROES run
+ * inside submit (fallocate). No threads. Returns 0 or -errno.
+ */
+int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -112,6 +112,7 @@ struct vblk {
 	struct device *dev;
 	struct blk_backend be;
 	bool readonly;
+	bool native;				/* aio=native: Linux AIO, no threads */
 	char serial[VBLK_ID_BYTES];
 	uint64_t capacity;			/* sectors */
 	struct vblk_req *reqs;			/* VBLK_INFLIGHT */
@@ -368,7 +369,7 @@ static void vblk_reset(struct virtio_pci *vp)
 static int vblk_start_threads(struct device *dev)
 {
 	struct vblk *vb = virtio_pci_of(dev)->model;
-	int err = blk_backend_pool_start(&vb->be);
+	int err = vb->native ? 0 : blk_backend_pool_start(&vb->be);
 
 	if (err)
 		dev_err(dev, "cannot start its I/O threads: %s", strerror(-err));
@@ -412,6 +413,7 @@ static int vblk_parse_params(struct device *dev, const DeviceSpec *spec, struct 
 {
 	const char *ro = dev_param(spec, "readonly");
 	const char *serial = dev_param(spec, "serial");
+	const char *aio = dev_param(spec, "aio");
 
 	if (ro && strcmp(ro, "on") && strcmp(ro, "off")) {
 		dev_err(dev, "readonly=%s: want on or off", ro);
@@ -424,16 +426,23 @@ static int vblk_parse_params(struct device *dev, const DeviceSpec *spec, struct 
 	}
 	if (serial)
 		memcpy(vb->serial, serial, strlen(serial));
+	if (aio && strcmp(aio, "threads") && strcmp(aio, "native")) {
+		dev_err(dev, "aio=%s: want threads or native", aio);
+		return -EINVAL;
+	}
+	vb->native = aio && strcmp(aio, "native") == 0;
 	return 0;
 }
 
 static int vblk_open_backend(struct device *dev, struct vblk *vb)
 {
+	int bfd = dev->nfds >= 2 ? dev->fds[1] : -1;
 	int err = -EBADF;
 
-	if (dev->nfds >= 1)
-		err = blk_backend_pool_init(&vb->be, dev->fds[0], dev->nfds >= 2 ? dev->fds[1] : -1,
-					    VBLK_THREADS);
+	if (dev->nfds >= 1 && vb->native)
+		err = blk_backend_aio_init(&vb->be, dev->fds[0], bfd);
+	else if (dev->nfds >= 1)
+		err = blk_backend_pool_init(&vb->be, dev->fds[0], bfd, VBLK_THREADS);
 	if (err) {
 		dev_err(dev, "fds[0] must be the disk image (regular file or block device), "
 			"and fds[1] the same without O_DIRECT if fds[0] has it: %s", strerror(-err));
@@ -441,7 +450,7 @@ static int vblk_open_backend(struct device *dev, struct vblk *vb)
 	}
 	vb->capacity = vb->be.size / VBLK_SECTOR;
 	dev->wake_fd = vb->be.notify_fd;
-	dev->threads = VBLK_THREADS;
+	dev->threads = vb->native ? 0 : VBLK_THREADS;
 	return 0;
 }
 

@@ -188,6 +188,8 @@ static int disk_kv(void *ctx, const char *k, const char *v)
 		return onoff(v, &d->readonly);
 	else if (strcmp(k, "direct") == 0)
 		return onoff(v, &d->direct);
+	else if (strcmp(k, "aio") == 0 && (strcmp(v, "threads") == 0 || strcmp(v, "native") == 0))
+		d->aio = v;
 	else if (strcmp(k, "serial") == 0 && strlen(v) <= 20)
 		d->serial = v;
 	else

@@ -115,6 +115,8 @@ static int machine_disk(struct machine *m, const struct machine_disk *d)
 		}
 	}
 	machine_param(m, md, "readonly=%s", d->readonly ? "on" : "off");
+	if (d->aio)
+		machine_param(m, md, "aio=%s", d->aio);
 	if (d->serial)
 		machine_param(m, md, "serial=%s", d->serial);
 	return 0;

@@ -53,6 +53,7 @@ struct machine_disk {
 	const char *path;
 	bool readonly;
 	bool direct;		/* O_DIRECT: the host's page cache bypassed */
+	const char *aio;	/* "threads", "native"; NULL: the device's default */
 	const char *serial;	/* NULL: none */
 };
 

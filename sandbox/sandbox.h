@@ -90,7 +90,7 @@ extern const struct sandbox_rule sandbox_base_rules[];
 extern const unsigned sandbox_base_nrules;
 
 /* Most syscalls any one class may allow (base included). */
-#define SANDBOX_MAX_SYSCALLS 25
+#define SANDBOX_MAX_SYSCALLS 28
 
 /* The profile of class klass, or NULL if there is none. */
 const struct sandbox_profile *sandbox_profile_find(const char *klass);

@@ -101,7 +101,45 @@ static void test_direct(const char *path, int fd)
 	io = (struct blk_io){ .op = BLK_OP_READ, .offset = 8192, .iov = v, .iovcnt = 1, .done = done };
 	CHECK(be.ops->submit(&be, &io) == 0 && last_result == 0 && al[0] == 0xa5 && al[4095] == 0xa5,
 	      "aligned read (direct) sees the buffered write");
+	CHECK(blk_backend_aio_init(&be, dfd, fd) == 0, "native AIO over the direct fd");
+	CHECK(cross(&be, &be, 40), "AIO, direct: 32 writes in flight, read back");
+	be.ops->destroy(&be);
 	close(dfd);
+}
+
+/* Linux native AIO through the page cache, against the raw backend. */
+static void test_aio(int fd)
+{
+	struct blk_backend aio, raw;
+	uint8_t b[512];
+	struct iovec v = { b, sizeof(b) };
+	struct blk_io io = { .op = BLK_OP_READ, .offset = DISK, .iov = &v, .iovcnt = 1, .done = done };
+
+	CHECK(blk_backend_raw_init(&raw, fd, -1) == 0, "raw");
+	CHECK(blk_backend_aio_init(&aio, fd, -1) == 0 && aio.notify_fd >= 0, "native AIO");
+	CHECK(cross(&aio, &raw, 9), "AIO writes 32 blocks, raw reads them");
+	CHECK(cross(&raw, &aio, 99), "raw writes, AIO reads");
+	ndone = 0;
+	CHECK(aio.ops->submit(&aio, &io) == 0, "AIO: read past the end submitted");
+	wait_all(&aio, 1);
+	CHECK(ndone == 1 && last_result == -EIO, "AIO: -EIO, via reap");
+	memset(b, 0xff, sizeof(b));
+	io = (struct blk_io){ .op = BLK_OP_WRITE_ZEROES, .offset = 0, .len = 8192, .done = done };
+	ndone = 0;
+	CHECK(aio.ops->submit(&aio, &io) == 0, "AIO: write zeroes submitted");
+	wait_all(&aio, 1);
+	CHECK(ndone == 1 && last_result == 0, "and done, via reap");
+	io = (struct blk_io){ .op = BLK_OP_FLUSH, .done = done };
+	ndone = 0;
+	CHECK(aio.ops->submit(&aio, &io) == 0, "AIO: flush submitted");
+	wait_all(&aio, 1);
+	CHECK(ndone == 1 && last_result == 0, "and done");
+	io = (struct blk_io){ .op = BLK_OP_READ, .offset = 4096, .iov = &v, .iovcnt = 1, .done = done };
+	ndone = 0;
+	CHECK(aio.ops->submit(&aio, &io) == 0 && aio.ops->drain(&aio, 1000) == 0 && ndone == 1 &&
+	      b[0] == 0 && b[511] == 0, "drain waits for a read of the zeroed range");
+	aio.ops->destroy(&aio);
+	CHECK(aio.notify_fd == -1, "AIO destroyed");
 }
 
 int main(void)
@@ -142,6 +180,7 @@ int main(void)
 	      "zeroed range reads zeros");
 	pool.ops->destroy(&pool);
 	CHECK(pool.notify_fd == -1, "pool destroyed");
+	test_aio(fd);
 	close(fd);
 	return check_done();
 }

@@ -144,6 +144,8 @@ static void test_bad_specs(void)
 	CHECK(blk_new(-1, NULL, NULL) == -EBADF, "no disk fd: -EBADF");
 	CHECK(fakehost_logged(&fh, "disk image"), "and says why");
 	CHECK(blk_new(disk, "readonly=yes", NULL) == -EINVAL, "readonly=yes refused");
+	CHECK(blk_new(disk, "aio=io_uring", NULL) == -EINVAL && fakehost_logged(&fh, "want threads or native"),
+	      "aio=io_uring refused, saying what is offered");
 	CHECK(blk_new(disk, "serial=123456789012345678901", NULL) == -EINVAL,
 	      "21-byte serial refused");
 	fakespec_init(&fs, "virtio-blk");
@@ -376,14 +378,14 @@ static unsigned blk_flight(uint32_t t)
 	return answered;
 }
 
-/* With its I/O threads running, as vmm-devproc starts them. */
-static void test_threads(void)
+/* In flight at once: with I/O threads (started as vmm-devproc does), or aio=native. */
+static void test_parallel(const char *aio)
 {
 	uint8_t back[4096];
 	bool same = true, ok = true;
 
-	CHECK(blk_new(disk, NULL, NULL) == 0, "create again");
-	CHECK(dev.ops->start(&dev) == 0, "start the I/O threads");
+	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
+	CHECK(dev.ops->start(&dev) == 0, "start");
 	blk_init(1);
 	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
 		mem[FL_DATA + i] = (uint8_t)(i * 13 + i / 4096);
@@ -419,7 +421,7 @@ static void test_threads(void)
 	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "the device works after it");
 	CHECK_EQ(blk_flight(T_IN), NFLIGHT, "and takes 32 in flight again");
 	dev.ops->destroy(&dev);
-	CHECK(dev.priv == NULL, "destroy stops the threads");
+	CHECK(dev.priv == NULL, "destroy waits for the requests");
 }
 
 int main(void)
@@ -440,7 +442,8 @@ int main(void)
 	test_bad_requests();
 	test_intx();
 	test_readonly();
-	test_threads();
+	test_parallel("aio=threads");
+	test_parallel("aio=native");
 	close(disk);
 	free(mem);
 	return check_done();
