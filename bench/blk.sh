@@ -5,8 +5,10 @@
 # writes at depth 1 and 32, 1M sequential reads and writes at depth 4;
 # tests/linux/rc, check fiobench), the disk backed by the same image file,
 # under
-#   vmm            vmm-monitor --sandbox strict --disk path=IMG
-#   vmm-direct     the same with --disk path=IMG,direct=on (O_DIRECT)
+#   vmm-thr        vmm-monitor --sandbox strict --disk path=IMG,aio=threads
+#   vmm-thr-direct   the same with direct=on (O_DIRECT)
+#   vmm-native     --disk path=IMG,aio=native (Linux AIO)
+#   vmm-native-direct  the same with direct=on
 #   qemu-thr-none  QEMU -M pc, virtio-blk-pci (modern), aio=threads, cache=none
 #   qemu-thr-wb    the same with cache=writeback
 #   qemu-uring-none  aio=io_uring, cache=none
@@ -63,9 +65,10 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
 echo "blk: $RUNS runs each, alternating; $(cat "$IMGDIR/kernel-package"); fio ${FIO_RUNTIME} s per job;" \
      "${DISK_MB} MiB image on $(df -T "$DIR" | awk 'NR==2 {print $2}')${VMM_MACHINE:+ (loop device over tmpfs)}"
 python3 bench/fiobench.py "$RUNS" \
+    "vmm-thr=$VMM,aio=threads" \
+    "vmm-thr-direct=$VMM,aio=threads,direct=on" \
     "vmm-native=$VMM,aio=native" \
     "vmm-native-direct=$VMM,aio=native,direct=on" \
-    "vmm-thr-direct=$VMM,aio=threads,direct=on" \
     "qemu-thr-none=$QEMU,aio=threads,cache=none" \
     "qemu-thr-wb=$QEMU,aio=threads,cache=writeback" \
     "qemu-uring-none=$QEMU,aio=io_uring,cache=none" \

@@ -6,6 +6,7 @@
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -401,12 +402,23 @@ int blk_backend_pool_start(struct blk_backend *be)
 /* --- Linux native AIO --- */
 
 #define AIO_SLOTS 64
+#define AIO_RING_MAGIC 0xa10a10a1u
+
+/* The head of the ring io_setup maps at the context's address (fs/aio.c). */
+struct aio_ring_head {
+	unsigned id, nr;
+	_Atomic unsigned head, tail;
+	unsigned magic, compat_features, incompat_features, header_length;
+	struct io_event events[];
+};
 
 struct aio {
 	aio_context_t ctx;
 	struct iocb cb[AIO_SLOTS];
 	struct blk_io *cb_io[AIO_SLOTS];	/* NULL: slot free */
-	struct blk_io *done_head, **done_tail;	/* finished without the kernel's AIO */
+	struct iocb *held[AIO_SLOTS];		/* submitted, not yet given to the kernel */
+	unsigned nheld;
+	struct blk_io *done_head, **done_tail;	/* finished, not yet reaped */
 	unsigned inflight;			/* submitted, not yet reaped */
 };
 
@@ -417,20 +429,25 @@ static void aio_wake(struct blk_backend *be)
 	(void)!write(be->notify_fd, &one, sizeof(one));
 }
 
+static void aio_finished(struct aio *a, struct blk_io *io)
+{
+	io->next_ = NULL;
+	*a->done_tail = io;
+	a->done_tail = &io->next_;
+}
+
 /* Run io here and now; its done comes with the next reap, like the rest. */
 static void aio_run_here(struct blk_backend *be, struct aio *a, struct blk_io *io)
 {
 	io->result_ = raw_do(be, io);
-	io->next_ = NULL;
-	*a->done_tail = io;
-	a->done_tail = &io->next_;
+	aio_finished(a, io);
 	aio_wake(be);
 }
 
 static int aio_submit(struct blk_backend *be, struct blk_io *io)
 {
 	struct aio *a = be->priv;
-	struct iocb *cb, *cbp;
+	struct iocb *cb;
 	unsigned s = 0;
 	bool rw = io->op == BLK_OP_READ || io->op == BLK_OP_WRITE;
 
@@ -456,13 +473,25 @@ static int aio_submit(struct blk_backend *be, struct blk_io *io)
 		cb->aio_lio_opcode = IOCB_CMD_FDSYNC;
 		cb->aio_fildes = (uint32_t)be->fd;
 	}
-	cbp = cb;
-	if (syscall(SYS_io_submit, a->ctx, 1L, &cbp) != 1) {
-		aio_run_here(be, a, io);	/* e.g. a file system without AIO fsync */
-		return 0;
-	}
 	a->cb_io[s] = io;
+	a->held[a->nheld++] = cb;
 	return 0;
+}
+
+static void aio_unplug(struct blk_backend *be)
+{
+	struct aio *a = be->priv;
+	long n = a->nheld ? syscall(SYS_io_submit, a->ctx, (long)a->nheld, a->held) : 0;
+
+	/* What the kernel did not take (e.g. no AIO fsync here) runs here. */
+	for (unsigned i = n > 0 ? (unsigned)n : 0; i < a->nheld; i++) {
+		unsigned s = (unsigned)a->held[i]->aio_data;
+		struct blk_io *io = a->cb_io[s];
+
+		a->cb_io[s] = NULL;
+		aio_run_here(be, a, io);
+	}
+	a->nheld = 0;
 }
 
 /* Bytes a read or write moves. */
@@ -475,29 +504,49 @@ static uint64_t io_bytes(const struct blk_io *io)
 	return n;
 }
 
-/* Collect what the kernel finished (waiting up to *ts if min > 0). */
-static unsigned aio_collect(struct blk_backend *be, long min, struct timespec *ts)
+static void aio_event(struct blk_backend *be, const struct io_event *ev)
 {
 	struct aio *a = be->priv;
+	unsigned s = (unsigned)ev->data;
+	struct blk_io *io = s < AIO_SLOTS ? a->cb_io[s] : NULL;
+
+	if (!io)
+		return;
+	a->cb_io[s] = NULL;
+	io->result_ = ev->res < 0 ? (int)ev->res : 0;
+	/* A short transfer (rare): do the whole of it again, synchronously. */
+	if (ev->res >= 0 && io->op != BLK_OP_FLUSH && (uint64_t)ev->res != io_bytes(io))
+		io->result_ = raw_do(be, io);
+	aio_finished(a, io);
+}
+
+/*
+ * What the kernel finished, from its ring in our memory without a system
+ * call where the ring is the layout we know; else io_getevents, which also
+ * waits up to *ts for min events.
+ */
+static void aio_collect(struct blk_backend *be, long min, struct timespec *ts)
+{
+	struct aio *a = be->priv;
+	struct aio_ring_head *r = (struct aio_ring_head *)(uintptr_t)a->ctx;
 	struct io_event ev[AIO_SLOTS];
-	long n = syscall(SYS_io_getevents, a->ctx, min, (long)AIO_SLOTS, ev, ts);
+	long n;
 
-	for (long i = 0; i < n; i++) {
-		unsigned s = (unsigned)ev[i].data;
-		struct blk_io *io = s < AIO_SLOTS ? a->cb_io[s] : NULL;
+	if (min == 0 && r->magic == AIO_RING_MAGIC && r->incompat_features == 0) {
+		unsigned head = atomic_load_explicit(&r->head, memory_order_relaxed);
+		unsigned tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
-		if (!io)
-			continue;
-		a->cb_io[s] = NULL;
-		io->result_ = ev[i].res < 0 ? (int)ev[i].res : 0;
-		/* A short transfer (rare): do the whole of it again, synchronously. */
-		if (ev[i].res >= 0 && io->op != BLK_OP_FLUSH && (uint64_t)ev[i].res != io_bytes(io))
-			io->result_ = raw_do(be, io);
-		io->next_ = NULL;
-		*a->done_tail = io;
-		a->done_tail = &io->next_;
+		for (; head != tail && head < r->nr; head = (head + 1) % r->nr)
+			aio_event(be, &r->events[head]);
+		atomic_store_explicit(&r->head, head, memory_order_release);
+		return;
 	}
-	return n > 0 ? (unsigned)n : 0;
+	do {
+		n = syscall(SYS_io_getevents, a->ctx, min, (long)AIO_SLOTS, ev, ts);
+		for (long i = 0; i < n; i++)
+			aio_event(be, &ev[i]);
+		min = 0;
+	} while (n == AIO_SLOTS);
 }
 
 static unsigned aio_reap(struct blk_backend *be)
@@ -510,8 +559,7 @@ static unsigned aio_reap(struct blk_backend *be)
 
 	if (read(be->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return 0;
-	while (aio_collect(be, 0, &zero) == AIO_SLOTS)
-		;
+	aio_collect(be, 0, &zero);
 	io = a->done_head;
 	a->done_head = NULL;
 	a->done_tail = &a->done_head;
@@ -529,6 +577,7 @@ static int aio_drain(struct blk_backend *be, unsigned timeout_ms)
 	struct timespec until, now, left;
 
 	deadline_after(&until, timeout_ms);
+	aio_unplug(be);
 	while (a->inflight) {
 		aio_reap(be);
 		if (!a->inflight)
@@ -562,6 +611,7 @@ static void aio_destroy(struct blk_backend *be)
 static const struct blk_backend_ops aio_ops = {
 	.name = "aio",
 	.submit = aio_submit,
+	.unplug = aio_unplug,
 	.reap = aio_reap,
 	.drain = aio_drain,
 	.destroy = aio_destroy,

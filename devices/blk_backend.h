@@ -46,6 +46,11 @@ struct blk_backend_ops {
 	int (*submit)(struct blk_backend *be, struct blk_io *io)
 		__attribute__((warn_unused_result));
 	/*
+	 * Start what submit held back: a backend may hold requests until the
+	 * caller has submitted a batch. May be NULL (nothing is held).
+	 */
+	void (*unplug)(struct blk_backend *be);
+	/*
 	 * Call done for every request finished since the last call (on the
 	 * caller's thread). Returns how many. NULL for synchronous backends.
 	 */
@@ -110,7 +115,9 @@ int blk_backend_pool_start(struct blk_backend *be) __attribute__((warn_unused_re
 
 /*
  * The Linux native AIO backend: reads, writes and flushes go to the kernel
- * with io_submit and complete in any order; the caller polls
+ * with io_submit, one call per batch (submit holds them until unplug), and
+ * complete in any order, collected from the AIO ring in user memory where
+ * its layout is the known one (else with io_getevents); the caller polls
  * be->notify_fd (an eventfd the kernel signals, made here) and calls
  * ops->reap. With O_DIRECT they run asynchronously; through the page cache
  * the kernel does them inside io_submit. DISCARD and WRITE_ZEROES run

@@ -323,14 +323,12 @@ static int vblk_start(struct vblk_req *req)
 	return 0;
 }
 
-static void vblk_queue_notify(struct virtio_pci *vp, unsigned q)
+/* Start every available request a slot is free for; true if slots ran out. */
+static bool vblk_queue_take(struct virtio_pci *vp, struct vblk *vb, struct vq *vq)
 {
-	struct vblk *vb = vp->model;
-	struct vq *vq = virtio_pci_vq(vp, q);
-	struct vblk_req *req;
+	struct vblk_req *req = NULL;
 	int err = 0;
 
-	/* A full pool resumes when a completion frees a request. */
 	while (!err && virtio_pci_running(vp) && (req = vblk_req_get(vb))) {
 		err = vq_pop(vq, &req->chain);
 		if (!err && vblk_start(req) < 0) {
@@ -342,10 +340,30 @@ static void vblk_queue_notify(struct virtio_pci *vp, unsigned q)
 		if (err && err != -EAGAIN)
 			virtio_pci_fail(vp, vq->error);
 	}
+	if (vb->be.ops->unplug)
+		vb->be.ops->unplug(&vb->be);
+	return !err && virtio_pci_running(vp) && !req;
+}
+
+/*
+ * Take what the driver made available, then answer what is already done
+ * (through the page cache, usually all of it) before deciding the
+ * interrupt; answers that take longer come through ops->wake. A full set
+ * of slots takes more as answers free them.
+ */
+static void vblk_queue_notify(struct virtio_pci *vp, unsigned q)
+{
+	struct vblk *vb = vp->model;
+	struct vq *vq = virtio_pci_vq(vp, q);
+	bool full;
+
+	do
+		full = vblk_queue_take(vp, vb, vq);
+	while (vb->be.ops->reap(&vb->be) && full && virtio_pci_running(vp));
 	virtio_pci_queue_interrupt(vp, q);
 }
 
-/* Workers finished requests: answer them, then serve what waited for a slot. */
+/* The backend finished requests: answer them, and take what waited for a slot. */
 static void vblk_wake(struct device *dev)
 {
 	struct virtio_pci *vp = virtio_pci_of(dev);

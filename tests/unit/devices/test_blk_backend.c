@@ -21,8 +21,11 @@ static void done(struct blk_io *io, int result)
 	io->opaque = (void *)1;
 }
 
+/* Start what the backend held back, then reap until want are done. */
 static void wait_all(struct blk_backend *be, int want)
 {
+	if (be->ops->unplug)
+		be->ops->unplug(be);
 	for (int spins = 0; ndone < want && spins < 100000; spins++)
 		if (!be->ops->reap || !be->ops->reap(be))
 			usleep(10);

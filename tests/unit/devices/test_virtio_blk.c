@@ -383,6 +383,7 @@ static void test_parallel(const char *aio)
 {
 	uint8_t back[4096];
 	bool same = true, ok = true;
+	uint16_t used;
 
 	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
 	CHECK(dev.ops->start(&dev) == 0, "start");
@@ -412,11 +413,13 @@ static void test_parallel(const char *aio)
 		gvq_add(&rq, b, 3);
 	}
 	dev.ops->notify(&dev, 0);
+	/* Some may be answered already (those done by the end of the notify). */
+	used = gvq_used_idx(&rq);
 	vcfg_write(&dev, VIRTIO_PCI_COMMON_STATUS, 1, 0);
-	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1), 0, "reset with 32 in flight");
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1), 0, "reset with up to 32 in flight");
 	while (fakehost_wake(&dev, 100))
 		;
-	CHECK_EQ(gvq_used_idx(&rq), 2 * NFLIGHT, "no answer after the reset");
+	CHECK_EQ(gvq_used_idx(&rq), used, "no answer after the reset");
 	blk_init(1);
 	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "the device works after it");
 	CHECK_EQ(blk_flight(T_IN), NFLIGHT, "and takes 32 in flight again");
