@@ -68,9 +68,9 @@ struct device {
 	 */
 	uint32_t poll_mask;
 	/*
-	 * A device with worker threads (ops->wake set): the eventfd they
-	 * signal, made and owned by the device in create. The host keeps it
-	 * open and calls ops->wake while it is readable.
+	 * A device whose work completes later (ops->wake set): the eventfd its
+	 * worker threads or the kernel signal, made and owned by the device in
+	 * create. The host keeps it open and calls ops->wake while it is readable.
 	 */
 	int wake_fd;
 	unsigned threads;	/* how many ops->start starts (set in create) */
@@ -105,7 +105,7 @@ struct device_ops {
 	 * Returns 0 or -errno. May be NULL (no threads).
 	 */
 	int (*start)(struct device *dev) __attribute__((warn_unused_result));
-	/* dev->wake_fd is readable: take the workers' results. May be NULL. */
+	/* dev->wake_fd is readable: take the finished work's results. May be NULL. */
 	void (*wake)(struct device *dev);
 	/* Back to power-on state. */
 	void (*reset)(struct device *dev);

@@ -9,11 +9,13 @@
  * One request queue of up to 256 entries. Requests: IN, OUT, FLUSH
  * (fdatasync), GET_ID, DISCARD (punch hole) and WRITE_ZEROES (zero range, or
  * punch hole with the unmap flag), one segment each. Every available chain
- * is served per notify and the interrupt is decided once for the batch.
- * Requests go to a pool of VBLK_THREADS worker threads (blk_backend.h),
- * started by ops->start; up to VBLK_INFLIGHT are in flight at once and
- * complete in any order (ops->wake answers them). A reset waits for those
- * in flight (at most VBLK_DRAIN_MS; later answers are dropped).
+ * is taken per notify, and the interrupt decided once per batch of answers.
+ * Params also: "aio=native" (default: Linux AIO, no threads) or
+ * "aio=threads" (a pool of VBLK_THREADS worker threads, started by
+ * ops->start); see blk_backend.h. Up to VBLK_INFLIGHT requests are in flight at once and
+ * complete in any order: what is done by the end of a notify is answered in
+ * it, the rest by ops->wake. A reset waits for those in flight (at most
+ * VBLK_DRAIN_MS; answers that come later are dropped).
  *
  * fds[0] may be open with O_DIRECT; then fds[1] is the same image without
  * it, for the requests O_DIRECT cannot take as they are.
@@ -112,7 +114,7 @@ struct vblk {
 	struct device *dev;
 	struct blk_backend be;
 	bool readonly;
-	bool native;				/* aio=native: Linux AIO, no threads */
+	bool native;				/* aio=native (default): Linux AIO, no threads */
 	char serial[VBLK_ID_BYTES];
 	uint64_t capacity;			/* sectors */
 	struct vblk_req *reqs;			/* VBLK_INFLIGHT */
@@ -448,7 +450,7 @@ static int vblk_parse_params(struct device *dev, const DeviceSpec *spec, struct 
 		dev_err(dev, "aio=%s: want threads or native", aio);
 		return -EINVAL;
 	}
-	vb->native = aio && strcmp(aio, "native") == 0;
+	vb->native = !aio || strcmp(aio, "native") == 0;
 	return 0;
 }
 

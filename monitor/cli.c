@@ -30,11 +30,11 @@ void cli_usage(FILE *f)
 "                    VM; log: the same, but such syscalls are reported and run;\n"
 "                    off: no confinement (debugging). --devices inproc cannot\n"
 "                    be confined: it takes the default or off, not strict|log\n"
-"  --disk path=FILE[,readonly=on][,direct=on][,aio=threads|native][,serial=S]\n"
+"  --disk path=FILE[,readonly=on][,direct=on][,aio=native|threads][,serial=S]\n"
 "                    attach FILE (a raw image) as a virtio-blk disk; repeatable\n"
 "                    (at most %d); readonly disks refuse writes; direct=on\n"
-"                    bypasses the host's page cache (O_DIRECT); aio: I/O threads\n"
-"                    (default) or Linux AIO\n"
+"                    bypasses the host's page cache (O_DIRECT); aio: Linux AIO\n"
+"                    (native, default) or I/O threads\n"
 "  --console out=FILE[,in=FILE]\n"
 "                    add a virtio-console: guest output appended to FILE,\n"
 "                    guest input read from in=FILE (a file or FIFO)\n"
@@ -211,7 +211,7 @@ static int opt_disk(char *arg, struct machine_opts *m, FILE *err)
 	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
 	if (!copy || kv_each(copy, disk_kv, d) || !d->path) {
 		fprintf(err, "vmm-monitor: --disk %s: want path=FILE[,readonly=on|off]"
-			"[,direct=on|off][,aio=threads|native][,serial=S (at most 20 bytes)]\n", arg);
+			"[,direct=on|off][,aio=native|threads][,serial=S (at most 20 bytes)]\n", arg);
 		free(copy);
 		return -EINVAL;
 	}

@@ -240,10 +240,10 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 		console_restore_terminal();
 		return VM_EXIT_FAILED;	/* a vCPU is stuck: leave its memory mapped */
 	}
-	status = vm.exit_status;
 	stats_log(&vm);
 	devhost_inproc_stop(&vm);
 	procdev_stop_all(&vm, DEVICE_STOP_TIMEOUT_MS);
+	status = vm.exit_status;	/* a device's late sandbox violation fails it */
 	pci_host_destroy(&pci, &vm.bus);
 	console_close(&con);
 	close(wake_fd);

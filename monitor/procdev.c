@@ -434,16 +434,25 @@ static void procdev_reap(struct proc_dev *d)
 	    si.si_pid == 0)
 		return;
 	d->exited = true;
-	if (d->shutting_down)
-		return;	/* we asked it to go */
 	procdev_drain(d);
 	describe_exit(&si, cause, sizeof(cause));
 	if (d->violation[0])
 		snprintf(why, sizeof(why), "was stopped by its sandbox: %s (%s)", d->violation, cause);
 	else if (si.si_code != CLD_EXITED && si.si_status == SIGSYS && d->sandbox != SANDBOX_OFF)
 		snprintf(why, sizeof(why), "was killed by its seccomp filter (%s)", cause);
+	else if (d->shutting_down)
+		return;	/* we asked it to go */
 	else
 		snprintf(why, sizeof(why), "died: %s", cause);
+	if (d->shutting_down) {
+		/* A sandbox violation on the way out is still one. */
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "device %s (class %s, pid %d) %s", d->id, d->klass,
+			 (int)d->pid, why);
+		vm_fail_late(d->vm, msg);
+		return;
+	}
 	procdev_fail(d, why);
 }
 

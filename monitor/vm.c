@@ -241,6 +241,12 @@ void vm_request_stop_signal(struct vm *vm, int status)
 	stop_claim(vm, status);
 }
 
+void vm_fail_late(struct vm *vm, const char *why)
+{
+	vmm_log(LOG_ERR, NULL, "%s", why);
+	vm->exit_status = VM_EXIT_FAILED;
+}
+
 void vm_request_stop(struct vm *vm, int status, const char *why)
 {
 	if (stop_claim(vm, status) && why)

@@ -84,6 +84,13 @@ void vm_destroy(struct vm *vm);
  */
 void vm_request_stop(struct vm *vm, int status, const char *why);
 
+/*
+ * A failure found while the VM is already stopping (a device's sandbox
+ * violation on its way out): `why` is logged as an error and the exit
+ * status becomes VM_EXIT_FAILED, whatever stopped the VM. Control loop only.
+ */
+void vm_fail_late(struct vm *vm, const char *why);
+
 /* Like vm_request_stop but only from a signal handler (no logging). */
 void vm_request_stop_signal(struct vm *vm, int status);
 
