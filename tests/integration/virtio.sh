@@ -98,7 +98,7 @@ case_blk_direct() {
 		expect_err "direct=on: .*this file system has no O_DIRECT"
 		[ "$(id -u)" = 0 ] || skip "$TMP has no O_DIRECT and a loop device needs root"
 		loop=$(losetup --find --show "$path") || fail "losetup $path"
-		trap 'losetup -d "$loop"' EXIT
+		trap 'losetup -d "$loop"; rm -rf "$TMP"' EXIT	# lib.sh's trap, and the loop device
 		path=$loop
 	fi
 	run_vm virtio_blk.elf --disk "path=$path,direct=on,serial=vmm-disk0" \

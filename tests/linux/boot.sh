@@ -63,6 +63,7 @@ boot_linux() {
 	# the console port (tests/linux/README.md).
 	mkfifo "$TMP/hvc0.in" || fail "mkfifo"
 	(for ((i = 0; i < VMM_LINUX_TIMEOUT * 10; i++)); do
+		[ -e "$HVC" ] || exit 0	# the test ended (failed) and took $TMP with it
 		grep -aq 'hello on hvc0' "$HVC" && break
 		sleep 0.1
 	done; echo "vmm-linux: hello from the host") >"$TMP/hvc0.in" &
