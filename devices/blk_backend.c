@@ -188,6 +188,20 @@ int blk_backend_raw_init(struct blk_backend *be, int fd, int buffered_fd)
 	return 0;
 }
 
+/* Call done for each finished request of the list; returns how many. */
+static unsigned finish_list(struct blk_io *io, unsigned *inflight)
+{
+	struct blk_io *next;
+	unsigned count = 0;
+
+	for (; io; io = next, count++) {
+		next = io->next_;
+		(*inflight)--;
+		io->done(io, io->result_);
+	}
+	return count;
+}
+
 /* --- worker pool --- */
 
 #define POOL_MAX_THREADS 64
@@ -270,9 +284,8 @@ static int pool_submit(struct blk_backend *be, struct blk_io *io)
 static unsigned pool_reap(struct blk_backend *be)
 {
 	struct pool *p = be->priv;
-	struct blk_io *io, *next;
+	struct blk_io *io;
 	uint64_t n;
-	unsigned count = 0;
 
 	if (read(be->notify_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return 0;
@@ -280,12 +293,7 @@ static unsigned pool_reap(struct blk_backend *be)
 	io = p->cq;
 	p->cq = NULL;
 	pthread_mutex_unlock(&p->lock);
-	for (; io; io = next, count++) {
-		next = io->next_;
-		p->inflight--;
-		io->done(io, io->result_);
-	}
-	return count;
+	return finish_list(io, &p->inflight);
 }
 
 static void deadline_after(struct timespec *ts, unsigned ms)
@@ -553,8 +561,7 @@ static unsigned aio_reap(struct blk_backend *be)
 {
 	struct aio *a = be->priv;
 	struct timespec zero = { 0, 0 };
-	struct blk_io *io, *next;
-	unsigned count = 0;
+	struct blk_io *io;
 	uint64_t v;
 
 	if (read(be->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -563,12 +570,7 @@ static unsigned aio_reap(struct blk_backend *be)
 	io = a->done_head;
 	a->done_head = NULL;
 	a->done_tail = &a->done_head;
-	for (; io; io = next, count++) {
-		next = io->next_;
-		a->inflight--;
-		io->done(io, io->result_);
-	}
-	return count;
+	return finish_list(io, &a->inflight);
 }
 
 static int aio_drain(struct blk_backend *be, unsigned timeout_ms)
