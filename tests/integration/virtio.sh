@@ -97,6 +97,7 @@ case_blk_direct() {
 		expect_status 1 "no O_DIRECT where the image is"
 		expect_err "direct=on: .*this file system has no O_DIRECT"
 		[ "$(id -u)" = 0 ] || skip "$TMP has no O_DIRECT and a loop device needs root"
+		modprobe loop 2>/dev/null	# a module in Debian's kernel; no udev here to load it
 		loop=$(losetup --find --show "$path") || fail "losetup $path"
 		trap 'losetup -d "$loop"; rm -rf "$TMP"' EXIT	# lib.sh's trap, and the loop device
 		path=$loop
