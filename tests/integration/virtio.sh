@@ -94,7 +94,7 @@ case_blk_direct() {
 	make_disks
 	if ! dd if=/dev/zero of="$TMP/probe" bs=4k count=1 oflag=direct 2>/dev/null; then
 		run_vm virtio_blk.elf --disk "path=$path,direct=on"
-		expect_status 1 "no O_DIRECT where the image is"
+		expect_status 2 "no O_DIRECT where the image is: bad input"
 		expect_err "direct=on: .*this file system has no O_DIRECT"
 		[ "$(id -u)" = 0 ] || skip "$TMP has no O_DIRECT and a loop device needs root"
 		modprobe loop 2>/dev/null	# a module in Debian's kernel; no udev here to load it
