@@ -3,7 +3,8 @@
  * spins for spin_ns looking for the next one (a vCPU that posts while the
  * device spins pays no wake-up), then sleeps in epoll on the doorbell, the
  * control socket, the queue doorbells, the device's own wake fd (its worker
- * threads) and the backend fds the device asked for.
+ * threads' or the kernel's AIO completions) and the backend fds the device
+ * asked for.
  */
 #include <errno.h>
 #include <stdio.h>
