@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* One step of a transfer: the rest of element i (from skip), or i.. whole. */
 static ssize_t raw_rw_step(int fd, bool wr, const struct iovec *iov, unsigned cnt,
 			   size_t skip, uint64_t off)
@@ -296,24 +298,18 @@ static unsigned pool_reap(struct blk_backend *be)
 	return finish_list(io, &p->inflight);
 }
 
-static void deadline_after(struct timespec *ts, unsigned ms)
+/* A CLOCK_MONOTONIC instant or span of ns as a timespec. */
+static struct timespec ns_timespec(uint64_t ns)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	return (struct timespec){ (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 }
 
 static int pool_drain(struct blk_backend *be, unsigned timeout_ms)
 {
 	struct pool *p = be->priv;
-	struct timespec until;
+	struct timespec until = ns_timespec(now_ns() + timeout_ms * 1000000ull);
 	int err = 0;
 
-	deadline_after(&until, timeout_ms);
 	while (p->inflight && !err) {
 		pthread_mutex_lock(&p->lock);
 		while (!p->cq && !err)
@@ -576,22 +572,16 @@ static unsigned aio_reap(struct blk_backend *be)
 static int aio_drain(struct blk_backend *be, unsigned timeout_ms)
 {
 	struct aio *a = be->priv;
-	struct timespec until, now, left;
+	uint64_t until = now_ns() + timeout_ms * 1000000ull, now;
 
-	deadline_after(&until, timeout_ms);
 	aio_unplug(be);
-	while (a->inflight) {
-		aio_reap(be);
-		if (!a->inflight)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (struct timespec){ until.tv_sec - now.tv_sec, until.tv_nsec - now.tv_nsec };
-		if (left.tv_nsec < 0) {
-			left.tv_sec--;
-			left.tv_nsec += 1000000000;
-		}
-		if (left.tv_sec < 0)
+	for (aio_reap(be); a->inflight; aio_reap(be)) {
+		struct timespec left;
+
+		now = now_ns();
+		if (now >= until)
 			return -ETIMEDOUT;
+		left = ns_timespec(until - now);
 		aio_collect(be, 1, &left);	/* reaped at the top of the loop */
 	}
 	return 0;

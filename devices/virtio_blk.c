@@ -371,8 +371,10 @@ static void vblk_wake(struct device *dev)
 	struct virtio_pci *vp = virtio_pci_of(dev);
 	struct vblk *vb = vp->model;
 
-	if (vb->be.ops->reap(&vb->be) && virtio_pci_running(vp))
-		vblk_queue_notify(vp, 0);
+	if (virtio_pci_running(vp))
+		vblk_queue_notify(vp, 0);	/* takes nothing new unless slots freed, then reaps */
+	else
+		vb->be.ops->reap(&vb->be);
 }
 
 /* The queue is gone: wait for the requests on it, which write guest RAM. */

@@ -46,9 +46,15 @@ static void procdev_kill(struct proc_dev *d)
  * The device is unusable: report it once (why names the cause), release
  * every vCPU waiting on it, kill it, and stop the VM as failed.
  */
+/* "device serial0 (class serial, pid 42) <why>": how the monitor names a device's end. */
+static void procdev_describe(const struct proc_dev *d, const char *why, char *msg, size_t len)
+{
+	snprintf(msg, len, "device %s (class %s, pid %d) %s", d->id, d->klass, (int)d->pid, why);
+}
+
 static void procdev_fail(struct proc_dev *d, const char *why)
 {
-	char msg[256];
+	char msg[320];
 
 	/* Claim the report first: a vCPU that sees `dead` would report "is dead". */
 	bool first = !atomic_exchange(&d->reported, true);
@@ -58,8 +64,7 @@ static void procdev_fail(struct proc_dev *d, const char *why)
 		ring_wake_all(d->ring, d->vm->ncpus);
 	if (!first)
 		return;
-	snprintf(msg, sizeof(msg), "device %s (class %s, pid %d) %s", d->id, d->klass,
-		 (int)d->pid, why);
+	procdev_describe(d, why, msg, sizeof(msg));
 	procdev_kill(d);
 	vm_request_stop(d->vm, VM_EXIT_FAILED, msg);
 }
@@ -448,8 +453,7 @@ static void procdev_reap(struct proc_dev *d)
 		/* A sandbox violation on the way out is still one. */
 		char msg[320];
 
-		snprintf(msg, sizeof(msg), "device %s (class %s, pid %d) %s", d->id, d->klass,
-			 (int)d->pid, why);
+		procdev_describe(d, why, msg, sizeof(msg));
 		vm_fail_late(d->vm, msg);
 		return;
 	}
