@@ -14,19 +14,18 @@
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
-#include "devhost.h"
 #include "log.h"
 #include "pci.h"
-#include "procdev.h"
 #include "sandbox.h"
 #include "util.h"
+#include "vdev.h"
 #include "vm.h"
 #include "vpci.h"
 
 #define KERNEL_MAX_BYTES (512u << 20)
 #define VCPU_STOP_TIMEOUT_MS 2000
-/* The loop's own 3, then per device: backend fds, doorbells, resample, wake. */
-#define MAX_POLL (3 + MACHINE_MAX_DEVS * (DEVICE_MAX_FDS + VPCI_MAX_QUEUES + 2))
+/* The loop's own 3, then each device's. */
+#define MAX_POLL (3 + MACHINE_MAX_DEVS * VDEV_MAX_POLL)
 #define DEVICE_STOP_TIMEOUT_MS 1000
 
 static struct vm *signal_vm;
@@ -136,8 +135,7 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 	else
 		pfd[n] = (struct pollfd){ .fd = -1 }, timeout = con->in_fd >= 0 ? 20 : -1;
 	n++;
-	ndev = devhost_inproc_pollfds(vm, pfd + n, tags, MAX_POLL - n);
-	ndev += procdev_pollfds(vm, pfd + n + ndev, tags + ndev, MAX_POLL - n - ndev);
+	ndev = vdevs_pollfds(vm, pfd + n, tags, MAX_POLL - n);
 	if (poll(pfd, n + ndev, timeout) < 0 && errno != EINTR)
 		vm_request_stop(vm, VM_EXIT_FAILED, "control loop: poll failed");
 	if (atomic_load(&vm->stopping))
@@ -146,14 +144,9 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 		drain_eventfd(wake_fd);
 	if (pfd[2].revents && console_input(con, vm) == -EPIPE)
 		log_debug("console: input ended");
-	for (unsigned i = 0; i < ndev; i++) {
-		if (!pfd[n + i].revents)
-			continue;
-		if (vm->procs)
-			procdev_handle(vm, tags[i], pfd[n + i].revents);
-		else
-			devhost_inproc_backend(vm, tags[i]);
-	}
+	for (unsigned i = 0; i < ndev; i++)
+		if (pfd[n + i].revents)
+			vdevs_handle(vm, tags[i], pfd[n + i].revents);
 	return !atomic_load(&vm->stopping);
 }
 
@@ -181,14 +174,13 @@ static int devices_start(struct vm *vm, const struct cli_opts *o, struct machine
 			 int wake_fd)
 {
 	char name[32];
-	struct procdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
-				   .timeout_ns = o->dev_timeout_ns, .vm_name = name,
-				   .sandbox = sandbox_mode(o) };
+	struct vdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
+				.timeout_ns = o->dev_timeout_ns, .vm_name = name,
+				.sandbox = sandbox_mode(o), .wake_fd = wake_fd };
 
-	if (o->devices == CLI_DEVICES_INPROC)
-		return devhost_inproc_start(vm, m, wake_fd);
 	snprintf(name, sizeof(name), "vm%d", (int)getpid());
-	return procdev_start_all(vm, m, &cfg);
+	return vdevs_start(vm, o->devices == CLI_DEVICES_INPROC ? &vdev_host_inproc
+			   : &vdev_host_process, m, &cfg);
 }
 
 /* Create, run and tear down the VM; returns the exit status. */
@@ -222,8 +214,9 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 	}
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	stop_signals_install(&vm);
-	err = wake_fd < 0 || console_open(&con) || pci_host_init(&pci, &vm.bus);
-	vm.pci = &pci;
+	err = wake_fd < 0 ? -errno : console_open(&con);
+	if (!err && !(err = pci_host_init(&pci, &vm.bus)))
+		vm.pci = &pci;
 	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
 	if (!err)
 		err = devices_start(&vm, o, &in->machine, wake_fd);
@@ -231,20 +224,24 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 		vm_hugepage_hint();
 		err = vcpus_start(&vm, &bi);
 	}
-	if (err)
-		vm_request_stop(&vm, VM_EXIT_FAILED, "VM setup failed");
+	if (err) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "VM setup failed: %s", strerror(-err));
+		vm_request_stop(&vm, VM_EXIT_FAILED, why);
+	}
 	while (control_poll(&vm, &con, wake_fd))
 		;
 	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {
-		procdev_stop_all(&vm, 0);
+		vdevs_abandon(&vm);
 		console_restore_terminal();
 		return VM_EXIT_FAILED;	/* a vCPU is stuck: leave its memory mapped */
 	}
 	stats_log(&vm);
-	devhost_inproc_stop(&vm);
-	procdev_stop_all(&vm, DEVICE_STOP_TIMEOUT_MS);
+	vdevs_stop(&vm, DEVICE_STOP_TIMEOUT_MS);
 	status = vm.exit_status;	/* a device's late sandbox violation fails it */
-	pci_host_destroy(&pci, &vm.bus);
+	if (vm.pci)
+		pci_host_destroy(&pci, &vm.bus);
 	console_close(&con);
 	close(wake_fd);
 	signal_vm = NULL;

@@ -24,8 +24,7 @@
 #define VM_MAX_CPUS  64
 
 struct vcpu;
-struct inproc_dev;
-struct proc_dev;
+struct vdev;
 struct pci_host;
 struct x86_boot_info;
 
@@ -50,11 +49,9 @@ struct vm {
 	int stop_fd;		/* eventfd: the control loop wakes on a stop */
 	_Atomic int stopping;	/* set once; the first stop request wins */
 	int exit_status;	/* VM_EXIT_*, valid once stopping */
-	struct inproc_dev *devs;	/* in-monitor devices (--devices inproc) */
+	struct vdev *devs;	/* the machine's devices, wherever they run (vdev.h) */
 	unsigned ndevs;
 	struct pci_host *pci;	/* bus 0 (borrowed) */
-	struct proc_dev *procs;	/* device processes (--devices process) */
-	unsigned nprocs;
 };
 
 /*

@@ -1,0 +1,230 @@
+/*
+ * The in-monitor device host (--devices inproc): device models run in the
+ * monitor's own address space, called from vCPU threads for traps and from
+ * the control loop for backend fds, queue doorbells and wake fds, one mutex
+ * per device serialising both. The baseline that measures what the process
+ * split costs.
+ */
+#include "vdev.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vm.h"
+
+/* Poll codes besides a backend fd's index. */
+#define CODE_QUEUE 0x80		/* | queue: a queue doorbell */
+#define CODE_RESAMPLE 0x7f	/* the INTx resample fd */
+#define CODE_WAKE 0x7e		/* the device's own wake fd */
+
+struct inproc_dev {
+	struct vdev *vdev;
+	struct device dev;
+	struct device_host host;
+	pthread_mutex_t lock;
+	int wake_fd;		/* the control loop's eventfd (borrowed) */
+	bool lock_ready;
+	bool created;
+	bool intx_level;	/* the device holds INTA asserted */
+};
+
+static struct inproc_dev *host_dev(struct device_host *h)
+{
+	return h->opaque;
+}
+
+static void *inproc_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(&host_dev(h)->vdev->vm->mem, gpa, len);
+}
+
+static int inproc_irq_set(struct device_host *h, unsigned line, int level)
+{
+	struct inproc_dev *d = host_dev(h);
+	struct vpci *pci = d->vdev->pci;
+	struct kvm_irq_level irq;
+	uint64_t one = 1;
+
+	if (line >= d->vdev->spec.spec.n_irqs)
+		return -EINVAL;
+	if (pci && line == VPCI_INTX_LINE(pci)) {
+		/* Level-triggered: asserted until EOI; the resample fd re-asserts. */
+		d->intx_level = level;
+		if (level && write(pci->intx_fd, &one, sizeof(one)) < 0)
+			return -errno;
+		return 0;
+	}
+	if (pci) {	/* an MSI-X vector: an edge through its irqfd */
+		if (level && write(pci->irqfd[line], &one, sizeof(one)) < 0)
+			return -errno;
+		return 0;
+	}
+	irq.irq = d->vdev->spec.spec.irqs[line];
+	irq.level = level ? 1 : 0;
+	if (ioctl(d->vdev->vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
+static int inproc_event(struct device_host *h, enum device_event ev)
+{
+	return vdev_event(host_dev(h)->vdev->vm, host_dev(h)->dev.id, ev);
+}
+
+static void inproc_log(struct device_host *h, int lvl, const char *id, const char *msg)
+{
+	(void)h;
+	vmm_log((enum log_level)lvl, id, "%s", msg);
+}
+
+/* Trap-bus handler: serialise with the control loop, note poll changes. */
+static int inproc_trap(void *opaque, struct trap *t)
+{
+	struct inproc_dev *d = ((struct vdev *)opaque)->impl;
+	uint32_t mask;
+	uint64_t one = 1;
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	mask = d->dev.poll_mask;
+	ret = d->dev.ops->trap(&d->dev, t);
+	if (d->dev.poll_mask != mask && write(d->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("%s: cannot wake the control loop", d->dev.id);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+static int inproc_create(struct vdev *v, const struct machine_dev *md, const struct vdev_cfg *cfg)
+{
+	struct inproc_dev *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	v->impl = d;
+	d->vdev = v;
+	d->wake_fd = cfg->wake_fd;
+	d->dev.ops = device_class_find(md->klass);
+	if (!d->dev.ops) {
+		log_err("device class '%s' is not built in", md->klass);
+		return -ENOENT;
+	}
+	snprintf(d->dev.id, sizeof(d->dev.id), "%s", v->id);
+	d->host = (struct device_host){ .mem_ptr = inproc_mem_ptr, .irq_set = inproc_irq_set,
+					.event = inproc_event, .log = inproc_log, .opaque = d };
+	d->dev.host = &d->host;
+	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
+		d->dev.fds[i] = i < md->nfds ? md->fds[i] : -1;
+	d->dev.nfds = md->nfds < DEVICE_MAX_FDS ? md->nfds : DEVICE_MAX_FDS;
+	if (pthread_mutex_init(&d->lock, NULL))
+		return -ENOMEM;
+	d->lock_ready = true;
+	err = d->dev.ops->create(&d->dev, &v->spec.spec);
+	if (err) {
+		log_err("%s: create: %s", d->dev.id, strerror(-err));
+		return err;
+	}
+	d->created = true;
+	if (d->dev.ops->start && (err = d->dev.ops->start(&d->dev)))
+		return err;	/* the device said why */
+	return 0;
+}
+
+static void inproc_release(struct vdev *v)
+{
+	struct inproc_dev *d = v->impl;
+
+	if (!d)
+		return;
+	if (d->created)
+		d->dev.ops->destroy(&d->dev);
+	if (d->lock_ready)
+		pthread_mutex_destroy(&d->lock);
+	free(d);
+	v->impl = NULL;
+}
+
+static unsigned inproc_pollfds(struct vdev *v, struct pollfd *pfds, uint16_t *codes,
+			       unsigned max)
+{
+	struct inproc_dev *d = v->impl;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned f = 0; f < d->dev.nfds && n < max; f++) {
+		if (!(d->dev.poll_mask & (1u << f)) || d->dev.fds[f] < 0)
+			continue;
+		pfds[n] = (struct pollfd){ .fd = d->dev.fds[f], .events = POLLIN };
+		codes[n++] = (uint16_t)f;
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned q = 0; v->pci && q < v->pci->nqueues && n < max; q++) {
+		pfds[n] = (struct pollfd){ .fd = v->pci->ioeventfd[q], .events = POLLIN };
+		codes[n++] = (uint16_t)(CODE_QUEUE | q);
+	}
+	if (v->pci && n < max) {
+		pfds[n] = (struct pollfd){ .fd = v->pci->intx_resample_fd, .events = POLLIN };
+		codes[n++] = CODE_RESAMPLE;
+	}
+	if (d->dev.ops->wake && n < max) {
+		pfds[n] = (struct pollfd){ .fd = d->dev.wake_fd, .events = POLLIN };
+		codes[n++] = CODE_WAKE;
+	}
+	return n;
+}
+
+/* KVM resampled INTA at the guest's EOI: assert again if still held. */
+static void inproc_intx_resample(struct inproc_dev *d)
+{
+	struct vpci *pci = d->vdev->pci;
+	uint64_t v, one = 1;
+
+	if (read(pci->intx_resample_fd, &v, sizeof(v)) < 0 || !d->intx_level)
+		return;
+	if (write(pci->intx_fd, &one, sizeof(one)) < 0)
+		log_warn("%s: INTx: cannot assert: %s", d->dev.id, strerror(errno));
+}
+
+/* A queue doorbell (ioeventfd) fired: drain it and notify the device. */
+static void inproc_notify(struct inproc_dev *d, unsigned q)
+{
+	uint64_t v;
+
+	if (read(d->vdev->pci->ioeventfd[q], &v, sizeof(v)) < 0)
+		return;	/* EAGAIN: already drained */
+	if (d->dev.ops->notify)
+		d->dev.ops->notify(&d->dev, q);
+}
+
+static void inproc_handle(struct vdev *v, uint16_t code, short revents)
+{
+	struct inproc_dev *d = v->impl;
+
+	(void)revents;
+	pthread_mutex_lock(&d->lock);
+	if (code == CODE_RESAMPLE && v->pci)
+		inproc_intx_resample(d);
+	else if (code == CODE_WAKE && d->dev.ops->wake)
+		d->dev.ops->wake(&d->dev);
+	else if ((code & CODE_QUEUE) && v->pci && (code & ~CODE_QUEUE) < v->pci->nqueues)
+		inproc_notify(d, code & ~CODE_QUEUE);
+	else if (!(code & CODE_QUEUE) && code < DEVICE_MAX_FDS && d->dev.ops->backend &&
+		 (d->dev.poll_mask & (1u << code)))
+		d->dev.ops->backend(&d->dev, code);
+	pthread_mutex_unlock(&d->lock);
+}
+
+const struct vdev_host vdev_host_inproc = {
+	.name = "inproc",
+	.create = inproc_create,
+	.trap = inproc_trap,
+	.pollfds = inproc_pollfds,
+	.handle = inproc_handle,
+	.release = inproc_release,
+};

@@ -1,0 +1,153 @@
+/*
+ * The device-process host, the vCPU's path: an access to a device in its
+ * own process is forwarded over its ring and waited for, within a
+ * deadline that tells a slow host from a broken device. See host_process.h.
+ */
+#include "host_process.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "proc_activity.h"
+#include "util.h"
+#include "vm.h"
+
+#define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */
+
+/*
+ * The access made the device post reset or poweroff: hold this vCPU until
+ * the monitor has read the event and is stopping the VM, so that no guest
+ * code runs past the write that stopped it. Bounded by the device timeout.
+ */
+static int process_wait_stop(struct process_dev *d)
+{
+	struct vm *vm = d->vdev->vm;
+	uint64_t end = now_ns() + d->wait.deadline_ns;
+	struct timespec nap = { .tv_nsec = 100000 };
+
+	while (!atomic_load(&vm->stopping) && !atomic_load(&d->dead)) {
+		if (now_ns() >= end) {
+			process_fail(d, "announced a stop event that never came; killed");
+			break;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return 0;
+}
+
+/*
+ * An access outlived the deadline. A device the host keeps from running
+ * (a thread runnable or in host I/O) is slow, not broken: wait on, a
+ * deadline at a time, while it has not itself spent a whole deadline on a
+ * CPU, and BUSY_MAX_NS in all. One asleep or stopped with the access
+ * pending, or spinning, has failed: why says how. Returns as ring_send.
+ */
+static int process_wait_slow(struct process_dev *d, struct trap *t, bool sync, char *why,
+			     size_t len)
+{
+	struct ring_producer *p = &d->prod[t->vcpu];
+	uint64_t waited = d->wait.deadline_ns, spent = 0;
+	struct proc_activity first, now;
+	int err = -ETIMEDOUT;
+
+	if (proc_activity_read(d->pid, &first) == 0) {
+		now = first;
+		while (err == -ETIMEDOUT && (now.runnable || now.in_io) &&
+		       spent < d->wait.deadline_ns && waited < BUSY_MAX_NS) {
+			if (!atomic_exchange(&d->slow_reported, true))
+				log_warn("device %s: no answer in %llu ms while the host keeps it "
+					 "from running; waiting up to %llu s", d->vdev->id,
+					 (unsigned long long)(waited / 1000000),
+					 (unsigned long long)(BUSY_MAX_NS / 1000000000));
+			err = ring_send_resume(p, t, sync, &d->wait);
+			waited += d->wait.deadline_ns;
+			if (err == -ETIMEDOUT && proc_activity_read(d->pid, &now))
+				break;
+			spent = now.cpu_ns - first.cpu_ns;
+		}
+	}
+	if (spent >= d->wait.deadline_ns)
+		snprintf(why, len, "spent %llu ms on a CPU without answering; killed",
+			 (unsigned long long)(spent / 1000000));
+	else if (waited >= BUSY_MAX_NS)
+		snprintf(why, len, "did not answer within %llu s of a slow host; killed",
+			 (unsigned long long)(waited / 1000000000));
+	else
+		snprintf(why, len, "did not answer within %llu ms; killed",
+			 (unsigned long long)(d->wait.deadline_ns / 1000000));
+	return err;
+}
+
+/* Trap-bus handler (vCPU threads): forward, wait, and judge the answer. */
+static int process_trap(void *opaque, struct trap *t)
+{
+	struct vdev *v = opaque;
+	struct process_dev *d = v->impl;
+	bool sync = v->spec.regions[t->region].sync_writes;
+	char why[96];
+	int err;
+
+	if (t->vcpu >= v->vm->ncpus)
+		return -EINVAL;
+	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
+	if (err == -ETIMEDOUT)
+		err = process_wait_slow(d, t, sync, why, sizeof(why));
+	if (err == RING_STATUS_STOP)
+		return process_wait_stop(d);
+	if (err != -ETIMEDOUT && err != -EPIPE && err != -EPROTO)
+		return err;	/* 0, or the device's own "not mine" */
+	if (!t->is_write)
+		trap_set_value(t, ~0ULL);
+	if (err != -ETIMEDOUT)
+		snprintf(why, sizeof(why), "%s", err == -EPIPE ? "is dead"
+					       : "broke its ring; killed");
+	process_fail(d, why);
+	return 0;
+}
+
+static int process_create(struct vdev *v, const struct machine_dev *md,
+			  const struct vdev_cfg *cfg)
+{
+	struct process_dev *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	v->impl = d;
+	d->vdev = v;
+	d->sandbox = cfg->sandbox;
+	d->pid = -1;
+	d->pidfd = d->sock = d->doorbell_fd = d->ring_fd = -1;
+	for (unsigned k = 0; k < MACHINE_MAX_IRQS; k++)
+		d->irq_fds[k] = -1;
+	err = process_spawn(d, md, cfg);
+	if (err)
+		log_err("device %s: cannot start its process: %s", v->id, strerror(-err));
+	return err;
+}
+
+static void process_release_dev(struct vdev *v)
+{
+	struct process_dev *d = v->impl;
+
+	if (!d)
+		return;
+	process_release(d);
+	free(d);
+	v->impl = NULL;
+}
+
+const struct vdev_host vdev_host_process = {
+	.name = "process",
+	.create = process_create,
+	.trap = process_trap,
+	.ready = process_wait_ready,
+	.pollfds = process_pollfds,
+	.handle = process_handle,
+	.stop = process_stop_all,
+	.release = process_release_dev,
+};

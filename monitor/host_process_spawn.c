@@ -1,0 +1,280 @@
+/*
+ * The device-process host, spawning: find vmm-devproc, fork and exec it,
+ * make the ring, irqfds and doorbell it is handed, and send its Setup.
+ * See host_process.h.
+ */
+#include "host_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+#include "vm.h"
+
+static char devproc_path[PATH_MAX];
+
+/* vmm-devproc: $VMM_DEVPROC, else beside vmm-monitor, else the build tree. */
+static int devproc_find(void)
+{
+	static const char *const rel[] = { "vmm-devproc", "../devproc/vmm-devproc" };
+	const char *env = getenv("VMM_DEVPROC");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (devproc_path[0])
+		return 0;
+	if (env && access(env, X_OK) == 0)
+		return snprintf(devproc_path, sizeof(devproc_path), "%s", env) < 0 ? -EINVAL : 0;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+		int len = snprintf(devproc_path, sizeof(devproc_path), "%s/%s", self, rel[i]);
+
+		if (len > 0 && (size_t)len < sizeof(devproc_path) && access(devproc_path, X_OK) == 0)
+			return 0;
+	}
+	devproc_path[0] = '\0';
+	log_err("cannot find vmm-devproc next to %s (set VMM_DEVPROC)", self);
+	return -ENOENT;
+}
+
+/* In the child: fd 3 is the control socket, stdin/stdout /dev/null, exec. */
+static void child_exec(int sock, const char *name, const char *vm_name)
+{
+	char *argv[] = { "vmm-devproc", "--control-fd", "3", "--name", (char *)name,
+			 "--vm", (char *)vm_name, NULL };
+	int null = open("/dev/null", O_RDWR);
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(126);
+	if (sock == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sock, 3) < 0)
+		_exit(126);
+	execv(devproc_path, argv);
+	_exit(127);
+}
+
+/*
+ * fork(), or when the device confines itself, a fork into a new pid
+ * namespace (the one namespace a process cannot enter by itself: unshare
+ * moves only its children). The child only execs.
+ */
+static pid_t process_fork(unsigned sandbox)
+{
+	if (sandbox == SANDBOX_OFF)
+		return fork();
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+static int process_exec(struct process_dev *d, const char *vm_name)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	d->pid = process_fork(d->sandbox);
+	if (d->pid == 0)
+		child_exec(sv[1], d->vdev->id, vm_name);
+	close(sv[1]);
+	d->sock = sv[0];
+	if (d->pid < 0)
+		return -errno;
+	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	return d->pidfd < 0 ? -errno : 0;
+}
+
+/* ---- Resources handed to the device ---- */
+
+static int ring_create(struct process_dev *d, unsigned ncpus)
+{
+	char name[48];
+	void *p;
+
+	snprintf(name, sizeof(name), "vmm-ring-%s", d->vdev->id);
+	d->ring_size = ring_shm_size(ncpus);
+	d->ring_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (d->ring_fd < 0 || ftruncate(d->ring_fd, (off_t)d->ring_size) < 0 ||
+	    fcntl(d->ring_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	p = mmap(NULL, d->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->ring_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->ring = p;
+	return ring_shm_init(d->ring, d->ring_size, ncpus);
+}
+
+/* A device that is not a PCI function: one irqfd per line (vpci owns a function's). */
+static int irqfds_create(struct process_dev *d)
+{
+	const DeviceSpec *spec = &d->vdev->spec.spec;
+
+	for (size_t i = 0; i < spec->n_irqs; i++) {
+		struct kvm_irqfd irqfd = { .gsi = spec->irqs[i] };
+
+		d->irq_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->irq_fds[i] < 0)
+			return -errno;
+		irqfd.fd = (uint32_t)d->irq_fds[i];
+		if (ioctl(d->vdev->vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int producers_create(struct process_dev *d, const struct vdev_cfg *cfg)
+{
+	unsigned n = d->vdev->vm->ncpus;
+
+	d->prod = calloc(n, sizeof(*d->prod));
+	if (!d->prod)
+		return -ENOMEM;
+	for (unsigned v = 0; v < n; v++)
+		ring_producer_init(&d->prod[v], d->ring, v, d->doorbell_fd, &d->dead);
+	d->wait = (struct ring_wait_cfg){ .spin_ns = cfg->vcpu_spin_ns,
+					  .deadline_ns = cfg->timeout_ns };
+	return 0;
+}
+
+static int process_resources(struct process_dev *d, const struct vdev_cfg *cfg)
+{
+	int err;
+
+	d->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->doorbell_fd < 0)
+		return -errno;
+	err = ring_create(d, d->vdev->vm->ncpus);
+	if (!err && !d->vdev->pci)
+		err = irqfds_create(d);
+	if (!err)
+		err = producers_create(d, cfg);
+	return err;
+}
+
+/* ---- Setup ---- */
+
+/* The fds after the fixed three: irqs, queue doorbells, INTx resample, backend fds. */
+static unsigned setup_fds(const struct process_dev *d, const struct machine_dev *md, int *fds)
+{
+	const struct vpci *pci = d->vdev->pci;
+	unsigned n = CONTROL_FD_FIXED;
+
+	fds[CONTROL_FD_GUEST_MEM] = d->vdev->vm->mem_fd;
+	fds[CONTROL_FD_RING] = d->ring_fd;
+	fds[CONTROL_FD_DOORBELL] = d->doorbell_fd;
+	for (size_t i = 0; i < d->vdev->spec.spec.n_irqs; i++)
+		fds[n++] = !pci ? d->irq_fds[i]
+			 : i == VPCI_INTX_LINE(pci) ? pci->intx_fd : pci->irqfd[i];
+	for (unsigned q = 0; pci && q < pci->nqueues; q++)
+		fds[n++] = pci->ioeventfd[q];
+	if (pci)
+		fds[n++] = pci->intx_resample_fd;
+	for (unsigned i = 0; i < md->nfds; i++)
+		fds[n++] = md->fds[i];
+	return n;
+}
+
+static int process_send_setup(struct process_dev *d, const struct machine_dev *md,
+			      const struct vdev_cfg *cfg)
+{
+	ControlMsg m = CONTROL_MSG__INIT;
+	Setup s = SETUP__INIT;
+	MemRange mr[GMEM_MAX_RANGES], *mrp[GMEM_MAX_RANGES];
+	int fds[CONTROL_MAX_FDS];
+	const struct gmem *gm = &d->vdev->vm->mem;
+	const struct vpci *pci = d->vdev->pci;
+
+	for (unsigned i = 0; i < gm->nranges; i++) {
+		mem_range__init(&mr[i]);
+		mr[i].gpa = gm->r[i].gpa;
+		mr[i].size = gm->r[i].size;
+		mr[i].fd_offset = gm->r[i].fd_offset;
+		mrp[i] = &mr[i];
+	}
+	s.spec = &d->vdev->spec.spec;
+	s.n_mem = gm->nranges;
+	s.mem = mrp;
+	s.mem_total = gm->total;
+	s.nvcpus = d->vdev->vm->ncpus;
+	s.ring_size = d->ring_size;
+	s.spin_ns = cfg->dev_spin_ns;
+	s.vm_name = (char *)cfg->vm_name;
+	s.has_sandbox = true;
+	s.sandbox = cfg->sandbox;
+	s.n_queue_fds = pci ? pci->nqueues : 0;
+	s.has_n_queue_fds = 1;
+	if (pci) {
+		s.has_intx_line = 1;
+		s.intx_line = (int32_t)VPCI_INTX_LINE(pci);
+	}
+	s.n_backend_fds = md->nfds;
+	m.body_case = CONTROL_MSG__BODY_SETUP;
+	m.setup = &s;
+	return control_send(d->sock, &m, fds, setup_fds(d, md, fds));
+}
+
+int process_spawn(struct process_dev *d, const struct machine_dev *md,
+		  const struct vdev_cfg *cfg)
+{
+	int err = devproc_find();
+
+	if (!err)
+		err = process_resources(d, cfg);
+	if (!err)
+		err = process_exec(d, cfg->vm_name);
+	if (!err)
+		err = process_send_setup(d, md, cfg);
+	return err;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void process_release(struct process_dev *d)
+{
+	const DeviceSpec *spec = &d->vdev->spec.spec;
+
+	for (size_t i = 0; i < MACHINE_MAX_IRQS; i++) {
+		if (d->irq_fds[i] >= 0) {
+			struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fds[i],
+						   .gsi = spec->irqs[i],
+						   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+			ioctl(d->vdev->vm->vm_fd, KVM_IRQFD, &irqfd);
+		}
+		close_fd(&d->irq_fds[i]);
+	}
+	if (d->ring)
+		munmap(d->ring, d->ring_size);
+	free(d->prod);
+	close_fd(&d->ring_fd);
+	close_fd(&d->doorbell_fd);
+	close_fd(&d->sock);
+	close_fd(&d->pidfd);
+}

@@ -1,0 +1,295 @@
+/*
+ * The device-process host, supervision: each device's pidfd and control
+ * socket in the control loop, READY at start, the report of an end the
+ * monitor did not ask for, and shutdown. See host_process.h.
+ */
+#include "host_process.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+#include "vm.h"
+
+#define READY_TIMEOUT_MS 5000
+#define EXIT_GRACE_MS 50	/* socket closed: wait this long for the pidfd to say why */
+
+/* Poll codes. */
+#define CODE_SOCK 0
+#define CODE_PIDFD 1
+
+void process_kill(struct process_dev *d)
+{
+	if (d->pidfd >= 0 && !d->exited)
+		syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+}
+
+void process_describe(const struct process_dev *d, const char *why, char *msg, size_t len)
+{
+	snprintf(msg, len, "device %s (class %s, pid %d) %s", d->vdev->id, d->vdev->klass,
+		 (int)d->pid, why);
+}
+
+void process_fail(struct process_dev *d, const char *why)
+{
+	char msg[320];
+
+	/* Claim the report first: a vCPU that sees `dead` would report "is dead". */
+	bool first = !atomic_exchange(&d->reported, true);
+
+	atomic_store(&d->dead, true);
+	if (d->ring)
+		ring_wake_all(d->ring, d->vdev->vm->ncpus);
+	if (!first)
+		return;
+	process_describe(d, why, msg, sizeof(msg));
+	process_kill(d);
+	vm_request_stop(d->vdev->vm, VM_EXIT_FAILED, msg);
+}
+
+static void describe_exit(const siginfo_t *si, char *buf, size_t len)
+{
+	if (si->si_code == CLD_EXITED)
+		snprintf(buf, len, "exited with status %d", si->si_status);
+	else
+		snprintf(buf, len, "was killed by signal %d (%s)%s", si->si_status,
+			 strsignal(si->si_status), si->si_code == CLD_DUMPED ? ", core dumped" : "");
+}
+
+static void process_control(struct process_dev *d);
+
+/* Messages it sent before it died (a Violation, a Log saying why) come first. */
+static void process_drain(struct process_dev *d)
+{
+	struct pollfd p = { .fd = d->sock, .events = POLLIN };
+
+	for (int i = 0; i < 16 && d->sock >= 0 && !atomic_load(&d->reported); i++) {
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			return;
+		process_control(d);
+	}
+}
+
+/* The pidfd fired: reap and, unless we asked it to go, report. */
+static void process_reap(struct process_dev *d)
+{
+	siginfo_t si = { 0 };
+	char why[256], cause[96];
+
+	if (d->exited || d->pidfd < 0 ||
+	    waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	d->exited = true;
+	process_drain(d);
+	describe_exit(&si, cause, sizeof(cause));
+	if (d->violation[0])
+		snprintf(why, sizeof(why), "was stopped by its sandbox: %s (%s)", d->violation, cause);
+	else if (si.si_code != CLD_EXITED && si.si_status == SIGSYS && d->sandbox != SANDBOX_OFF)
+		snprintf(why, sizeof(why), "was killed by its seccomp filter (%s)", cause);
+	else if (d->shutting_down)
+		return;	/* we asked it to go */
+	else
+		snprintf(why, sizeof(why), "died: %s", cause);
+	if (d->shutting_down) {
+		/* A sandbox violation on the way out is still one. */
+		char msg[320];
+
+		process_describe(d, why, msg, sizeof(msg));
+		vm_fail_late(d->vdev->vm, msg);
+		return;
+	}
+	process_fail(d, why);
+}
+
+/* A syscall outside the device's profile: strict kills it (reported on death), log allows. */
+static void process_violation(struct process_dev *d, const Violation *v)
+{
+	char name[48];
+
+	if (v->arch == AUDIT_ARCH_X86_64)
+		sandbox_syscall_name((int)v->nr, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "syscall %u of arch 0x%x", v->nr, v->arch);
+	if (v->allowed) {
+		log_warn("device %s (class %s, pid %d): sandbox log: syscall %s (%u) is not in "
+			 "its profile; allowed", d->vdev->id, d->vdev->klass, (int)d->pid, name,
+			 v->nr);
+		return;
+	}
+	snprintf(d->violation, sizeof(d->violation), "forbidden syscall %s (%u)", name, v->nr);
+}
+
+static void process_message(struct process_dev *d, const ControlMsg *m)
+{
+	switch (m->body_case) {
+	case CONTROL_MSG__BODY_READY:
+		d->ready = true;
+		break;
+	case CONTROL_MSG__BODY_EVENT:
+		vdev_event(d->vdev->vm, d->vdev->id, (enum device_event)m->event->type);
+		break;
+	case CONTROL_MSG__BODY_LOG:
+		vmm_log((enum log_level)m->log->level, d->vdev->id, "%s", m->log->text);
+		break;
+	case CONTROL_MSG__BODY_VIOLATION:
+		process_violation(d, m->violation);
+		break;
+	default:
+		break;	/* Stats: nothing asks for them yet */
+	}
+}
+
+/* The control socket is readable: one message, checked before use. */
+static void process_control(struct process_dev *d)
+{
+	ControlMsg *m = NULL;
+	int fds[CONTROL_MAX_FDS];
+	unsigned nfds = 0;
+	const char *why = "malformed message";
+	char msg[128];
+	int err = control_recv(d->sock, &m, fds, &nfds, CONTROL_MAX_FDS);
+
+	if (err == -EAGAIN)
+		return;
+	if (err == 0 && control_check_from_device(m, nfds, &why) == 0) {
+		process_message(d, m);
+		control_msg_free(m);
+		return;
+	}
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	control_msg_free(m);
+	if (err == -ECONNRESET) {
+		/*
+		 * A dying process closes its fds before its pidfd fires; the init
+		 * of a pid namespace (every confined device) takes a while longer.
+		 */
+		struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+
+		if (!d->exited && poll(&p, 1, EXIT_GRACE_MS) < 0)
+			p.revents = 0;
+		process_reap(d);
+		if (!d->exited && !atomic_load(&d->vdev->vm->stopping))
+			process_fail(d, "closed its control socket; killed");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "sent a bad control message (%s); killed", why);
+	process_fail(d, msg);
+}
+
+unsigned process_pollfds(struct vdev *v, struct pollfd *pfds, uint16_t *codes, unsigned max)
+{
+	struct process_dev *d = v->impl;
+	unsigned n = 0;
+
+	if (d->exited || d->pidfd < 0 || max < 2)
+		return 0;
+	pfds[n] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
+	codes[n++] = CODE_PIDFD;
+	if (d->sock >= 0 && !atomic_load(&d->dead)) {
+		pfds[n] = (struct pollfd){ .fd = d->sock, .events = POLLIN };
+		codes[n++] = CODE_SOCK;
+	}
+	return n;
+}
+
+void process_handle(struct vdev *v, uint16_t code, short revents)
+{
+	struct process_dev *d = v->impl;
+
+	if (code == CODE_PIDFD)
+		process_reap(d);
+	else if (code == CODE_SOCK && (revents & (POLLIN | POLLHUP | POLLERR)))
+		process_control(d);
+}
+
+/* Serve control sockets and pidfds until every device is READY. */
+int process_wait_ready(struct vm *vm)
+{
+	uint64_t deadline = now_ns() + READY_TIMEOUT_MS * 1000000ull;
+	struct pollfd pfd[MACHINE_MAX_DEVS * VDEV_MAX_POLL];
+	uint32_t tags[MACHINE_MAX_DEVS * VDEV_MAX_POLL];
+
+	for (;;) {
+		unsigned ready = 0, n;
+		uint64_t now = now_ns();
+
+		for (unsigned i = 0; i < vm->ndevs; i++)
+			ready += ((struct process_dev *)vm->devs[i].impl)->ready;
+		if (ready == vm->ndevs)
+			return 0;
+		if (atomic_load(&vm->stopping))
+			return -EIO;
+		if (now >= deadline) {
+			log_err("device processes: %u of %u ready after %d ms", ready, vm->ndevs,
+				READY_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		n = vdevs_pollfds(vm, pfd, tags, ARRAY_SIZE(pfd));
+		if (poll(pfd, n, (int)((deadline - now) / 1000000) + 1) < 0 && errno != EINTR)
+			return -errno;
+		for (unsigned i = 0; i < n; i++)
+			if (pfd[i].revents)
+				vdevs_handle(vm, tags[i], pfd[i].revents);
+	}
+}
+
+static struct process_dev *process_of(struct vm *vm, unsigned i)
+{
+	return vm->devs[i].impl;
+}
+
+/* Wait until every started process exited, at most until `deadline`. */
+static void process_wait_exit(struct vm *vm, uint64_t deadline)
+{
+	struct pollfd pfd[MACHINE_MAX_DEVS];
+	struct process_dev *of[MACHINE_MAX_DEVS];
+
+	for (;;) {
+		unsigned n = 0;
+		uint64_t now = now_ns();
+
+		for (unsigned i = 0; i < vm->ndevs; i++) {
+			struct process_dev *d = process_of(vm, i);
+
+			if (d && d->pidfd >= 0 && !d->exited && n < ARRAY_SIZE(pfd)) {
+				pfd[n] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
+				of[n++] = d;
+			}
+		}
+		if (n == 0 || now >= deadline)
+			return;
+		poll(pfd, n, (int)((deadline - now) / 1000000) + 1);
+		for (unsigned i = 0; i < n; i++)
+			if (pfd[i].revents)
+				process_reap(of[i]);
+	}
+}
+
+void process_stop_all(struct vm *vm, unsigned timeout_ms)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (process_of(vm, i))
+			process_of(vm, i)->shutting_down = true;
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct process_dev *d = process_of(vm, i);
+
+		if (d && d->sock >= 0 && !d->exited &&
+		    control_send_simple(d->sock, CONTROL_MSG__BODY_SHUTDOWN))
+			process_kill(d);
+	}
+	process_wait_exit(vm, now_ns() + timeout_ms * 1000000ull);
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (process_of(vm, i))
+			process_kill(process_of(vm, i));
+	process_wait_exit(vm, now_ns() + 1000 * 1000000ull);
+}

@@ -1,0 +1,150 @@
+/* The machine's devices, whichever host runs their models (contract in vdev.h). */
+#include "vdev.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "vm.h"
+#include "vpci.h"
+
+#define TAG_DEV_SHIFT 16	/* a poll tag: device index, then the host's code */
+
+int vdev_event(struct vm *vm, const char *id, enum device_event ev)
+{
+	char msg[96];
+
+	switch (ev) {
+	case DEV_EVENT_RESET:
+		snprintf(msg, sizeof(msg), "%s: guest requested a reset", id);
+		vm_request_stop(vm, VM_EXIT_OK, msg);
+		return 0;
+	case DEV_EVENT_POWEROFF:
+		snprintf(msg, sizeof(msg), "%s: guest powered off", id);
+		vm_request_stop(vm, VM_EXIT_OK, msg);
+		return 0;
+	case DEV_EVENT_NEEDS_RESET:
+		return 0;	/* the device logged why; the guest may reset it */
+	}
+	return -EINVAL;
+}
+
+/* A device's own regions (not a PCI function's BARs: vpci places those). */
+static int vdev_register(struct vdev *d)
+{
+	for (size_t i = 0; i < d->spec.spec.n_regions; i++) {
+		const Region *r = d->spec.spec.regions[i];
+		struct trap_region tr = {
+			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
+			.region = (uint8_t)i, .name = d->id,
+			.fn = d->host->trap, .opaque = d, .served = &d->traps[i],
+		};
+		int err = trapbus_register(&d->vm->bus, &tr);
+
+		if (err) {
+			log_err("%s: region %zu at 0x%llx: %s", d->id, i,
+				(unsigned long long)r->addr, strerror(-err));
+			return err;
+		}
+		d->nregistered++;
+	}
+	return 0;
+}
+
+static int vdev_create(struct vm *vm, const struct vdev_host *host, struct vdev *d,
+		       const struct machine_dev *md, const struct vdev_cfg *cfg)
+{
+	int err;
+
+	d->vm = vm;
+	d->host = host;
+	d->klass = md->klass;
+	machine_dev_id(md, d->id, sizeof(d->id));
+	machine_spec_build(md, vm->mem.total, &d->spec);
+	if (md->pci) {
+		d->pci = vpci_new(vm, d->id, md->pci, host->trap, d, d->traps, &d->spec);
+		if (!d->pci)
+			return -EIO;
+	}
+	err = host->create(d, md, cfg);
+	if (!err && !d->pci)
+		err = vdev_register(d);
+	return err;
+}
+
+static void vdevs_release(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct vdev *d = &vm->devs[i];
+
+		machine_traps_log(d->id, d->pci, d->traps, (unsigned)d->spec.spec.n_regions);
+		for (size_t r = 0; r < d->nregistered; r++)
+			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.regions[r].bus,
+					   d->spec.regions[r].addr);
+		vpci_free(d->pci, vm->pci);
+		d->host->release(d);
+	}
+	free(vm->devs);
+	vm->devs = NULL;
+	vm->ndevs = 0;
+}
+
+void vdevs_stop(struct vm *vm, unsigned timeout_ms)
+{
+	if (vm->ndevs && vm->devs[0].host->stop)
+		vm->devs[0].host->stop(vm, timeout_ms);
+	vdevs_release(vm);
+}
+
+void vdevs_abandon(struct vm *vm)
+{
+	if (vm->ndevs && vm->devs[0].host->stop)
+		vm->devs[0].host->stop(vm, 0);
+}
+
+int vdevs_start(struct vm *vm, const struct vdev_host *host, const struct machine *m,
+		const struct vdev_cfg *cfg)
+{
+	int err = 0;
+
+	vm->devs = calloc(m->ndevs, sizeof(*vm->devs));
+	if (!vm->devs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->ndevs && !err; i++) {
+		vm->devs[i].host = host;
+		vm->ndevs = i + 1;
+		err = vdev_create(vm, host, &vm->devs[i], &m->dev[i], cfg);
+	}
+	if (!err && host->ready)
+		err = host->ready(vm);
+	if (err)
+		vdevs_stop(vm, 0);
+	return err;
+}
+
+unsigned vdevs_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *tags, unsigned max)
+{
+	uint16_t codes[VDEV_MAX_POLL];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->ndevs && n < max; i++) {
+		struct vdev *d = &vm->devs[i];
+		unsigned room = max - n < VDEV_MAX_POLL ? max - n : VDEV_MAX_POLL;
+		unsigned got = d->impl ? d->host->pollfds(d, pfds + n, codes, room) : 0;
+
+		for (unsigned k = 0; k < got; k++)
+			tags[n + k] = i << TAG_DEV_SHIFT | codes[k];
+		n += got;
+	}
+	return n;
+}
+
+void vdevs_handle(struct vm *vm, uint32_t tag, short revents)
+{
+	unsigned i = tag >> TAG_DEV_SHIFT;
+
+	if (i < vm->ndevs && vm->devs[i].impl)
+		vm->devs[i].host->handle(&vm->devs[i], (uint16_t)tag, revents);
+}
