@@ -1,7 +1,7 @@
 /*
- * virtio-blk (devices/virtio_blk.c, devices/blk_backend.c): I/O on the
- * image fds (fds[0], and fds[1] beside an O_DIRECT fds[0]) at explicit
- * offsets, by the device's I/O threads; the image's size and alignment were
+ * virtio-blk (devices/virtio_blk*.c, blk_backend.c, blk_pool.c, blk_aio.c):
+ * I/O on the image fds (fds[0], and fds[1] beside an O_DIRECT fds[0]) at
+ * explicit offsets, by the device's I/O threads; the image's size and alignment were
  * read in create(), before the sandbox, and the threads were started before
  * this filter (it covers them too). Writes go to a regular file, so
  * RLIMIT_FSIZE stays as inherited.

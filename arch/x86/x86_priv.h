@@ -80,6 +80,16 @@ int x86_mptable_setup(struct gmem *gm, unsigned ncpus)
 int x86_acpi_setup(struct gmem *gm, unsigned ncpus)
 	__attribute__((warn_unused_result));
 
+/* The _PRT's (slot, pin) entries. */
+#define PRT_ENTRIES ((X86_PCI_SLOT_MAX - X86_PCI_SLOT_MIN + 1) * X86_PCI_INTX_PINS)
+
+/*
+ * Write the DSDT's AML (\_S5_, \_SB with PCI0 and the legacy devices; no
+ * table header) into buf, at most cap bytes; *len gets its length.
+ * Returns 0, or -ENOSPC if it does not fit. (dsdt.c)
+ */
+int x86_dsdt_aml(uint8_t *buf, size_t cap, size_t *len) __attribute__((warn_unused_result));
+
 /* Byte sum checksum helper: the value that makes sum(buf) == 0. */
 uint8_t x86_checksum(const void *buf, size_t len);
 
