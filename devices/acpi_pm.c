@@ -135,24 +135,10 @@ static void acpi_pm_reset(struct device *dev)
 	acpi_pm_update_sci(pm);
 }
 
-static bool acpi_pm_region_ok(const DeviceSpec *spec, unsigned i, uint64_t size)
-{
-	return spec->regions[i]->bus == TRAP_PIO && spec->regions[i]->size == size;
-}
-
 static int acpi_pm_check_spec(struct device *dev, const DeviceSpec *spec, uint64_t *s5)
 {
 	const char *p = dev_param(spec, "s5");
 
-	if (spec->n_regions != 2 || !acpi_pm_region_ok(spec, 0, EVT_NPORTS) ||
-	    !acpi_pm_region_ok(spec, 1, CNT_NPORTS)) {
-		dev_err(dev, "needs PIO regions PM1a_EVT (4 ports) and PM1a_CNT (2 ports)");
-		return -EINVAL;
-	}
-	if (spec->n_irqs > 1) {
-		dev_err(dev, "has one irq line (SCI) at most, got %zu", spec->n_irqs);
-		return -EINVAL;
-	}
 	*s5 = 5;
 	if (p && parse_uint(p, 0, 7, s5) < 0) {
 		dev_err(dev, "s5=%s: want a sleep type 0-7", p);
@@ -185,10 +171,20 @@ static void acpi_pm_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-const struct device_ops acpi_pm_ops = {
-	.name = "acpi_pm",
+static const struct device_ops acpi_pm_ops = {
 	.create = acpi_pm_create,
 	.trap = acpi_pm_trap,
 	.reset = acpi_pm_reset,
 	.destroy = acpi_pm_destroy,
+};
+
+/* PM1a_CNT's writes can power the machine off: synchronous. */
+const struct device_class acpi_pm_class = {
+	.name = "acpi_pm",
+	.ops = &acpi_pm_ops,
+	.nregions = 2,
+	.regions = { { "PM1a_EVT", TRAP_PIO, EVT_NPORTS, false },
+		     { "PM1a_CNT", TRAP_PIO, CNT_NPORTS, true } },
+	.irqs_min = 0, .irqs_max = 1,	/* the SCI */
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_POWEROFF),
 };

@@ -1,29 +1,71 @@
 #include "device.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-extern const struct device_ops serial_ops, rtc_ops, i8042_ops, acpi_pm_ops;
-extern const struct device_ops virtio_blk_ops, virtio_rng_ops, virtio_console_ops;
+extern const struct device_class serial_class, rtc_class, i8042_class, acpi_pm_class;
+extern const struct device_class virtio_blk_class, virtio_rng_class, virtio_console_class;
 
 /* Every device class. Order is the order `--help` and tests list them. */
-static const struct device_ops *const device_classes[] = {
-	&serial_ops,
-	&rtc_ops,
-	&i8042_ops,
-	&acpi_pm_ops,
-	&virtio_blk_ops,
-	&virtio_rng_ops,
-	&virtio_console_ops,
+static const struct device_class *const device_classes[] = {
+	&serial_class,
+	&rtc_class,
+	&i8042_class,
+	&acpi_pm_class,
+	&virtio_blk_class,
+	&virtio_rng_class,
+	&virtio_console_class,
 };
 
-const struct device_ops *device_class_find(const char *name)
+const struct device_class *device_class_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(device_classes) / sizeof(device_classes[0]); i++)
 		if (strcmp(device_classes[i]->name, name) == 0)
 			return device_classes[i];
 	return NULL;
+}
+
+/* A fixed class's regions and lines, as the spec gives them. */
+static int device_check_fixed(struct device *dev, const struct device_class *cls,
+			      const DeviceSpec *spec)
+{
+	bool fits = spec->n_regions == cls->nregions;
+	char need[160];
+	size_t n = 0;
+
+	for (unsigned i = 0; fits && i < cls->nregions; i++)
+		fits = spec->regions[i]->bus == cls->regions[i].bus &&
+		       spec->regions[i]->size == cls->regions[i].size;
+	if (!fits) {
+		for (unsigned i = 0; i < cls->nregions && n < sizeof(need); i++) {
+			const struct device_region_need *r = &cls->regions[i];
+			bool pio = r->bus == TRAP_PIO;
+
+			n += (size_t)snprintf(need + n, sizeof(need) - n, "%s%s region %s (%u %s)",
+					      i ? ", " : "", pio ? "PIO" : "MMIO", r->name, r->size,
+					      pio ? (r->size == 1 ? "port" : "ports") : "bytes");
+		}
+		dev_err(dev, "needs %s", need);
+		return -EINVAL;
+	}
+	if (spec->n_irqs < cls->irqs_min || spec->n_irqs > cls->irqs_max) {
+		dev_err(dev, "needs %u to %u irq lines, got %zu", cls->irqs_min, cls->irqs_max,
+			spec->n_irqs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int device_create(struct device *dev, const struct device_class *cls, const DeviceSpec *spec)
+{
+	int err;
+
+	dev->cls = cls;
+	dev->ops = cls->ops;
+	err = cls->virtio ? 0 : device_check_fixed(dev, cls, spec);
+	return err ? err : cls->ops->create(dev, spec);
 }
 
 void dev_log(struct device *dev, int lvl, const char *fmt, ...)

@@ -17,6 +17,7 @@ struct device;
 
 #define DEVICE_MAX_FDS 4
 #define DEVICE_MAX_IRQS 4
+#define DEVICE_MAX_REGIONS 4
 
 /* Events a device posts to the monitor. */
 enum device_event {
@@ -49,9 +50,49 @@ struct device_host {
 	void *opaque;		/* the host's own state */
 };
 
+/* One region of a fixed device as its class needs it; the machine places it. */
+struct device_region_need {
+	const char *name;	/* "data", "PM1a_CNT": for errors and -v counts */
+	uint8_t bus;		/* enum trap_bus */
+	uint32_t size;		/* bytes (MMIO) or ports (PIO) */
+	bool sync;		/* its writes wait for the device: they can stop the machine */
+};
+
+/*
+ * What the monitor needs to know about a virtio-pci class: PCI ids, class
+ * code, how many doorbells to register and how big an MSI-X table to give.
+ */
+struct virtio_pci_ident {
+	uint16_t virtio_id;	/* VIRTIO_ID_*; PCI device id via VIRTIO_PCI_DEVICE_ID */
+	uint32_t pci_class;	/* 24-bit class code */
+	uint16_t nqueues;	/* doorbells 0 .. nqueues-1 */
+	uint16_t nvectors;	/* MSI-X table entries: config + one per queue */
+};
+
+#define DEVICE_EVENT_BIT(ev) (1u << (ev))
+
+/*
+ * A device class, described once, in its model's own file: what the
+ * machine (regions and lines of a fixed device), the virtio-pci transport
+ * and the monitor's PCI side (ident), both hosts (ops, the events it may
+ * post, whether it may touch guest RAM) and the sandbox (the profile of the
+ * same name, sandbox/profile_*.c) need to know about it.
+ */
+struct device_class {
+	const char *name;		/* "serial", "virtio-blk" */
+	const struct device_ops *ops;
+	const struct virtio_pci_ident *virtio;	/* a virtio-pci function; NULL: fixed */
+	unsigned nregions;		/* fixed: its regions, in DeviceSpec order */
+	struct device_region_need regions[DEVICE_MAX_REGIONS];
+	unsigned irqs_min, irqs_max;	/* fixed: how many interrupt lines it takes */
+	uint32_t events;		/* DEVICE_EVENT_BIT of each event it may post */
+	bool guest_ram;			/* reads or writes guest RAM (host->mem_ptr) */
+};
+
 /* One device instance. The host allocates and owns it. */
 struct device {
-	const struct device_ops *ops;
+	const struct device_class *cls;
+	const struct device_ops *ops;	/* cls->ops */
 	struct device_host *host;
 	char id[32];		/* "serial0": log prefix, process name */
 	void *priv;		/* the model's state, owned by the model */
@@ -78,10 +119,10 @@ struct device {
 };
 
 struct device_ops {
-	const char *name;	/* class: "serial", "rtc", ... */
 	/*
-	 * Build the model from spec (validated here: regions, irqs, params),
-	 * setting dev->priv. Returns 0 or -errno; on error nothing is left
+	 * Build the model from spec (its regions and lines already checked
+	 * against the class by device_create; the rest - params, a virtio
+	 * function's geometry - is checked here), setting dev->priv. Returns 0 or -errno; on error nothing is left
 	 * allocated.
 	 */
 	int (*create)(struct device *dev, const DeviceSpec *spec)
@@ -114,10 +155,20 @@ struct device_ops {
 };
 
 /*
- * The registry: every device class, in an explicit table. Returns the ops
- * of class `name`, or NULL if there is none.
+ * The registry: every device class, in an explicit table. Returns class
+ * `name`, or NULL if there is none.
  */
-const struct device_ops *device_class_find(const char *name);
+const struct device_class *device_class_find(const char *name);
+
+/*
+ * Every host creates a device through here: set dev->cls and dev->ops,
+ * check spec against the class (a fixed class: its regions' count, buses
+ * and sizes and its line count; a virtio class's geometry is the
+ * transport's to check), then cls->ops->create. Returns 0 or -errno,
+ * having logged through dev's host why a spec does not fit.
+ */
+int device_create(struct device *dev, const struct device_class *cls, const DeviceSpec *spec)
+	__attribute__((warn_unused_result));
 
 /*
  * Log through the device's host with the device id as prefix. dev_warn is

@@ -335,29 +335,10 @@ static void i8042_reset(struct device *dev)
 	i8042_update(c);
 }
 
-static int i8042_check_spec(struct device *dev, const DeviceSpec *spec)
-{
-	if (spec->n_regions != 2 ||
-	    spec->regions[0]->bus != TRAP_PIO || spec->regions[0]->size != 1 ||
-	    spec->regions[1]->bus != TRAP_PIO || spec->regions[1]->size != 1) {
-		dev_err(dev, "needs two PIO regions of one port (data, command)");
-		return -EINVAL;
-	}
-	if (spec->n_irqs > 2) {
-		dev_err(dev, "has two irq lines at most, got %zu", spec->n_irqs);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int i8042_create(struct device *dev, const DeviceSpec *spec)
 {
-	struct i8042 *c;
-	int err = i8042_check_spec(dev, spec);
+	struct i8042 *c = calloc(1, sizeof(*c));
 
-	if (err)
-		return err;
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->dev = dev;
@@ -373,10 +354,19 @@ static void i8042_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-const struct device_ops i8042_ops = {
-	.name = "i8042",
+static const struct device_ops i8042_ops = {
 	.create = i8042_create,
 	.trap = i8042_trap,
 	.reset = i8042_reset,
 	.destroy = i8042_destroy,
+};
+
+/* The command port's writes can reset the machine: synchronous. */
+const struct device_class i8042_class = {
+	.name = "i8042",
+	.ops = &i8042_ops,
+	.nregions = 2,
+	.regions = { { "data", TRAP_PIO, 1, false }, { "command", TRAP_PIO, 1, true } },
+	.irqs_min = 0, .irqs_max = 2,
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_RESET),
 };

@@ -307,28 +307,10 @@ static void rtc_reset(struct device *dev)
 	r->index = 0;
 }
 
-static int rtc_check_spec(struct device *dev, const DeviceSpec *spec)
-{
-	if (spec->n_regions != 1 || spec->regions[0]->bus != TRAP_PIO ||
-	    spec->regions[0]->size != RTC_NPORTS) {
-		dev_err(dev, "needs one PIO region of %u ports", RTC_NPORTS);
-		return -EINVAL;
-	}
-	if (spec->n_irqs > 1) {
-		dev_err(dev, "has one irq line at most, got %zu", spec->n_irqs);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int rtc_create(struct device *dev, const DeviceSpec *spec)
 {
-	struct rtc *r;
-	int err = rtc_check_spec(dev, spec);
+	struct rtc *r = calloc(1, sizeof(*r));
 
-	if (err)
-		return err;
-	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->dev = dev;
@@ -347,10 +329,17 @@ static void rtc_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-const struct device_ops rtc_ops = {
-	.name = "rtc",
+static const struct device_ops rtc_ops = {
 	.create = rtc_create,
 	.trap = rtc_trap,
 	.reset = rtc_reset,
 	.destroy = rtc_destroy,
+};
+
+const struct device_class rtc_class = {
+	.name = "rtc",
+	.ops = &rtc_ops,
+	.nregions = 1,
+	.regions = { { "index/data", TRAP_PIO, RTC_NPORTS, false } },
+	.irqs_min = 0, .irqs_max = 1,
 };

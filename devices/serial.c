@@ -342,27 +342,11 @@ static void serial_reset(struct device *dev)
 	serial_update_irq(s);
 }
 
-static int serial_check_spec(struct device *dev, const DeviceSpec *spec)
-{
-	if (spec->n_regions != 1 || spec->regions[0]->bus != TRAP_PIO ||
-	    spec->regions[0]->size != SERIAL_NPORTS) {
-		dev_err(dev, "needs one PIO region of %u ports", SERIAL_NPORTS);
-		return -EINVAL;
-	}
-	if (spec->n_irqs != 1) {
-		dev_err(dev, "needs exactly one irq line, got %zu", spec->n_irqs);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int serial_create(struct device *dev, const DeviceSpec *spec)
 {
 	struct serial *s;
-	int err = serial_check_spec(dev, spec);
 
-	if (err)
-		return err;
+	(void)spec;	/* device_create checked its region and line */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -383,11 +367,18 @@ static void serial_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-const struct device_ops serial_ops = {
-	.name = "serial",
+static const struct device_ops serial_ops = {
 	.create = serial_create,
 	.trap = serial_trap,
 	.backend = serial_backend,
 	.reset = serial_reset,
 	.destroy = serial_destroy,
+};
+
+const struct device_class serial_class = {
+	.name = "serial",
+	.ops = &serial_ops,
+	.nregions = 1,
+	.regions = { { "ports", TRAP_PIO, SERIAL_NPORTS, false } },
+	.irqs_min = 1, .irqs_max = 1,
 };

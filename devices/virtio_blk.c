@@ -258,8 +258,7 @@ static const struct virtio_dev_class vblk_class = {
 	.reset = vblk_reset,
 };
 
-const struct device_ops virtio_blk_ops = {
-	.name = "virtio-blk",
+static const struct device_ops virtio_blk_ops = {
 	.create = vblk_create,
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
@@ -267,4 +266,14 @@ const struct device_ops virtio_blk_ops = {
 	.wake = vblk_wake,
 	.reset = virtio_pci_reset,
 	.destroy = vblk_destroy,
+};
+
+static const struct virtio_pci_ident virtio_blk_ident = { VIRTIO_ID_BLOCK, 0x018000, 1, 2 };	/* mass storage, other */
+
+const struct device_class virtio_blk_class = {
+	.name = "virtio-blk",
+	.ops = &virtio_blk_ops,
+	.virtio = &virtio_blk_ident,
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_NEEDS_RESET),
+	.guest_ram = true,
 };

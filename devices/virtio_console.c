@@ -204,12 +204,21 @@ static void vcon_destroy(struct device *dev)
 	free(vc);
 }
 
-const struct device_ops virtio_console_ops = {
-	.name = "virtio-console",
+static const struct device_ops virtio_console_ops = {
 	.create = vcon_create,
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
 	.backend = vcon_backend,
 	.reset = virtio_pci_reset,
 	.destroy = vcon_destroy,
+};
+
+static const struct virtio_pci_ident virtio_console_ident = { VIRTIO_ID_CONSOLE, 0x078000, 2, 3 };	/* communication, other */
+
+const struct device_class virtio_console_class = {
+	.name = "virtio-console",
+	.ops = &virtio_console_ops,
+	.virtio = &virtio_console_ident,
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_NEEDS_RESET),
+	.guest_ram = true,
 };

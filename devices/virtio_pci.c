@@ -14,20 +14,6 @@
 
 #define VIRTIO_PCI_CONFIG_MAX	256	/* largest device configuration we serve */
 
-static const struct virtio_pci_ident virtio_pci_idents[] = {
-	{ "virtio-blk", VIRTIO_ID_BLOCK, 0x018000, 1, 2 },	/* mass storage, other */
-	{ "virtio-console", VIRTIO_ID_CONSOLE, 0x078000, 2, 3 },	/* communication, other */
-	{ "virtio-rng", VIRTIO_ID_RNG, 0xff0000, 1, 2 },	/* unclassified */
-};
-
-const struct virtio_pci_ident *virtio_pci_ident_find(const char *klass)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(virtio_pci_idents); i++)
-		if (strcmp(virtio_pci_idents[i].klass, klass) == 0)
-			return &virtio_pci_idents[i];
-	return NULL;
-}
-
 bool virtio_pci_has_feature(const struct virtio_pci *vp, unsigned bit)
 {
 	return bit < 64 && (vp->status & VIRTIO_STATUS_FEATURES_OK) &&
@@ -240,14 +226,14 @@ static int vp_check_irqs(struct device *dev, const DeviceSpec *spec, struct virt
 int virtio_pci_create(struct device *dev, const DeviceSpec *spec,
 		      const struct virtio_dev_class *cls, void *model, uint64_t features)
 {
-	const struct virtio_pci_ident *ident = virtio_pci_ident_find(dev->ops->name);
+	const struct virtio_pci_ident *ident = dev->cls ? dev->cls->virtio : NULL;
 	struct virtio_pci *vp;
 	int err = vp_check_regions(dev, spec);
 
 	if (err)
 		return err;
 	if (!ident) {
-		dev_err(dev, "class %s is not a virtio-pci class", dev->ops->name);
+		dev_err(dev, "class %s is not a virtio-pci class", dev->cls ? dev->cls->name : "?");
 		return -EINVAL;
 	}
 	vp = calloc(1, sizeof(*vp));

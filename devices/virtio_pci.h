@@ -147,29 +147,13 @@ enum {
 	VIRTIO_PCI_COMMON_SIZE		= 0x38,
 };
 
-/*
- * What the monitor needs to know about a virtio class without linking it:
- * PCI ids, class code, how many doorbells to register and how big an MSI-X
- * table to give it.
- */
-struct virtio_pci_ident {
-	const char *klass;	/* device class name, "virtio-blk" */
-	uint16_t virtio_id;	/* VIRTIO_ID_*; PCI device id via VIRTIO_PCI_DEVICE_ID */
-	uint32_t pci_class;	/* 24-bit class code */
-	uint16_t nqueues;	/* doorbells 0 .. nqueues-1 */
-	uint16_t nvectors;	/* MSI-X table entries: config + one per queue */
-};
-
-/* The ident of device class `klass`, or NULL if it is not a virtio class. */
-const struct virtio_pci_ident *virtio_pci_ident_find(const char *klass);
-
 struct virtio_pci;
 
 /*
  * What a virtio device model fills in (one static const per model). The
  * transport calls these from the device's trap/notify/reset paths. The
- * model's PCI identity and queue count come from the ident table entry of
- * its device class (dev->ops->name).
+ * model's PCI identity and queue count come from its device class
+ * (dev->cls->virtio).
  */
 struct virtio_dev_class {
 	uint16_t queue_max;		/* per queue, power of two <= VIRTIO_PCI_QUEUE_MAX */

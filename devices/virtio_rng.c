@@ -113,11 +113,20 @@ static void vrng_destroy(struct device *dev)
 	free(r);
 }
 
-const struct device_ops virtio_rng_ops = {
-	.name = "virtio-rng",
+static const struct device_ops virtio_rng_ops = {
 	.create = vrng_create,
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
 	.reset = virtio_pci_reset,
 	.destroy = vrng_destroy,
+};
+
+static const struct virtio_pci_ident virtio_rng_ident = { VIRTIO_ID_RNG, 0xff0000, 1, 2 };	/* unclassified */
+
+const struct device_class virtio_rng_class = {
+	.name = "virtio-rng",
+	.ops = &virtio_rng_ops,
+	.virtio = &virtio_rng_ident,
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_NEEDS_RESET),
+	.guest_ram = true,
 };

@@ -103,6 +103,7 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 {
 	int fds[CONTROL_MAX_FDS];
 	unsigned nfds = 0;
+	const struct device_class *cls;
 	const Setup *s;
 	int err;
 
@@ -113,7 +114,9 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 	dp->spin_ns = s->spin_ns;
 	dp->sandbox = s->sandbox;	/* absent: the default, strict */
 	setup_fds(dp, s, fds);
-	err = setup_mem(dp, s, fds[CONTROL_FD_GUEST_MEM]);
+	cls = device_class_find(s->spec->klass);
+	/* Guest RAM is mapped only for a class that uses it; the fd goes either way. */
+	err = cls && cls->guest_ram ? setup_mem(dp, s, fds[CONTROL_FD_GUEST_MEM]) : 0;
 #ifdef VMM_TEST_HOOKS
 	dp->test_memfd = dup(fds[CONTROL_FD_GUEST_MEM]);
 #endif
@@ -124,12 +127,11 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 	close(fds[CONTROL_FD_RING]);
 	if (err)
 		return setup_fail(dp, err, "mapping the rings");
-	dp->dev.ops = device_class_find(s->spec->klass);
-	if (!dp->dev.ops)
+	if (!cls)
 		return setup_fail(dp, -ENOENT, s->spec->klass);
 	snprintf(dp->dev.id, sizeof(dp->dev.id), "%s", dp->name);
 	devproc_host_init(dp);
-	err = dp->dev.ops->create(&dp->dev, s->spec);
+	err = device_create(&dp->dev, cls, s->spec);
 	if (err)
 		return setup_fail(dp, err, "creating the device");
 	dp->created = true;

@@ -51,6 +51,11 @@ static long attempt(struct devproc *dp, const char *what)
 			    -1, 0) == MAP_FAILED ? -1 : 0;
 	if (strcmp(what, "ftruncate") == 0)
 		return ftruncate(dp->test_memfd, 0);
+	/* Not syscalls: what a device holds, and what the monitor takes from it. */
+	if (strcmp(what, "guest-ram") == 0)
+		return dp->host.mem_ptr(&dp->host, 0, 1) != NULL;
+	if (strcmp(what, "event-poweroff") == 0)
+		return dp->host.event(&dp->host, DEV_EVENT_POWEROFF);
 	if (pid < 0) {
 		errno = EINVAL;	/* never kill(0) or kill(-1): that is our process group */
 		return -1;

@@ -39,9 +39,12 @@ static struct inproc_dev *host_dev(struct device_host *h)
 	return h->opaque;
 }
 
+/* Only a class that uses guest RAM sees it, as in a device process. */
 static void *inproc_mem_ptr(struct device_host *h, uint64_t gpa, uint64_t len)
 {
-	return gmem_ptr(&host_dev(h)->vdev->vm->mem, gpa, len);
+	struct vdev *v = host_dev(h)->vdev;
+
+	return v->cls->guest_ram ? gmem_ptr(&v->vm->mem, gpa, len) : NULL;
 }
 
 static int inproc_irq_set(struct device_host *h, unsigned line, int level)
@@ -74,7 +77,11 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 
 static int inproc_event(struct device_host *h, enum device_event ev)
 {
-	return vdev_event(host_dev(h)->vdev->vm, host_dev(h)->dev.id, ev);
+	int err = vdev_event(host_dev(h)->vdev, ev);
+
+	if (err)
+		log_err("%s: event %d is not one its class posts; ignored", host_dev(h)->dev.id, ev);
+	return err;
 }
 
 static void inproc_log(struct device_host *h, int lvl, const char *id, const char *msg)
@@ -110,11 +117,6 @@ static int inproc_create(struct vdev *v, const struct machine_dev *md, const str
 	v->impl = d;
 	d->vdev = v;
 	d->wake_fd = cfg->wake_fd;
-	d->dev.ops = device_class_find(md->klass);
-	if (!d->dev.ops) {
-		log_err("device class '%s' is not built in", md->klass);
-		return -ENOENT;
-	}
 	snprintf(d->dev.id, sizeof(d->dev.id), "%s", v->id);
 	d->host = (struct device_host){ .mem_ptr = inproc_mem_ptr, .irq_set = inproc_irq_set,
 					.event = inproc_event, .log = inproc_log, .opaque = d };
@@ -125,7 +127,7 @@ static int inproc_create(struct vdev *v, const struct machine_dev *md, const str
 	if (pthread_mutex_init(&d->lock, NULL))
 		return -ENOMEM;
 	d->lock_ready = true;
-	err = d->dev.ops->create(&d->dev, &v->spec.spec);
+	err = device_create(&d->dev, v->cls, &v->spec.spec);
 	if (err) {
 		log_err("%s: create: %s", d->dev.id, strerror(-err));
 		return err;

@@ -122,7 +122,7 @@ static int process_create(struct vdev *v, const struct machine_dev *md,
 	d->sandbox = cfg->sandbox;
 	d->pid = -1;
 	d->pidfd = d->sock = d->doorbell_fd = d->ring_fd = -1;
-	for (unsigned k = 0; k < MACHINE_MAX_IRQS; k++)
+	for (unsigned k = 0; k < DEVICE_MAX_IRQS; k++)
 		d->irq_fds[k] = -1;
 	err = process_spawn(d, md, cfg);
 	if (err)

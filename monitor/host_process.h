@@ -28,7 +28,7 @@ struct process_dev {
 	int sock;			/* control socket */
 	int doorbell_fd;
 	int ring_fd;
-	int irq_fds[MACHINE_MAX_IRQS];	/* not a PCI function: its irqfds */
+	int irq_fds[DEVICE_MAX_IRQS];	/* not a PCI function: its irqfds */
 	struct ring_header *ring;
 	size_t ring_size;
 	struct ring_producer *prod;	/* one per vCPU */

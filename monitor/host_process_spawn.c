@@ -260,7 +260,7 @@ void process_release(struct process_dev *d)
 {
 	const DeviceSpec *spec = &d->vdev->spec.spec;
 
-	for (size_t i = 0; i < MACHINE_MAX_IRQS; i++) {
+	for (size_t i = 0; i < DEVICE_MAX_IRQS; i++) {
 		if (d->irq_fds[i] >= 0) {
 			struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fds[i],
 						   .gsi = spec->irqs[i],

@@ -135,7 +135,13 @@ static void process_message(struct process_dev *d, const ControlMsg *m)
 		d->ready = true;
 		break;
 	case CONTROL_MSG__BODY_EVENT:
-		vdev_event(d->vdev->vm, d->vdev->id, (enum device_event)m->event->type);
+		if (vdev_event(d->vdev, (enum device_event)m->event->type)) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "posted event %u, which its class does not; killed",
+				 m->event->type);
+			process_fail(d, why);
+		}
 		break;
 	case CONTROL_MSG__BODY_LOG:
 		vmm_log((enum log_level)m->log->level, d->vdev->id, "%s", m->log->text);

@@ -8,32 +8,29 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "device.h"
 #include "log.h"
 #include "trap.h"
 #include "util.h"
 #include "virtio_pci.h"
 
 /*
- * The PC's fixed devices, at the ports and IRQs every OS expects. Regions
- * whose writes can stop the machine (i8042 reset, ACPI S5) are synchronous,
- * so that the vCPU never runs guest code past the write that stopped it.
- * The serial port (first) gets the console.
+ * Where the PC's fixed devices sit: each region's base (its bus, size and
+ * whether its writes are synchronous come from the class) and the GSIs of
+ * its lines, at the ports and IRQs every OS expects. The serial port
+ * (first) gets the console.
  */
-static const struct machine_dev x86_devices[] = {
-	{ .klass = "serial",
-	  .nregions = 1, .regions = { { TRAP_PIO, X86_COM1_PORT, X86_COM1_PORTS, false } },
-	  .nirqs = 1, .irqs = { X86_COM1_IRQ } },
-	{ .klass = "rtc",
-	  .nregions = 1, .regions = { { TRAP_PIO, X86_RTC_PORT, X86_RTC_PORTS, false } },
-	  .nirqs = 1, .irqs = { X86_RTC_IRQ } },
-	{ .klass = "i8042",
-	  .nregions = 2, .regions = { { TRAP_PIO, X86_I8042_DATA_PORT, 1, false },
-				      { TRAP_PIO, X86_I8042_CMD_PORT, 1, true } },
-	  .nirqs = 2, .irqs = { X86_I8042_KBD_IRQ, X86_I8042_AUX_IRQ } },
-	{ .klass = "acpi_pm",
-	  .nregions = 2, .regions = { { TRAP_PIO, X86_ACPI_PM1A_EVT, 4, false },
-				      { TRAP_PIO, X86_ACPI_PM1A_CNT, 2, true } },
-	  .nirqs = 1, .irqs = { X86_ACPI_SCI_IRQ } },
+static const struct x86_place {
+	const char *klass;
+	uint64_t base[DEVICE_MAX_REGIONS];
+	unsigned nirqs;
+	uint32_t irqs[DEVICE_MAX_IRQS];
+} x86_devices[] = {
+	{ "serial", { X86_COM1_PORT }, 1, { X86_COM1_IRQ } },
+	{ "rtc", { X86_RTC_PORT }, 1, { X86_RTC_IRQ } },
+	{ "i8042", { X86_I8042_DATA_PORT, X86_I8042_CMD_PORT }, 2,
+	  { X86_I8042_KBD_IRQ, X86_I8042_AUX_IRQ } },
+	{ "acpi_pm", { X86_ACPI_PM1A_EVT, X86_ACPI_PM1A_CNT }, 1, { X86_ACPI_SCI_IRQ } },
 };
 
 void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
@@ -44,21 +41,39 @@ void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
 	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->klass, md->instance);
 }
 
+/* A device of a built-in class; NULL when the machine is full. */
 static struct machine_dev *machine_add(struct machine *m, const char *klass)
 {
 	struct machine_dev *md;
 	unsigned instance = 0;
 
-	if (m->ndevs >= MACHINE_MAX_DEVS)
+	if (m->ndevs >= MACHINE_MAX_DEVS || !device_class_find(klass))
 		return NULL;
 	for (unsigned i = 0; i < m->ndevs; i++)
 		instance += strcmp(m->dev[i].klass, klass) == 0;
 	md = &m->dev[m->ndevs++];
 	memset(md, 0, sizeof(*md));
 	md->klass = klass;
+	md->cls = device_class_find(klass);
 	md->instance = instance;
-	md->pci = virtio_pci_ident_find(klass);
 	return md;
+}
+
+/* A fixed device at its place: its class says each region's bus, size and sync. */
+static int machine_fixed(struct machine *m, const struct x86_place *p)
+{
+	struct machine_dev *md = machine_add(m, p->klass);
+
+	if (!md)
+		return -E2BIG;
+	md->nregions = md->cls->nregions;
+	for (unsigned r = 0; r < md->nregions; r++)
+		md->regions[r] = (struct machine_region){
+			.bus = md->cls->regions[r].bus, .addr = p->base[r],
+			.size = md->cls->regions[r].size, .sync = md->cls->regions[r].sync };
+	md->nirqs = p->nirqs;
+	memcpy(md->irqs, p->irqs, sizeof(md->irqs));
+	return 0;
 }
 
 static void machine_param(struct machine *m, struct machine_dev *md, const char *fmt,
@@ -152,8 +167,8 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 	int err = 0;
 
 	memset(m, 0, sizeof(*m));
-	for (size_t i = 0; i < ARRAY_SIZE(x86_devices); i++)
-		m->dev[m->ndevs++] = x86_devices[i];
+	for (size_t i = 0; i < ARRAY_SIZE(x86_devices) && !err; i++)
+		err = machine_fixed(m, &x86_devices[i]);
 	for (unsigned i = 0; i < o->ndisks && !err; i++)
 		err = machine_disk(m, &o->disk[i]);
 	if (!err && !machine_add(m, "virtio-rng"))
@@ -209,7 +224,7 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
 			  unsigned n, uint32_t intx_gsi)
 {
-	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < MACHINE_MAX_REGIONS; i++) {
+	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < DEVICE_MAX_REGIONS; i++) {
 		region__init(&ms->regions[i]);
 		ms->regions[i].bus = TRAP_MMIO;
 		ms->regions[i].addr = bar0 + i * VIRTIO_PCI_REGION_SIZE;
@@ -217,8 +232,8 @@ void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t
 		ms->region_ptrs[i] = &ms->regions[i];
 	}
 	ms->spec.n_regions = VIRTIO_PCI_NREGIONS;
-	if (n >= MACHINE_MAX_IRQS)
-		n = MACHINE_MAX_IRQS - 1;	/* vpci never asks for more */
+	if (n >= DEVICE_MAX_IRQS)
+		n = DEVICE_MAX_IRQS - 1;	/* vpci never asks for more */
 	for (unsigned i = 0; i < n; i++)
 		ms->irqs[i] = gsis[i];
 	ms->irqs[n] = intx_gsi;
@@ -232,7 +247,7 @@ void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
 {
 	static const char *const vnames[] = { "common", "isr", "device", "notify" };
 
-	for (unsigned r = 0; r < nregions && r < MACHINE_MAX_REGIONS; r++) {
+	for (unsigned r = 0; r < nregions && r < DEVICE_MAX_REGIONS; r++) {
 		if (pci)
 			log_debug("traps: %s %s %llu", id, vnames[r],
 				  (unsigned long long)atomic_load(&traps[r]));

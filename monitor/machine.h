@@ -12,16 +12,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "device.pb-c.h"
+#include "device.h"
 
-#define MACHINE_MAX_REGIONS 4
-#define MACHINE_MAX_IRQS 4
 #define MACHINE_MAX_DEVS 16
 #define MACHINE_MAX_DISKS 8
 #define MACHINE_MAX_PARAMS 4
-#define MACHINE_MAX_FDS 4
-
-struct virtio_pci_ident;
 
 struct machine_region {
 	uint8_t bus;		/* enum trap_bus */
@@ -31,21 +26,18 @@ struct machine_region {
 };
 
 struct machine_dev {
-	const char *klass;	/* device class, see devices/device.c */
+	const char *klass;	/* device class name (cls->name) */
+	/* A virtio class (cls->virtio) gets its regions and lines from vpci. */
+	const struct device_class *cls;
 	unsigned instance;
 	unsigned nregions;
-	struct machine_region regions[MACHINE_MAX_REGIONS];
+	struct machine_region regions[DEVICE_MAX_REGIONS];
 	unsigned nirqs;
-	uint32_t irqs[MACHINE_MAX_IRQS];	/* GSIs */
+	uint32_t irqs[DEVICE_MAX_IRQS];	/* GSIs */
 	unsigned nparams;
 	const char *params[MACHINE_MAX_PARAMS];	/* "key=value" for the class */
 	unsigned nfds;
-	int fds[MACHINE_MAX_FDS];	/* backend fds (owned by the machine) */
-	/*
-	 * Set for a virtio-pci function: its regions and interrupt lines come
-	 * from its PCI function (monitor/vpci.h), not from this entry.
-	 */
-	const struct virtio_pci_ident *pci;
+	int fds[DEVICE_MAX_FDS];	/* backend fds (owned by the machine) */
 };
 
 /* One disk of --disk path=FILE[,readonly=on][,serial=S]. */
@@ -90,9 +82,9 @@ void machine_release(struct machine *m);
 /* A DeviceSpec for one machine device and the storage it points into. */
 struct machine_spec {
 	DeviceSpec spec;
-	Region regions[MACHINE_MAX_REGIONS];
-	Region *region_ptrs[MACHINE_MAX_REGIONS];
-	uint32_t irqs[MACHINE_MAX_IRQS];
+	Region regions[DEVICE_MAX_REGIONS];
+	Region *region_ptrs[DEVICE_MAX_REGIONS];
+	uint32_t irqs[DEVICE_MAX_IRQS];
 	char *params[MACHINE_MAX_PARAMS + 1];
 	char intx_param[16];	/* "intx=N" for a virtio-pci function */
 };

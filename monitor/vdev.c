@@ -12,23 +12,25 @@
 
 #define TAG_DEV_SHIFT 16	/* a poll tag: device index, then the host's code */
 
-int vdev_event(struct vm *vm, const char *id, enum device_event ev)
+int vdev_event(struct vdev *d, enum device_event ev)
 {
 	char msg[96];
 
+	if ((unsigned)ev >= 32 || !(d->cls->events & DEVICE_EVENT_BIT(ev)))
+		return -EPERM;
 	switch (ev) {
 	case DEV_EVENT_RESET:
-		snprintf(msg, sizeof(msg), "%s: guest requested a reset", id);
-		vm_request_stop(vm, VM_EXIT_OK, msg);
+		snprintf(msg, sizeof(msg), "%s: guest requested a reset", d->id);
+		vm_request_stop(d->vm, VM_EXIT_OK, msg);
 		return 0;
 	case DEV_EVENT_POWEROFF:
-		snprintf(msg, sizeof(msg), "%s: guest powered off", id);
-		vm_request_stop(vm, VM_EXIT_OK, msg);
+		snprintf(msg, sizeof(msg), "%s: guest powered off", d->id);
+		vm_request_stop(d->vm, VM_EXIT_OK, msg);
 		return 0;
 	case DEV_EVENT_NEEDS_RESET:
 		return 0;	/* the device logged why; the guest may reset it */
 	}
-	return -EINVAL;
+	return -EPERM;
 }
 
 /* A device's own regions (not a PCI function's BARs: vpci places those). */
@@ -61,10 +63,11 @@ static int vdev_create(struct vm *vm, const struct vdev_host *host, struct vdev 
 	d->vm = vm;
 	d->host = host;
 	d->klass = md->klass;
+	d->cls = md->cls;
 	machine_dev_id(md, d->id, sizeof(d->id));
 	machine_spec_build(md, vm->mem.total, &d->spec);
-	if (md->pci) {
-		d->pci = vpci_new(vm, d->id, md->pci, host->trap, d, d->traps, &d->spec);
+	if (d->cls->virtio) {
+		d->pci = vpci_new(vm, d->id, d->cls->virtio, host->trap, d, d->traps, &d->spec);
 		if (!d->pci)
 			return -EIO;
 	}

@@ -45,11 +45,12 @@ struct vdev {
 	struct vm *vm;
 	const struct vdev_host *host;
 	char id[32];			/* "serial0" */
-	const char *klass;		/* "serial" */
+	const char *klass;		/* "serial" (cls->name) */
+	const struct device_class *cls;
 	struct machine_spec spec;
 	struct vpci *pci;		/* a virtio-pci function: its PCI side, else NULL */
 	unsigned nregistered;		/* regions on the trap bus */
-	_Atomic uint64_t traps[MACHINE_MAX_REGIONS];	/* accesses served, per region (-v) */
+	_Atomic uint64_t traps[DEVICE_MAX_REGIONS];	/* accesses served, per region (-v) */
 	void *impl;			/* the host's own state for it */
 };
 
@@ -112,9 +113,10 @@ unsigned vdevs_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *tags, unsig
 void vdevs_handle(struct vm *vm, uint32_t tag, short revents);
 
 /*
- * What the monitor does with an event device `id` posted: reset and
- * poweroff stop the VM with status 0. Returns 0 or -EINVAL.
+ * What the monitor does with an event d posted: reset and poweroff stop
+ * the VM with status 0. Returns 0, or -EPERM for an event d's class does
+ * not post (the host decides what that costs the device; nothing happens).
  */
-int vdev_event(struct vm *vm, const char *id, enum device_event ev);
+int vdev_event(struct vdev *d, enum device_event ev) __attribute__((warn_unused_result));
 
 #endif

@@ -44,6 +44,7 @@
 #define MAX_OPS		4096
 
 static struct fz_ram ram;
+static const struct device_class *cls;
 static const struct device_ops *ops;
 static const struct virtio_pci_ident *ident;
 static int null_fd = -1, disk_fd = -1;
@@ -110,10 +111,11 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	ops = device_class_find(FUZZ_CLASS);
-	if (!ops)
+	cls = device_class_find(FUZZ_CLASS);
+	if (!cls)
 		fz_fail("no device class %s", FUZZ_CLASS);
-	ident = virtio_pci_ident_find(FUZZ_CLASS);
+	ops = cls->ops;
+	ident = cls->virtio;
 	fz_ram_init(&ram, RAM_SIZE);
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	disk_fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
@@ -314,10 +316,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	build_spec(&sb, v);
 	fz_host_init(&r.h, &ram, (unsigned)sb.fs.spec.n_irqs);
-	dev->ops = ops;
 	snprintf(dev->id, sizeof(dev->id), "%s0", FUZZ_CLASS);
 	give_fds(&r, v);
-	if (ops->create(dev, &sb.fs.spec) != 0)
+	if (device_create(dev, cls, &sb.fs.spec) != 0)
 		fz_fail("create refused the monitor's spec (variant 0x%02x)", v);
 	for (unsigned i = 0; i < MAX_OPS && fz_more(&in); i++)
 		run_op(&r, &in);

@@ -202,6 +202,25 @@ case_forbidden_virtio_console() {
 	forbidden_case virtio-console virtio-console0 --console "out=$TMP/console.out"
 }
 
+# A device class holds what its descriptor says and no more: guest RAM only
+# where the class uses it; an event its class does not post is refused and
+# costs the device its life (a compromised serial process cannot power the
+# VM off as if the guest had asked).
+case_class_least_privilege() {
+	need_kvm
+	need_guest hello.elf
+	run_attempt serial guest-ram --kernel "$(guest hello.elf)"
+	expect_pass hello
+	expect_err "test attempt guest-ram returned 0 \\(success\\)"
+	run_attempt virtio-rng guest-ram --kernel "$(guest hello.elf)"
+	expect_pass hello
+	expect_err "test attempt guest-ram returned 1 \\(success\\)"
+	run_attempt serial event-poweroff --kernel "$(guest hello.elf)"
+	expect_status 1 "the device failed; the monitor itself exits"
+	expect_err "device serial0 \\(class serial, pid [0-9]+\\) posted event 2, which its class does not; killed"
+	ok "serial maps no guest RAM, virtio-rng does; serial posting poweroff is killed, the VM fails"
+}
+
 # Log mode lets the attempt through (reported, named) and the guest goes on;
 # the layers under seccomp still hold: the root is empty, the memfd sealed.
 case_log_attempts() {

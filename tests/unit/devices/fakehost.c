@@ -133,19 +133,18 @@ void fakespec_add_param(struct fakespec *fs, char *param)
 }
 
 int fakehost_create(struct fakehost *fh, struct device *dev,
-		    const struct device_ops *ops, const DeviceSpec *spec,
+		    const struct device_class *cls, const DeviceSpec *spec,
 		    int fd0, int fd1)
 {
 	memset(dev, 0, sizeof(*dev));
-	dev->ops = ops;
 	dev->host = &fh->host;
-	snprintf(dev->id, sizeof(dev->id), "%s0", ops->name);
+	snprintf(dev->id, sizeof(dev->id), "%s0", cls->name);
 	for (unsigned i = 0; i < DEVICE_MAX_FDS; i++)
 		dev->fds[i] = -1;
 	dev->fds[0] = fd0;
 	dev->fds[1] = fd1;
 	dev->nfds = 2;
-	return ops->create(dev, spec);
+	return device_create(dev, cls, spec);
 }
 
 bool fakehost_wake(struct device *dev, int timeout_ms)

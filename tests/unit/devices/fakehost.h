@@ -68,11 +68,11 @@ void fakespec_add_irq(struct fakespec *fs, uint32_t gsi);
 void fakespec_add_param(struct fakespec *fs, char *param);
 
 /*
- * Set up dev on fh (id "<class>0", fds fd0/fd1, -1 for none) and call
- * ops->create. Returns what create returns.
+ * Set up dev on fh (id "<class>0", fds fd0/fd1, -1 for none) and create it
+ * with device_create. Returns what that returns.
  */
 int fakehost_create(struct fakehost *fh, struct device *dev,
-		    const struct device_ops *ops, const DeviceSpec *spec,
+		    const struct device_class *cls, const DeviceSpec *spec,
 		    int fd0, int fd1);
 
 /*

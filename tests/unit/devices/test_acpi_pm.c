@@ -2,7 +2,7 @@
 #include "check.h"
 #include "fakehost.h"
 
-extern const struct device_ops acpi_pm_ops;
+extern const struct device_class acpi_pm_class;
 
 #define EVT	0
 #define CNT	1
@@ -22,7 +22,7 @@ static int pm_new(char *param)
 	fakespec_add_irq(&fs, 9);
 	if (param)
 		fakespec_add_param(&fs, param);
-	return fakehost_create(&fh, &dev, &acpi_pm_ops, &fs.spec, -1, -1);
+	return fakehost_create(&fh, &dev, &acpi_pm_class, &fs.spec, -1, -1);
 }
 
 static unsigned poweroffs(void)
@@ -36,10 +36,10 @@ static void test_bad_specs(void)
 
 	fakespec_init(&fs, "acpi_pm");
 	fakespec_add_pio(&fs, 0x600, 4);
-	CHECK(fakehost_create(&fh, &dev, &acpi_pm_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &acpi_pm_class, &fs.spec, -1, -1) == -EINVAL,
 	      "missing PM1a_CNT region: -EINVAL");
 	fakespec_add_pio(&fs, 0x604, 4);
-	CHECK(fakehost_create(&fh, &dev, &acpi_pm_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &acpi_pm_class, &fs.spec, -1, -1) == -EINVAL,
 	      "4-port PM1a_CNT: -EINVAL");
 	CHECK(fakehost_logged(&fh, "PM1a_EVT"), "error logged");
 	CHECK(pm_new("s5=8") == -EINVAL, "s5=8: -EINVAL");

@@ -6,7 +6,7 @@
 #include "check.h"
 #include "fakehost.h"
 
-extern const struct device_ops rtc_ops;
+extern const struct device_class rtc_class;
 
 static struct fakehost fh;
 static struct device dev;
@@ -32,7 +32,7 @@ static int rtc_new(bool has_mem, uint64_t mem)
 	fakespec_add_irq(&fs, 8);
 	fs.spec.has_mem_size = has_mem;
 	fs.spec.mem_size = mem;
-	return fakehost_create(&fh, &dev, &rtc_ops, &fs.spec, -1, -1);
+	return fakehost_create(&fh, &dev, &rtc_class, &fs.spec, -1, -1);
 }
 
 static int from_bcd(uint8_t v)
@@ -103,13 +103,13 @@ static void test_bad_specs(void)
 
 	fakespec_init(&fs, "rtc");
 	fakespec_add_pio(&fs, 0x70, 8);
-	CHECK(fakehost_create(&fh, &dev, &rtc_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &rtc_class, &fs.spec, -1, -1) == -EINVAL,
 	      "8-port region: -EINVAL");
 	fakespec_init(&fs, "rtc");
 	fakespec_add_pio(&fs, 0x70, 2);
 	fakespec_add_irq(&fs, 8);
 	fakespec_add_irq(&fs, 9);
-	CHECK(fakehost_create(&fh, &dev, &rtc_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &rtc_class, &fs.spec, -1, -1) == -EINVAL,
 	      "two irqs: -EINVAL");
 	CHECK(fakehost_logged(&fh, "irq line"), "error logged");
 }

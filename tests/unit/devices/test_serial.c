@@ -6,7 +6,7 @@
 #include "check.h"
 #include "fakehost.h"
 
-extern const struct device_ops serial_ops;
+extern const struct device_class serial_class;
 
 enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
 
@@ -21,7 +21,7 @@ static int serial_new(void)
 	fakespec_init(&fs, "serial");
 	fakespec_add_pio(&fs, 0x3F8, 8);
 	fakespec_add_irq(&fs, 4);
-	return fakehost_create(&fh, &dev, &serial_ops, &fs.spec, in_pipe[0], out_pipe[1]);
+	return fakehost_create(&fh, &dev, &serial_class, &fs.spec, in_pipe[0], out_pipe[1]);
 }
 
 static void test_bad_specs(void)
@@ -30,19 +30,19 @@ static void test_bad_specs(void)
 
 	fakespec_init(&fs, "serial");
 	fakespec_add_irq(&fs, 4);
-	CHECK(fakehost_create(&fh, &dev, &serial_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "no region: -EINVAL");
 	CHECK(fakehost_logged(&fh, "PIO region"), "no region: error logged");
 	fakespec_add_pio(&fs, 0x3F8, 4);
-	CHECK(fakehost_create(&fh, &dev, &serial_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "4-port region: -EINVAL");
 	fakespec_init(&fs, "serial");
 	fakespec_add_pio(&fs, 0x3F8, 8);
-	CHECK(fakehost_create(&fh, &dev, &serial_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "no irq: -EINVAL");
 	fs.region[0].bus = TRAP_MMIO;
 	fakespec_add_irq(&fs, 4);
-	CHECK(fakehost_create(&fh, &dev, &serial_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "MMIO region: -EINVAL");
 	CHECK(dev.priv == NULL, "failed create leaves nothing allocated");
 }

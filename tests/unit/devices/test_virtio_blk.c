@@ -12,7 +12,7 @@
 #include "virtio_guest.h"
 #include "virtio_pci.h"
 
-extern const struct device_ops virtio_blk_ops;
+extern const struct device_class virtio_blk_class;
 
 #define MEM_SIZE	(1u << 20)
 #define DISK_SIZE	(1u << 20)	/* 2048 sectors */
@@ -65,7 +65,7 @@ static int blk_new(int fd, const char *p1, const char *p2)
 		snprintf(params[2], sizeof(params[2]), "%s", p2);
 		fakespec_add_param(&fs, params[2]);
 	}
-	return fakehost_create(&fh, &dev, &virtio_blk_ops, &fs.spec, fd, -1);
+	return fakehost_create(&fh, &dev, &virtio_blk_class, &fs.spec, fd, -1);
 }
 
 /* Linux's probe: features, config vector 0, queue 0 on vector 1, DRIVER_OK. */
@@ -150,7 +150,7 @@ static void test_bad_specs(void)
 	      "21-byte serial refused");
 	fakespec_init(&fs, "virtio-blk");
 	fakespec_add_mmio(&fs, BAR0, 0x4000);
-	CHECK(fakehost_create(&fh, &dev, &virtio_blk_ops, &fs.spec, disk, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &virtio_blk_class, &fs.spec, disk, -1) == -EINVAL,
 	      "one 16 KiB region instead of four: -EINVAL");
 	CHECK(dev.priv == NULL, "failed create leaves nothing");
 }

@@ -9,7 +9,7 @@
 #include "virtio_guest.h"
 #include "virtio_pci.h"
 
-extern const struct device_ops virtio_console_ops;
+extern const struct device_class virtio_console_class;
 
 #define MEM_SIZE	(1u << 20)
 #define RXRING		0x1000ull
@@ -35,7 +35,7 @@ static int con_new(void)
 	for (int i = 0; i < 4; i++)
 		fakespec_add_irq(&fs, 40u + i);	/* vectors 0-2, INTx */
 	fakespec_add_param(&fs, "intx=3");
-	return fakehost_create(&fh, &dev, &virtio_console_ops, &fs.spec, in_pipe[0], out_pipe[1]);
+	return fakehost_create(&fh, &dev, &virtio_console_class, &fs.spec, in_pipe[0], out_pipe[1]);
 }
 
 static bool needs_reset(void)

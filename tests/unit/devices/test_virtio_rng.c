@@ -10,7 +10,7 @@
 #include "virtio_guest.h"
 #include "virtio_pci.h"
 
-extern const struct device_ops virtio_rng_ops;
+extern const struct device_class virtio_rng_class;
 
 #define MEM_SIZE	(1u << 20)
 #define RING		0x1000ull
@@ -36,7 +36,7 @@ static int rng_new(bool intx)
 		fakespec_add_irq(&fs, 11);
 		fakespec_add_param(&fs, "intx=2");
 	}
-	return fakehost_create(&fh, &dev, &virtio_rng_ops, &fs.spec, -1, -1);
+	return fakehost_create(&fh, &dev, &virtio_rng_class, &fs.spec, -1, -1);
 }
 
 static uint8_t status(void)
@@ -61,14 +61,14 @@ static void rng_init(void)
 
 static void test_ident_and_spec(void)
 {
-	const struct virtio_pci_ident *id = virtio_pci_ident_find("virtio-rng");
+	const struct virtio_pci_ident *id = device_class_find("virtio-rng")->virtio;
 	struct fakespec fs;
 
 	CHECK(id && id->virtio_id == VIRTIO_ID_RNG && id->nqueues == 1 && id->nvectors == 2,
 	      "ident: rng id 4, one queue, two vectors");
-	CHECK(virtio_pci_ident_find("virtio-blk")->nqueues == 1 &&
-	      virtio_pci_ident_find("virtio-console")->nqueues == 2, "blk 1 queue, console 2");
-	CHECK(virtio_pci_ident_find("serial") == NULL, "serial is not virtio");
+	CHECK(device_class_find("virtio-blk")->virtio->nqueues == 1 &&
+	      device_class_find("virtio-console")->virtio->nqueues == 2, "blk 1 queue, console 2");
+	CHECK(device_class_find("serial")->virtio == NULL, "serial is not virtio");
 	CHECK_EQ(VIRTIO_PCI_NOTIFY_ADDR(0xfe000000ull, 1), 0xfe003004ull, "doorbell of queue 1");
 	fakespec_init(&fs, "virtio-rng");
 	for (int i = 0; i < 4; i++)
@@ -76,11 +76,11 @@ static void test_ident_and_spec(void)
 	fakespec_add_irq(&fs, 40);
 	fakespec_add_irq(&fs, 11);
 	fakespec_add_param(&fs, "intx=0");
-	CHECK(fakehost_create(&fh, &dev, &virtio_rng_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &virtio_rng_class, &fs.spec, -1, -1) == -EINVAL,
 	      "intx naming a line that is not the last: -EINVAL");
 	fs.region[2].bus = TRAP_PIO;
 	fs.params[0] = "intx=1";
-	CHECK(fakehost_create(&fh, &dev, &virtio_rng_ops, &fs.spec, -1, -1) == -EINVAL,
+	CHECK(fakehost_create(&fh, &dev, &virtio_rng_class, &fs.spec, -1, -1) == -EINVAL,
 	      "a PIO region: -EINVAL");
 	CHECK(dev.priv == NULL, "nothing left allocated");
 }
