@@ -10,21 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device_abi.h"
 #include "trap.h"
 #include "device.pb-c.h"
 
 struct device;
 
-#define DEVICE_MAX_FDS 4
-#define DEVICE_MAX_IRQS 4
-#define DEVICE_MAX_REGIONS 4
-
-/* Events a device posts to the monitor. */
-enum device_event {
-	DEV_EVENT_RESET = 1,	/* reset the machine (i8042 0xFE, ...) */
-	DEV_EVENT_POWEROFF,	/* power the machine off (ACPI S5, ...) */
-	DEV_EVENT_NEEDS_RESET,	/* the device saw bad guest input and stopped */
-};
 
 /*
  * What the host provides. Every callback may be called from the thread that

@@ -25,7 +25,7 @@ struct devproc {
 	int doorbell_fd;
 	int irq_fds[DEVICE_MAX_IRQS];
 	unsigned nirqs;
-	int queue_fds[CONTROL_MAX_QUEUES];	/* ioeventfds: queue q's doorbell */
+	int queue_fds[DEVICE_MAX_QUEUES];	/* ioeventfds: queue q's doorbell */
 	unsigned nqueues;
 	int intx_line;			/* level-triggered line, -1: none */
 	int intx_resample_fd;		/* KVM says the guest EOId it */

@@ -15,9 +15,7 @@
 #include "log.h"
 
 _Static_assert(LOG_ERR == 0 && LOG_DEBUG == 3, "Log.level range follows enum log_level");
-_Static_assert(CONTROL_MAX_IRQS == DEVICE_MAX_IRQS, "a device holds every irq");
-_Static_assert(CONTROL_MAX_BACKEND == DEVICE_MAX_FDS, "a device holds every backend fd");
-_Static_assert(CONTROL_FD_FIXED + CONTROL_MAX_IRQS + CONTROL_MAX_QUEUES + 1 + CONTROL_MAX_BACKEND <=
+_Static_assert(CONTROL_FD_FIXED + DEVICE_MAX_IRQS + DEVICE_MAX_QUEUES + 1 + DEVICE_MAX_FDS <=
 	       CONTROL_MAX_FDS,
 	       "a full Setup fits in one message");
 

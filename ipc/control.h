@@ -15,15 +15,11 @@
 #include "control.pb-c.h"
 
 #define CONTROL_MAX_MSG   16384		/* bytes of one packed message */
-#define CONTROL_MAX_FDS   16		/* fds attached to one message */
+#define CONTROL_MAX_FDS   24		/* fds attached to one message (a Setup: see control.c) */
 #define CONTROL_MAX_LOG   512		/* bytes of one Log text (and Ready.info) */
 
 /* Limits of a Setup (see control_check_from_monitor). */
 #define CONTROL_MAX_CLASS   31		/* bytes of spec.klass */
-#define CONTROL_MAX_REGIONS 4		/* spec.regions */
-#define CONTROL_MAX_IRQS    4		/* spec.irqs (DEVICE_MAX_IRQS) */
-#define CONTROL_MAX_BACKEND 4		/* Setup.n_backend_fds (DEVICE_MAX_FDS) */
-#define CONTROL_MAX_QUEUES  4		/* Setup.n_queue_fds */
 #define CONTROL_MAX_MEM     4		/* Setup.mem ranges */
 #define CONTROL_MAX_NAME    64		/* bytes of Setup.vm_name */
 #define CONTROL_MAX_SPIN_NS 10000000000ull	/* Setup.spin_ns: 10 s */
@@ -127,9 +123,9 @@ int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notif
  * CONTROL_MAX_LOG bytes, printable), Stats and Violation (nr at most
  * CONTROL_MAX_SYSCALL_NR; arch is the device's word), none with fds. From the
  * monitor a device accepts Setup (consistent spec: class name of
- * [a-z0-9_-]{1,31}, at most 4 regions each of size > 0 not wrapping, bus
- * 0/1, at most 4 irqs; 1..4 memory ranges, non-overlapping, not wrapping,
- * inside mem_total; 1..RING_MAX_VCPUS vCPUs; exactly CONTROL_FD_FIXED +
+ * [a-z0-9_-]{1,31}, at most DEVICE_MAX_REGIONS regions each of size > 0
+ * not wrapping, bus 0/1, at most DEVICE_MAX_IRQS irqs (common/device_abi.h);
+ * 1..4 memory ranges, non-overlapping, not wrapping, inside mem_total; 1..RING_MAX_VCPUS vCPUs; exactly CONTROL_FD_FIXED +
  * n_irqs + n_queue_fds + n_backend_fds fds, at most CONTROL_MAX_FDS), StatsRequest and
  * Shutdown (no fds). Return 0 or -EBADMSG; `why` (if not NULL) receives a
  * short static reason.
@@ -139,7 +135,7 @@ int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notif
  * if present, is printable and at most CONTROL_MAX_LOG bytes. "Not
  * wrapping" means start + size fits in 64 bits, so users may compute the
  * end; a PIO region also ends at or below 0x10000. Setup further needs
- * n_backend_fds <= CONTROL_MAX_BACKEND, mem_total >= fd_offset + size of
+ * n_backend_fds <= DEVICE_MAX_FDS, mem_total >= fd_offset + size of
  * every range, ring_size >= ring_shm_size(nvcpus), spin_ns <=
  * CONTROL_MAX_SPIN_NS, a printable vm_name of at most CONTROL_MAX_NAME
  * bytes and, if present, sandbox <= CONTROL_MAX_SANDBOX. What these checks cannot see - that the memfds really are

@@ -74,12 +74,12 @@ static const char *spec_problem(const DeviceSpec *spec)
 		return "no spec";
 	if (!class_ok(spec->klass))
 		return "bad class name";
-	if (spec->n_regions > CONTROL_MAX_REGIONS || (spec->n_regions && !spec->regions))
+	if (spec->n_regions > DEVICE_MAX_REGIONS || (spec->n_regions && !spec->regions))
 		return "too many regions";
 	for (size_t i = 0; i < spec->n_regions; i++)
 		if ((bad = region_problem(spec->regions[i])))
 			return bad;
-	if (spec->n_irqs > CONTROL_MAX_IRQS || (spec->n_irqs && !spec->irqs))
+	if (spec->n_irqs > DEVICE_MAX_IRQS || (spec->n_irqs && !spec->irqs))
 		return "too many irqs";
 	if (spec->n_params && !spec->params)
 		return "params missing";
@@ -129,9 +129,9 @@ static const char *setup_problem(const Setup *s, unsigned nfds)
 		return "spin time over 10 s";
 	if (!text_ok(s->vm_name, 0, CONTROL_MAX_NAME, false))
 		return "bad VM name";
-	if (s->n_backend_fds > CONTROL_MAX_BACKEND)
+	if (s->n_backend_fds > DEVICE_MAX_FDS)
 		return "too many backend fds";
-	if (s->n_queue_fds > CONTROL_MAX_QUEUES)
+	if (s->n_queue_fds > DEVICE_MAX_QUEUES)
 		return "too many queue fds";
 	if (s->has_sandbox && s->sandbox > CONTROL_MAX_SANDBOX)
 		return "unknown sandbox mode";

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "control.h"
-#include "device.h"
+#include "device_abi.h"
 
 _Static_assert(DEV_EVENT_RESET == 1 && DEV_EVENT_POWEROFF == 2 && DEV_EVENT_NEEDS_RESET == 3,
 	       "Event.type range below follows enum device_event");

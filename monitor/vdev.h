@@ -28,7 +28,7 @@ struct vpci;
 struct vdev_host;
 
 /* The most fds one device has polled: backend fds, queue doorbells, INTx resample, wake. */
-#define VDEV_MAX_POLL (DEVICE_MAX_FDS + VPCI_MAX_QUEUES + 2)
+#define VDEV_MAX_POLL (DEVICE_MAX_FDS + DEVICE_MAX_QUEUES + 2)
 
 /* What the command line says about devices, for every host. */
 struct vdev_cfg {

@@ -285,7 +285,7 @@ static int fds_create(struct vpci *vp)
 
 static void fds_close(struct vpci *vp)
 {
-	for (unsigned v = 0; v < VPCI_MAX_VECTORS; v++) {
+	for (unsigned v = 0; v < DEVICE_MAX_VECTORS; v++) {
 		if (vp->irqfd_on[v]) {
 			struct kvm_irqfd irqfd = { .fd = (uint32_t)vp->irqfd[v], .gsi = vp->gsi[v],
 						   .flags = KVM_IRQFD_FLAG_DEASSIGN };
@@ -297,7 +297,7 @@ static void fds_close(struct vpci *vp)
 			close(vp->irqfd[v]);
 		vp->irqfd[v] = -1;
 	}
-	for (unsigned q = 0; q < VPCI_MAX_QUEUES; q++) {
+	for (unsigned q = 0; q < DEVICE_MAX_QUEUES; q++) {
 		if (vp->ioeventfd[q] >= 0)
 			close(vp->ioeventfd[q]);
 		vp->ioeventfd[q] = -1;
@@ -323,13 +323,13 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 	int err, slot = -1;
 
 	memset(vp, 0, sizeof(*vp));
-	for (unsigned i = 0; i < VPCI_MAX_VECTORS; i++)
+	for (unsigned i = 0; i < DEVICE_MAX_VECTORS; i++)
 		vp->irqfd[i] = -1;
-	for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
+	for (unsigned i = 0; i < DEVICE_MAX_QUEUES; i++)
 		vp->ioeventfd[i] = -1;
 	vp->intx_fd = vp->intx_resample_fd = -1;
-	if (ident->nqueues == 0 || ident->nqueues > VPCI_MAX_QUEUES ||
-	    ident->nvectors == 0 || ident->nvectors > VPCI_MAX_VECTORS)
+	if (ident->nqueues == 0 || ident->nqueues > DEVICE_MAX_QUEUES ||
+	    ident->nvectors == 0 || ident->nvectors > DEVICE_MAX_VECTORS)
 		return -EINVAL;
 	vp->vm = vm;
 	snprintf(vp->id, sizeof(vp->id), "%s", id);

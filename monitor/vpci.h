@@ -14,11 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device_abi.h"
 #include "pci.h"
 #include "trapbus.h"
 
-#define VPCI_MAX_QUEUES 8
-#define VPCI_MAX_VECTORS 9
 #define VPCI_BAR_MSIX 2	/* BAR0 is 64-bit and takes slots 0 and 1 */
 #define VPCI_MSIX_BAR_SIZE 0x1000
 #define VPCI_MSIX_PBA_OFF 0x800
@@ -36,11 +35,11 @@ struct vpci {
 	unsigned nqueues;
 	unsigned nvectors;
 	pthread_mutex_t lock;		/* MSI-X state */
-	struct vpci_msix_entry msix[VPCI_MAX_VECTORS];
-	uint32_t gsi[VPCI_MAX_VECTORS];
-	int irqfd[VPCI_MAX_VECTORS];	/* the device's interrupt lines */
-	bool irqfd_on[VPCI_MAX_VECTORS];	/* assigned to its GSI */
-	int ioeventfd[VPCI_MAX_QUEUES];	/* the device's queue doorbells */
+	struct vpci_msix_entry msix[DEVICE_MAX_VECTORS];
+	uint32_t gsi[DEVICE_MAX_VECTORS];
+	int irqfd[DEVICE_MAX_VECTORS];	/* the device's interrupt lines */
+	bool irqfd_on[DEVICE_MAX_VECTORS];	/* assigned to its GSI */
+	int ioeventfd[DEVICE_MAX_QUEUES];	/* the device's queue doorbells */
 	int intx_fd;			/* INTA: level-triggered irqfd ... */
 	int intx_resample_fd;		/* ... and its resample fd (the device's) */
 	uint32_t intx_gsi;

@@ -120,10 +120,10 @@ static void check_from_monitor(const ControlMsg *m, unsigned nfds)
 			 "monitor message with body %d accepted", m->body_case);
 		return;
 	}
-	FZ_CHECK(s->spec && s->spec->klass && s->spec->n_regions <= CONTROL_MAX_REGIONS &&
-		 s->spec->n_irqs <= CONTROL_MAX_IRQS && s->n_mem >= 1 &&
-		 s->n_mem <= CONTROL_MAX_MEM && s->n_queue_fds <= CONTROL_MAX_QUEUES &&
-		 s->n_backend_fds <= CONTROL_MAX_BACKEND && nfds <= CONTROL_MAX_FDS &&
+	FZ_CHECK(s->spec && s->spec->klass && s->spec->n_regions <= DEVICE_MAX_REGIONS &&
+		 s->spec->n_irqs <= DEVICE_MAX_IRQS && s->n_mem >= 1 &&
+		 s->n_mem <= CONTROL_MAX_MEM && s->n_queue_fds <= DEVICE_MAX_QUEUES &&
+		 s->n_backend_fds <= DEVICE_MAX_FDS && nfds <= CONTROL_MAX_FDS &&
 		 s->nvcpus >= 1 && s->nvcpus <= RING_MAX_VCPUS, "Setup accepted out of bounds");
 	for (size_t i = 0; i < s->spec->n_regions; i++)
 		FZ_CHECK(s->spec->regions[i]->size > 0 &&

@@ -18,7 +18,7 @@
 
 #include "../check.h"
 #include "control.h"
-#include "device.h"
+#include "device_abi.h"
 #include "log.h"
 #include "ring.h"
 
@@ -124,9 +124,9 @@ static void expect_raw(const char *what, const void *buf, size_t len, unsigned n
 /* ---- A full, valid Setup that tests then break one field at a time ---- */
 
 struct setup_fix {
-	Region reg[CONTROL_MAX_REGIONS + 1];
-	Region *regp[CONTROL_MAX_REGIONS + 1];
-	uint32_t irqs[CONTROL_MAX_IRQS + 1];
+	Region reg[DEVICE_MAX_REGIONS + 1];
+	Region *regp[DEVICE_MAX_REGIONS + 1];
+	uint32_t irqs[DEVICE_MAX_IRQS + 1];
 	char *params[2];
 	DeviceSpec spec;
 	MemRange mem[CONTROL_MAX_MEM + 1];
@@ -142,7 +142,7 @@ static void fix_init(struct setup_fix *f)
 	static const MemRange mem0 = MEM_RANGE__INIT;
 
 	memset(f, 0, sizeof(*f));
-	for (unsigned i = 0; i <= CONTROL_MAX_REGIONS; i++) {
+	for (unsigned i = 0; i <= DEVICE_MAX_REGIONS; i++) {
 		f->reg[i] = reg0;
 		f->reg[i].bus = TRAP_MMIO;
 		f->reg[i].addr = 0xfe000000 + 0x1000 * i;
@@ -154,7 +154,7 @@ static void fix_init(struct setup_fix *f)
 	f->reg[0].size = 8;
 	f->reg[1].has_sync_writes = 1;
 	f->reg[1].sync_writes = 1;
-	for (unsigned i = 0; i <= CONTROL_MAX_IRQS; i++)
+	for (unsigned i = 0; i <= DEVICE_MAX_IRQS; i++)
 		f->irqs[i] = 4 + i;
 	f->params[0] = "baud=115200";
 	f->params[1] = "x=";
@@ -753,8 +753,8 @@ static void test_check_setup_spec(void)
 	SETUP_CASE(0, "class NULL", f->spec.klass = NULL);
 	SETUP_CASE(0, "no spec", f->setup.spec = NULL);
 	SETUP_CASE(1, "no regions", f->spec.n_regions = 0);
-	SETUP_CASE(1, "4 regions", f->spec.n_regions = 4);
-	SETUP_CASE(0, "5 regions", f->spec.n_regions = 5);
+	SETUP_CASE(1, "DEVICE_MAX_REGIONS regions", f->spec.n_regions = DEVICE_MAX_REGIONS);
+	SETUP_CASE(0, "one region more", f->spec.n_regions = DEVICE_MAX_REGIONS + 1);
 	SETUP_CASE(0, "region bus 2", f->reg[1].bus = 2);
 	SETUP_CASE(0, "region size 0", f->reg[1].size = 0);
 	SETUP_CASE(1, "region ending at 2^64 - 1", (f->reg[1].addr = UINT64_MAX - 0x1000,
@@ -765,8 +765,10 @@ static void test_check_setup_spec(void)
 	SETUP_CASE(1, "PIO region ending at 0x10000", (f->reg[0].addr = 0xfff8));
 	SETUP_CASE(0, "PIO region past 0xffff", (f->reg[0].addr = 0xfff9));
 	SETUP_CASE(0, "PIO region at 0x10000", (f->reg[0].addr = 0x10000, f->reg[0].size = 1));
-	SETUP_CASE(1, "4 irqs", (f->spec.n_irqs = 4, f->nfds += 3));
-	SETUP_CASE(0, "5 irqs", (f->spec.n_irqs = 5, f->nfds += 4));
+	SETUP_CASE(1, "DEVICE_MAX_IRQS irqs", (f->spec.n_irqs = DEVICE_MAX_IRQS,
+					      f->nfds += DEVICE_MAX_IRQS - 1));
+	SETUP_CASE(0, "one irq more", (f->spec.n_irqs = DEVICE_MAX_IRQS + 1,
+				       f->nfds += DEVICE_MAX_IRQS));
 	SETUP_CASE(1, "0 irqs", (f->spec.n_irqs = 0, f->nfds -= 1));
 }
 
