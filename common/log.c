@@ -5,6 +5,12 @@
 #include <unistd.h>
 
 static _Atomic int log_level = LOG_INFO;
+static const char *log_program = "vmm";
+
+void log_set_program(const char *name)
+{
+	log_program = name;
+}
 
 void log_set_level(enum log_level lvl)
 {
@@ -18,8 +24,8 @@ void vmm_vlog(enum log_level lvl, const char *prefix, const char *fmt, va_list a
 
 	if ((int)lvl > atomic_load(&log_level))
 		return;
-	n = prefix ? snprintf(buf, sizeof(buf), "vmm[%s]: ", prefix)
-		   : snprintf(buf, sizeof(buf), "vmm: ");
+	n = prefix ? snprintf(buf, sizeof(buf), "%s[%s]: ", log_program, prefix)
+		   : snprintf(buf, sizeof(buf), "%s: ", log_program);
 	if (n < 0)
 		return;
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);

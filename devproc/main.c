@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 			      .intx_resample_fd = -1 };
 	int err;
 
+	log_set_program("vmm-devproc");
 #ifdef VMM_TEST_HOOKS
 	dp.test_memfd = -1;
 #endif

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 	struct cli_opts o;
 	int status;
 
+	log_set_program("vmm-monitor");
 	if (cli_parse(argc, argv, &o, vm_host_mem_limit(), vm_max_cpus(), stderr))
 		return VM_EXIT_USAGE;
 	if (o.help) {

@@ -133,10 +133,10 @@ blk_notify_case() {
 	expect_pass virtio_blk
 	expect_out '^ok virtio_blk: wrote pattern: .*, [1-9][0-9]* kicks$'
 	expect_out '^ok virtio_blk: read back and compared pattern: .*, [1-9][0-9]* kicks$'
-	grep -aqE '^vmm: traps: virtio-blk0 notify 0$' "$ERR" ||
-		fail "no \"vmm: traps: virtio-blk0 notify 0\" line on stderr"
-	grep -aqE '^vmm: traps: virtio-blk1 notify 0$' "$ERR" ||
-		fail "no \"vmm: traps: virtio-blk1 notify 0\" line on stderr"
+	grep -aqE '^vmm-monitor: traps: virtio-blk0 notify 0$' "$ERR" ||
+		fail "no \"vmm-monitor: traps: virtio-blk0 notify 0\" line on stderr"
+	grep -aqE '^vmm-monitor: traps: virtio-blk1 notify 0$' "$ERR" ||
+		fail "no \"vmm-monitor: traps: virtio-blk1 notify 0\" line on stderr"
 }
 
 case_blk_notify_untrapped() {

@@ -163,8 +163,8 @@ $bad"
 	[ -z "$bad" ] || fail "the monitor reported a problem:
 $bad"
 	for id in virtio-blk0 virtio-blk1 virtio-rng0 virtio-console0; do
-		grep -aqE "^vmm: traps: $id notify 0$" "$ERR" || fail "$id: notifications reached the monitor"
-		grep -aqE "^vmm: traps: $id isr 0$" "$ERR" || fail "$id: ISR read: the driver fell back to INTx"
+		grep -aqE "^vmm-monitor: traps: $id notify 0$" "$ERR" || fail "$id: notifications reached the monitor"
+		grep -aqE "^vmm-monitor: traps: $id isr 0$" "$ERR" || fail "$id: ISR read: the driver fell back to INTx"
 	done
 }
 
