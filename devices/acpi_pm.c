@@ -135,7 +135,7 @@ static void acpi_pm_reset(struct device *dev)
 	acpi_pm_update_sci(pm);
 }
 
-static int acpi_pm_check_spec(struct device *dev, const DeviceSpec *spec, uint64_t *s5)
+static int acpi_pm_check_spec(struct device *dev, const struct device_spec *spec, uint64_t *s5)
 {
 	const char *p = dev_param(spec, "s5");
 
@@ -147,7 +147,7 @@ static int acpi_pm_check_spec(struct device *dev, const DeviceSpec *spec, uint64
 	return 0;
 }
 
-static int acpi_pm_create(struct device *dev, const DeviceSpec *spec)
+static int acpi_pm_create(struct device *dev, const struct device_spec *spec)
 {
 	struct acpi_pm *pm;
 	uint64_t s5;
@@ -160,7 +160,7 @@ static int acpi_pm_create(struct device *dev, const DeviceSpec *spec)
 		return -ENOMEM;
 	pm->dev = dev;
 	pm->s5 = (unsigned)s5;
-	pm->has_sci = spec->n_irqs == 1;
+	pm->has_sci = spec->nirqs == 1;
 	dev->priv = pm;
 	return 0;
 }

@@ -29,15 +29,15 @@ const struct device_class *device_class_find(const char *name)
 
 /* A fixed class's regions and lines, as the spec gives them. */
 static int device_check_fixed(struct device *dev, const struct device_class *cls,
-			      const DeviceSpec *spec)
+			      const struct device_spec *spec)
 {
-	bool fits = spec->n_regions == cls->nregions;
+	bool fits = spec->nregions == cls->nregions;
 	char need[160];
 	size_t n = 0;
 
 	for (unsigned i = 0; fits && i < cls->nregions; i++)
-		fits = spec->regions[i]->bus == cls->regions[i].bus &&
-		       spec->regions[i]->size == cls->regions[i].size;
+		fits = spec->regions[i].bus == cls->regions[i].bus &&
+		       spec->regions[i].size == cls->regions[i].size;
 	if (!fits) {
 		for (unsigned i = 0; i < cls->nregions && n < sizeof(need); i++) {
 			const struct device_region_need *r = &cls->regions[i];
@@ -50,15 +50,16 @@ static int device_check_fixed(struct device *dev, const struct device_class *cls
 		dev_err(dev, "needs %s", need);
 		return -EINVAL;
 	}
-	if (spec->n_irqs < cls->irqs_min || spec->n_irqs > cls->irqs_max) {
-		dev_err(dev, "needs %u to %u irq lines, got %zu", cls->irqs_min, cls->irqs_max,
-			spec->n_irqs);
+	if (spec->nirqs < cls->irqs_min || spec->nirqs > cls->irqs_max) {
+		dev_err(dev, "needs %u to %u irq lines, got %u", cls->irqs_min, cls->irqs_max,
+			spec->nirqs);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int device_create(struct device *dev, const struct device_class *cls, const DeviceSpec *spec)
+int device_create(struct device *dev, const struct device_class *cls,
+		  const struct device_spec *spec)
 {
 	int err;
 
@@ -90,11 +91,11 @@ void dev_set_needs_reset(struct device *dev, const char *why)
 		dev->host->event(dev->host, DEV_EVENT_NEEDS_RESET);
 }
 
-const char *dev_param(const DeviceSpec *spec, const char *key)
+const char *dev_param(const struct device_spec *spec, const char *key)
 {
 	size_t klen = strlen(key);
 
-	for (size_t i = 0; i < spec->n_params; i++) {
+	for (size_t i = 0; i < spec->nparams; i++) {
 		const char *p = spec->params[i];
 
 		if (strncmp(p, key, klen) == 0 && p[klen] == '=')

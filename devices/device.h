@@ -12,7 +12,6 @@
 
 #include "device_abi.h"
 #include "trap.h"
-#include "device.pb-c.h"
 
 struct device;
 
@@ -73,7 +72,7 @@ struct device_class {
 	const char *name;		/* "serial", "virtio-blk" */
 	const struct device_ops *ops;
 	const struct virtio_pci_ident *virtio;	/* a virtio-pci function; NULL: fixed */
-	unsigned nregions;		/* fixed: its regions, in DeviceSpec order */
+	unsigned nregions;		/* fixed: its regions, in spec order */
 	struct device_region_need regions[DEVICE_MAX_REGIONS];
 	unsigned irqs_min, irqs_max;	/* fixed: how many interrupt lines it takes */
 	uint32_t events;		/* DEVICE_EVENT_BIT of each event it may post */
@@ -116,7 +115,7 @@ struct device_ops {
 	 * function's geometry - is checked here), setting dev->priv. Returns 0 or -errno; on error nothing is left
 	 * allocated.
 	 */
-	int (*create)(struct device *dev, const DeviceSpec *spec)
+	int (*create)(struct device *dev, const struct device_spec *spec)
 		__attribute__((warn_unused_result));
 	/*
 	 * Serve one access (PIO or MMIO alike). Reads fill t->data with
@@ -158,7 +157,8 @@ const struct device_class *device_class_find(const char *name);
  * transport's to check), then cls->ops->create. Returns 0 or -errno,
  * having logged through dev's host why a spec does not fit.
  */
-int device_create(struct device *dev, const struct device_class *cls, const DeviceSpec *spec)
+int device_create(struct device *dev, const struct device_class *cls,
+		  const struct device_spec *spec)
 	__attribute__((warn_unused_result));
 
 /*
@@ -182,6 +182,6 @@ void dev_log(struct device *dev, int lvl, const char *fmt, ...)
 void dev_set_needs_reset(struct device *dev, const char *why);
 
 /* Look up "key=value" in spec->params; returns the value or NULL. */
-const char *dev_param(const DeviceSpec *spec, const char *key);
+const char *dev_param(const struct device_spec *spec, const char *key);
 
 #endif

@@ -335,14 +335,14 @@ static void i8042_reset(struct device *dev)
 	i8042_update(c);
 }
 
-static int i8042_create(struct device *dev, const DeviceSpec *spec)
+static int i8042_create(struct device *dev, const struct device_spec *spec)
 {
 	struct i8042 *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
 	c->dev = dev;
-	c->nirqs = (unsigned)spec->n_irqs;
+	c->nirqs = (unsigned)spec->nirqs;
 	dev->priv = c;
 	i8042_reset(dev);
 	return 0;

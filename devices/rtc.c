@@ -307,7 +307,7 @@ static void rtc_reset(struct device *dev)
 	r->index = 0;
 }
 
-static int rtc_create(struct device *dev, const DeviceSpec *spec)
+static int rtc_create(struct device *dev, const struct device_spec *spec)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
 
@@ -316,7 +316,7 @@ static int rtc_create(struct device *dev, const DeviceSpec *spec)
 	r->dev = dev;
 	r->ram[RTC_REG_A] = A_DEFAULT;
 	r->ram[RTC_REG_B] = B_DEFAULT;
-	if (spec->has_mem_size)
+	if (spec->mem_size)
 		rtc_fill_memory(r, spec->mem_size);
 	dev->priv = r;
 	rtc_reset(dev);

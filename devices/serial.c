@@ -342,7 +342,7 @@ static void serial_reset(struct device *dev)
 	serial_update_irq(s);
 }
 
-static int serial_create(struct device *dev, const DeviceSpec *spec)
+static int serial_create(struct device *dev, const struct device_spec *spec)
 {
 	struct serial *s;
 

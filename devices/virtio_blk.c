@@ -158,7 +158,7 @@ static uint64_t vblk_features(const struct vblk *vb)
 	return f;
 }
 
-static int vblk_parse_params(struct device *dev, const DeviceSpec *spec, struct vblk *vb)
+static int vblk_parse_params(struct device *dev, const struct device_spec *spec, struct vblk *vb)
 {
 	const char *ro = dev_param(spec, "readonly");
 	const char *serial = dev_param(spec, "serial");
@@ -212,7 +212,7 @@ static void vblk_free(struct vblk *vb)
 	free(vb);
 }
 
-static int vblk_create(struct device *dev, const DeviceSpec *spec)
+static int vblk_create(struct device *dev, const struct device_spec *spec)
 {
 	struct vblk *vb = calloc(1, sizeof(*vb));
 	int err;

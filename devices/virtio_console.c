@@ -176,7 +176,7 @@ static const struct virtio_dev_class vcon_class = {
 	.reset = vcon_reset,
 };
 
-static int vcon_create(struct device *dev, const DeviceSpec *spec)
+static int vcon_create(struct device *dev, const struct device_spec *spec)
 {
 	struct vcon *vc = calloc(1, sizeof(*vc));
 	int err;

@@ -184,13 +184,13 @@ void virtio_pci_notify(struct device *dev, unsigned queue)
 
 /* --- create / destroy --- */
 
-static int vp_check_regions(struct device *dev, const DeviceSpec *spec)
+static int vp_check_regions(struct device *dev, const struct device_spec *spec)
 {
-	if (spec->n_regions != VIRTIO_PCI_NREGIONS)
+	if (spec->nregions != VIRTIO_PCI_NREGIONS)
 		goto bad;
 	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS; i++)
-		if (spec->regions[i]->bus != TRAP_MMIO ||
-		    spec->regions[i]->size != VIRTIO_PCI_REGION_SIZE)
+		if (spec->regions[i].bus != TRAP_MMIO ||
+		    spec->regions[i].size != VIRTIO_PCI_REGION_SIZE)
 			goto bad;
 	return 0;
 bad:
@@ -200,21 +200,21 @@ bad:
 }
 
 /* irqs: MSI-X vectors, then optionally the INTx line named by intx=<last>. */
-static int vp_check_irqs(struct device *dev, const DeviceSpec *spec, struct virtio_pci *vp)
+static int vp_check_irqs(struct device *dev, const struct device_spec *spec, struct virtio_pci *vp)
 {
 	const char *intx = dev_param(spec, "intx");
 	uint64_t line;
 
-	if (spec->n_irqs > DEVICE_MAX_IRQS) {
-		dev_err(dev, "at most %u irq lines, got %zu", DEVICE_MAX_IRQS, spec->n_irqs);
+	if (spec->nirqs > DEVICE_MAX_IRQS) {
+		dev_err(dev, "at most %u irq lines, got %u", DEVICE_MAX_IRQS, spec->nirqs);
 		return -EINVAL;
 	}
-	vp->nvectors = (uint16_t)spec->n_irqs;
+	vp->nvectors = (uint16_t)spec->nirqs;
 	vp->intx_line = -1;
 	if (!intx)
 		return 0;
-	if (spec->n_irqs == 0 || parse_uint(intx, 0, DEVICE_MAX_IRQS, &line) ||
-	    line != spec->n_irqs - 1) {
+	if (spec->nirqs == 0 || parse_uint(intx, 0, DEVICE_MAX_IRQS, &line) ||
+	    line != spec->nirqs - 1) {
 		dev_err(dev, "intx=%s: must name the last irq line", intx);
 		return -EINVAL;
 	}
@@ -223,7 +223,7 @@ static int vp_check_irqs(struct device *dev, const DeviceSpec *spec, struct virt
 	return 0;
 }
 
-int virtio_pci_create(struct device *dev, const DeviceSpec *spec,
+int virtio_pci_create(struct device *dev, const struct device_spec *spec,
 		      const struct virtio_dev_class *cls, void *model, uint64_t features)
 {
 	const struct virtio_pci_ident *ident = dev->cls ? dev->cls->virtio : NULL;

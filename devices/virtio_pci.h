@@ -10,7 +10,7 @@
  *
  * BAR0 is a 64-bit memory BAR of VIRTIO_PCI_BAR0_SIZE bytes holding the
  * virtio structures, served by the device as the four MMIO regions of its
- * DeviceSpec, in this order (trap.region == index; the device only ever uses
+ * spec, in this order (trap.region == index; the device only ever uses
  * t->region and t->offset, so the regions follow BAR0 wherever it moves):
  *
  *   region 0  common configuration   BAR0 + 0x0000, 0x1000 bytes
@@ -30,7 +30,7 @@
  * BAR2 (VPCI_BAR_MSIX: BAR0 is 64-bit, so it takes two slots) holds the
  * MSI-X table and PBA, owned by the monitor; the table has nvectors
  * entries (ident: one for config changes + one per queue, which is what
- * Linux asks for first). Interrupt lines in DeviceSpec.irqs:
+ * Linux asks for first). Interrupt lines in spec.irqs:
  *
  *   irqs[0 .. n)   MSI-X vectors 0 .. n-1 (line index == vector number);
  *                  irq_set(v, 1) is an edge: "send vector v"
@@ -201,7 +201,7 @@ struct virtio_pci {
  * dev->priv at it. Returns 0 or -errno (-EINVAL for a bad spec, logged);
  * on error nothing is allocated.
  */
-int virtio_pci_create(struct device *dev, const DeviceSpec *spec,
+int virtio_pci_create(struct device *dev, const struct device_spec *spec,
 		      const struct virtio_dev_class *cls, void *model, uint64_t features)
 	__attribute__((warn_unused_result));
 

@@ -85,7 +85,7 @@ static const struct virtio_dev_class vrng_class = {
 	.queue_notify = vrng_queue_notify,
 };
 
-static int vrng_create(struct device *dev, const DeviceSpec *spec)
+static int vrng_create(struct device *dev, const struct device_spec *spec)
 {
 	struct vrng *r = calloc(1, sizeof(*r));
 	int err;

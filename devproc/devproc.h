@@ -19,6 +19,7 @@ struct devproc {
 	int sock;			/* control socket */
 	const char *name;		/* "serial0" (from the command line) */
 	const char *print_profile;	/* --print-profile CLASS */
+	struct device_spec spec;	/* from Setup; borrows setup_msg's strings */
 	struct gmem mem;
 	struct ring_header *ring;
 	size_t ring_size;

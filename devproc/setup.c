@@ -131,7 +131,8 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 		return setup_fail(dp, -ENOENT, s->spec->klass);
 	snprintf(dp->dev.id, sizeof(dp->dev.id), "%s", dp->name);
 	devproc_host_init(dp);
-	err = device_create(&dp->dev, cls, s->spec);
+	control_spec_from_wire(s->spec, &dp->spec);	/* borrows setup_msg's strings */
+	err = device_create(&dp->dev, cls, &dp->spec);
 	if (err)
 		return setup_fail(dp, err, "creating the device");
 	dp->created = true;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "control.pb-c.h"
+#include "device_abi.h"
 
 #define CONTROL_MAX_MSG   16384		/* bytes of one packed message */
 #define CONTROL_MAX_FDS   24		/* fds attached to one message (a Setup: see control.c) */
@@ -145,5 +146,26 @@ int control_check_from_device(const ControlMsg *m, unsigned nfds, const char **w
 	__attribute__((warn_unused_result));
 int control_check_from_monitor(const ControlMsg *m, unsigned nfds, const char **why)
 	__attribute__((warn_unused_result));
+
+/* A device spec's wire form, and the storage it points into. */
+struct control_wire_spec {
+	DeviceSpec spec;
+	Region regions[DEVICE_MAX_REGIONS];
+	Region *region_ptrs[DEVICE_MAX_REGIONS];
+	uint32_t irqs[DEVICE_MAX_IRQS];
+	char *params[DEVICE_MAX_PARAMS];
+};
+
+/*
+ * Fill w with the wire form of s. w points into itself and borrows s's
+ * strings: both must outlive its use (control_send packs it).
+ */
+void control_spec_to_wire(const struct device_spec *s, struct control_wire_spec *w);
+
+/*
+ * s from a wire spec that control_check_from_monitor accepted (counts
+ * within the DEVICE_MAX_* limits); s borrows w's strings.
+ */
+void control_spec_from_wire(const DeviceSpec *w, struct device_spec *s);
 
 #endif

@@ -81,8 +81,8 @@ static const char *spec_problem(const DeviceSpec *spec)
 			return bad;
 	if (spec->n_irqs > DEVICE_MAX_IRQS || (spec->n_irqs && !spec->irqs))
 		return "too many irqs";
-	if (spec->n_params && !spec->params)
-		return "params missing";
+	if (spec->n_params > DEVICE_MAX_PARAMS || (spec->n_params && !spec->params))
+		return "too many params";
 	for (size_t i = 0; i < spec->n_params; i++)
 		if (!spec->params[i])
 			return "param missing";

@@ -54,7 +54,7 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 	struct kvm_irq_level irq;
 	uint64_t one = 1;
 
-	if (line >= d->vdev->spec.spec.n_irqs)
+	if (line >= d->vdev->spec.spec.nirqs)
 		return -EINVAL;
 	if (pci && line == VPCI_INTX_LINE(pci)) {
 		/* Level-triggered: asserted until EOI; the resample fd re-asserts. */

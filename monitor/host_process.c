@@ -87,7 +87,7 @@ static int process_trap(void *opaque, struct trap *t)
 {
 	struct vdev *v = opaque;
 	struct process_dev *d = v->impl;
-	bool sync = v->spec.regions[t->region].sync_writes;
+	bool sync = v->spec.spec.regions[t->region].sync;
 	char why[96];
 	int err;
 

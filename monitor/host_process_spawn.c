@@ -129,9 +129,9 @@ static int ring_create(struct process_dev *d, unsigned ncpus)
 /* A device that is not a PCI function: one irqfd per line (vpci owns a function's). */
 static int irqfds_create(struct process_dev *d)
 {
-	const DeviceSpec *spec = &d->vdev->spec.spec;
+	const struct device_spec *spec = &d->vdev->spec.spec;
 
-	for (size_t i = 0; i < spec->n_irqs; i++) {
+	for (size_t i = 0; i < spec->nirqs; i++) {
 		struct kvm_irqfd irqfd = { .gsi = spec->irqs[i] };
 
 		d->irq_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -184,7 +184,7 @@ static unsigned setup_fds(const struct process_dev *d, const struct machine_dev 
 	fds[CONTROL_FD_GUEST_MEM] = d->vdev->vm->mem_fd;
 	fds[CONTROL_FD_RING] = d->ring_fd;
 	fds[CONTROL_FD_DOORBELL] = d->doorbell_fd;
-	for (size_t i = 0; i < d->vdev->spec.spec.n_irqs; i++)
+	for (size_t i = 0; i < d->vdev->spec.spec.nirqs; i++)
 		fds[n++] = !pci ? d->irq_fds[i]
 			 : i == VPCI_INTX_LINE(pci) ? pci->intx_fd : pci->irqfd[i];
 	for (unsigned q = 0; pci && q < pci->nqueues; q++)
@@ -201,6 +201,7 @@ static int process_send_setup(struct process_dev *d, const struct machine_dev *m
 {
 	ControlMsg m = CONTROL_MSG__INIT;
 	Setup s = SETUP__INIT;
+	struct control_wire_spec wire;
 	MemRange mr[GMEM_MAX_RANGES], *mrp[GMEM_MAX_RANGES];
 	int fds[CONTROL_MAX_FDS];
 	const struct gmem *gm = &d->vdev->vm->mem;
@@ -213,7 +214,8 @@ static int process_send_setup(struct process_dev *d, const struct machine_dev *m
 		mr[i].fd_offset = gm->r[i].fd_offset;
 		mrp[i] = &mr[i];
 	}
-	s.spec = &d->vdev->spec.spec;
+	control_spec_to_wire(&d->vdev->spec.spec, &wire);
+	s.spec = &wire.spec;
 	s.n_mem = gm->nranges;
 	s.mem = mrp;
 	s.mem_total = gm->total;
@@ -258,7 +260,7 @@ static void close_fd(int *fd)
 
 void process_release(struct process_dev *d)
 {
-	const DeviceSpec *spec = &d->vdev->spec.spec;
+	const struct device_spec *spec = &d->vdev->spec.spec;
 
 	for (size_t i = 0; i < DEVICE_MAX_IRQS; i++) {
 		if (d->irq_fds[i] >= 0) {

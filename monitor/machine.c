@@ -68,7 +68,7 @@ static int machine_fixed(struct machine *m, const struct x86_place *p)
 		return -E2BIG;
 	md->nregions = md->cls->nregions;
 	for (unsigned r = 0; r < md->nregions; r++)
-		md->regions[r] = (struct machine_region){
+		md->regions[r] = (struct device_region){
 			.bus = md->cls->regions[r].bus, .addr = p->base[r],
 			.size = md->cls->regions[r].size, .sync = md->cls->regions[r].sync };
 	md->nirqs = p->nirqs;
@@ -79,8 +79,11 @@ static int machine_fixed(struct machine *m, const struct x86_place *p)
 static void machine_param(struct machine *m, struct machine_dev *md, const char *fmt,
 			  const char *value)
 {
-	char *buf = m->param_buf[md - m->dev][md->nparams];
+	char *buf;
 
+	if (md->nparams >= MACHINE_MAX_PARAMS)
+		return;	/* the callers below never add that many */
+	buf = m->param_buf[md - m->dev][md->nparams];
 	snprintf(buf, sizeof(m->param_buf[0][0]), fmt, value);
 	md->params[md->nparams++] = buf;
 }
@@ -195,51 +198,40 @@ void machine_release(struct machine *m)
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 			struct machine_spec *out)
 {
-	device_spec__init(&out->spec);
-	out->spec.klass = (char *)md->klass;
-	out->spec.instance = md->instance;
-	for (unsigned i = 0; i < md->nregions; i++) {
-		region__init(&out->regions[i]);
-		out->regions[i].bus = md->regions[i].bus;
-		out->regions[i].addr = md->regions[i].addr;
-		out->regions[i].size = md->regions[i].size;
-		out->regions[i].has_sync_writes = md->regions[i].sync;
-		out->regions[i].sync_writes = md->regions[i].sync;
-		out->region_ptrs[i] = &out->regions[i];
-	}
-	out->spec.n_regions = md->nregions;
-	out->spec.regions = out->region_ptrs;
-	for (unsigned i = 0; i < md->nirqs; i++)
-		out->irqs[i] = md->irqs[i];
-	out->spec.n_irqs = md->nirqs;
-	out->spec.irqs = out->irqs;
+	struct device_spec *s = &out->spec;
+
+	memset(out, 0, sizeof(*out));
+	s->klass = md->klass;
+	s->instance = md->instance;
+	s->nregions = md->nregions;
+	memcpy(s->regions, md->regions, sizeof(s->regions));
+	s->nirqs = md->nirqs;
+	memcpy(s->irqs, md->irqs, sizeof(s->irqs));
+	s->nparams = md->nparams;
 	for (unsigned i = 0; i < md->nparams; i++)
-		out->params[i] = (char *)md->params[i];
-	out->spec.n_params = md->nparams;
-	out->spec.params = out->params;
-	out->spec.has_mem_size = 1;
-	out->spec.mem_size = mem_size;
+		s->params[i] = md->params[i];
+	s->mem_size = mem_size;
 }
 
 void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,
 			  unsigned n, uint32_t intx_gsi)
 {
-	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < DEVICE_MAX_REGIONS; i++) {
-		region__init(&ms->regions[i]);
-		ms->regions[i].bus = TRAP_MMIO;
-		ms->regions[i].addr = bar0 + i * VIRTIO_PCI_REGION_SIZE;
-		ms->regions[i].size = VIRTIO_PCI_REGION_SIZE;
-		ms->region_ptrs[i] = &ms->regions[i];
-	}
-	ms->spec.n_regions = VIRTIO_PCI_NREGIONS;
+	struct device_spec *s = &ms->spec;
+
+	for (unsigned i = 0; i < VIRTIO_PCI_NREGIONS && i < DEVICE_MAX_REGIONS; i++)
+		s->regions[i] = (struct device_region){
+			.bus = TRAP_MMIO, .addr = bar0 + i * VIRTIO_PCI_REGION_SIZE,
+			.size = VIRTIO_PCI_REGION_SIZE };
+	s->nregions = VIRTIO_PCI_NREGIONS;
 	if (n >= DEVICE_MAX_IRQS)
 		n = DEVICE_MAX_IRQS - 1;	/* vpci never asks for more */
 	for (unsigned i = 0; i < n; i++)
-		ms->irqs[i] = gsis[i];
-	ms->irqs[n] = intx_gsi;
-	ms->spec.n_irqs = n + 1;
+		s->irqs[i] = gsis[i];
+	s->irqs[n] = intx_gsi;
+	s->nirqs = n + 1;
 	snprintf(ms->intx_param, sizeof(ms->intx_param), "intx=%u", n);
-	ms->params[ms->spec.n_params++] = ms->intx_param;
+	if (s->nparams < DEVICE_MAX_PARAMS)
+		s->params[s->nparams++] = ms->intx_param;
 }
 
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,

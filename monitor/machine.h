@@ -16,14 +16,7 @@
 
 #define MACHINE_MAX_DEVS 16
 #define MACHINE_MAX_DISKS 8
-#define MACHINE_MAX_PARAMS 4
-
-struct machine_region {
-	uint8_t bus;		/* enum trap_bus */
-	uint64_t addr;
-	uint64_t size;
-	bool sync;		/* writes wait for the device (they can stop the VM) */
-};
+#define MACHINE_MAX_PARAMS (DEVICE_MAX_PARAMS - 1)	/* one left for vpci's intx= */
 
 struct machine_dev {
 	const char *klass;	/* device class name (cls->name) */
@@ -31,7 +24,7 @@ struct machine_dev {
 	const struct device_class *cls;
 	unsigned instance;
 	unsigned nregions;
-	struct machine_region regions[DEVICE_MAX_REGIONS];
+	struct device_region regions[DEVICE_MAX_REGIONS];
 	unsigned nirqs;
 	uint32_t irqs[DEVICE_MAX_IRQS];	/* GSIs */
 	unsigned nparams;
@@ -79,19 +72,15 @@ void machine_set_console(struct machine *m, const int console_fds[2]);
 /* Close the backend fds machine_build opened. */
 void machine_release(struct machine *m);
 
-/* A DeviceSpec for one machine device and the storage it points into. */
+/* The spec of one machine device, and the intx= parameter vpci adds to it. */
 struct machine_spec {
-	DeviceSpec spec;
-	Region regions[DEVICE_MAX_REGIONS];
-	Region *region_ptrs[DEVICE_MAX_REGIONS];
-	uint32_t irqs[DEVICE_MAX_IRQS];
-	char *params[MACHINE_MAX_PARAMS + 1];
+	struct device_spec spec;
 	char intx_param[16];	/* "intx=N" for a virtio-pci function */
 };
 
 /*
- * Fill *out (which must not move afterwards: spec points into it) with the
- * spec of md for a guest with mem_size bytes of RAM.
+ * Fill *out (which must not move afterwards: a PCI function's spec points
+ * into it) with the spec of md for a guest with mem_size bytes of RAM.
  */
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 			struct machine_spec *out);

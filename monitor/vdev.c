@@ -36,8 +36,8 @@ int vdev_event(struct vdev *d, enum device_event ev)
 /* A device's own regions (not a PCI function's BARs: vpci places those). */
 static int vdev_register(struct vdev *d)
 {
-	for (size_t i = 0; i < d->spec.spec.n_regions; i++) {
-		const Region *r = d->spec.spec.regions[i];
+	for (size_t i = 0; i < d->spec.spec.nregions; i++) {
+		const struct device_region *r = &d->spec.spec.regions[i];
 		struct trap_region tr = {
 			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
 			.region = (uint8_t)i, .name = d->id,
@@ -82,10 +82,10 @@ static void vdevs_release(struct vm *vm)
 	for (unsigned i = 0; i < vm->ndevs; i++) {
 		struct vdev *d = &vm->devs[i];
 
-		machine_traps_log(d->id, d->pci, d->traps, (unsigned)d->spec.spec.n_regions);
+		machine_traps_log(d->id, d->pci, d->traps, (unsigned)d->spec.spec.nregions);
 		for (size_t r = 0; r < d->nregistered; r++)
-			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.regions[r].bus,
-					   d->spec.regions[r].addr);
+			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.spec.regions[r].bus,
+					   d->spec.spec.regions[r].addr);
 		vpci_free(d->pci, vm->pci);
 		d->host->release(d);
 	}

@@ -91,7 +91,7 @@ struct vpci *vpci_new(struct vm *vm, const char *id, const struct virtio_pci_ide
 void vpci_free(struct vpci *vp, struct pci_host *ph);
 
 /*
- * The function's interrupt lines as its DeviceSpec lists them: MSI-X
+ * The function's interrupt lines as its spec lists them: MSI-X
  * vectors 0..nvectors-1 (GSIs in gsi[]), then INTA at line nvectors.
  */
 #define VPCI_INTX_LINE(vp) ((vp)->nvectors)

@@ -67,8 +67,8 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 					  VIRTIO_PCI_REGION_SIZE);
 		for (unsigned i = 0; i < ident->nvectors && i < DEVICE_MAX_IRQS; i++)
 			fakespec_add_irq(fs, 24 + i);
-		if ((v & 1) && fs->spec.n_irqs < DEVICE_MAX_IRQS) {	/* INTx line last */
-			snprintf(sb->params[np], 32, "intx=%zu", fs->spec.n_irqs);
+		if ((v & 1) && fs->spec.nirqs < DEVICE_MAX_IRQS) {	/* INTx line last */
+			snprintf(sb->params[np], 32, "intx=%u", fs->spec.nirqs);
 			fakespec_add_param(fs, sb->params[np++]);
 			fakespec_add_irq(fs, 11);
 		}
@@ -88,7 +88,6 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 		if (v & 1)
 			fakespec_add_irq(fs, 8);
 		if (v & 2) {
-			fs->spec.has_mem_size = 1;
 			fs->spec.mem_size = (uint64_t)v << 28;	/* up to ~64 GiB */
 		}
 	} else if (strcmp(FUZZ_CLASS, "i8042") == 0) {
@@ -315,7 +314,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t v = fz_u8(&in);
 
 	build_spec(&sb, v);
-	fz_host_init(&r.h, &ram, (unsigned)sb.fs.spec.n_irqs);
+	fz_host_init(&r.h, &ram, sb.fs.spec.nirqs);
 	snprintf(dev->id, sizeof(dev->id), "%s0", FUZZ_CLASS);
 	give_fds(&r, v);
 	if (device_create(dev, cls, &sb.fs.spec) != 0)

@@ -92,22 +92,13 @@ bool fakehost_logged(const struct fakehost *fh, const char *needle)
 void fakespec_init(struct fakespec *fs, const char *klass)
 {
 	memset(fs, 0, sizeof(*fs));
-	fs->spec = (DeviceSpec)DEVICE_SPEC__INIT;
-	fs->spec.klass = (char *)klass;
-	fs->spec.regions = fs->regionp;
-	fs->spec.irqs = fs->irqs;
-	fs->spec.params = fs->params;
+	fs->spec.klass = klass;
 }
 
 void fakespec_add_pio(struct fakespec *fs, uint64_t addr, uint64_t size)
 {
-	size_t i = fs->spec.n_regions++;
-
-	fs->region[i] = (Region)REGION__INIT;
-	fs->region[i].bus = TRAP_PIO;
-	fs->region[i].addr = addr;
-	fs->region[i].size = size;
-	fs->regionp[i] = &fs->region[i];
+	fs->spec.regions[fs->spec.nregions++] =
+		(struct device_region){ .bus = TRAP_PIO, .addr = addr, .size = size };
 }
 
 void fakehost_set_mem(struct fakehost *fh, uint8_t *buf, uint64_t size)
@@ -119,21 +110,21 @@ void fakehost_set_mem(struct fakehost *fh, uint8_t *buf, uint64_t size)
 void fakespec_add_mmio(struct fakespec *fs, uint64_t addr, uint64_t size)
 {
 	fakespec_add_pio(fs, addr, size);
-	fs->region[fs->spec.n_regions - 1].bus = TRAP_MMIO;
+	fs->spec.regions[fs->spec.nregions - 1].bus = TRAP_MMIO;
 }
 
 void fakespec_add_irq(struct fakespec *fs, uint32_t gsi)
 {
-	fs->irqs[fs->spec.n_irqs++] = gsi;
+	fs->spec.irqs[fs->spec.nirqs++] = gsi;
 }
 
 void fakespec_add_param(struct fakespec *fs, char *param)
 {
-	fs->params[fs->spec.n_params++] = param;
+	fs->spec.params[fs->spec.nparams++] = param;
 }
 
 int fakehost_create(struct fakehost *fh, struct device *dev,
-		    const struct device_class *cls, const DeviceSpec *spec,
+		    const struct device_class *cls, const struct device_spec *spec,
 		    int fd0, int fd1)
 {
 	memset(dev, 0, sizeof(*dev));

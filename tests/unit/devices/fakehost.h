@@ -32,13 +32,9 @@ struct fakehost {
 	uint64_t bigmem_size;
 };
 
-/* A DeviceSpec with storage for its regions, irqs and params. */
+/* A device spec, built up by the fakespec_* calls. */
 struct fakespec {
-	DeviceSpec spec;
-	Region region[4];
-	Region *regionp[4];
-	uint32_t irqs[4];
-	char *params[4];
+	struct device_spec spec;
 };
 
 /* Reset fh to no irqs raised, no events, no logs, zeroed memory. */
@@ -72,7 +68,7 @@ void fakespec_add_param(struct fakespec *fs, char *param);
  * with device_create. Returns what that returns.
  */
 int fakehost_create(struct fakehost *fh, struct device *dev,
-		    const struct device_class *cls, const DeviceSpec *spec,
+		    const struct device_class *cls, const struct device_spec *spec,
 		    int fd0, int fd1);
 
 /*

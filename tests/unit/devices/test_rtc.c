@@ -30,8 +30,7 @@ static int rtc_new(bool has_mem, uint64_t mem)
 	fakespec_init(&fs, "rtc");
 	fakespec_add_pio(&fs, 0x70, 2);
 	fakespec_add_irq(&fs, 8);
-	fs.spec.has_mem_size = has_mem;
-	fs.spec.mem_size = mem;
+	fs.spec.mem_size = has_mem ? mem : 0;
 	return fakehost_create(&fh, &dev, &rtc_class, &fs.spec, -1, -1);
 }
 

@@ -40,7 +40,7 @@ static void test_bad_specs(void)
 	fakespec_add_pio(&fs, 0x3F8, 8);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "no irq: -EINVAL");
-	fs.region[0].bus = TRAP_MMIO;
+	fs.spec.regions[0].bus = TRAP_MMIO;
 	fakespec_add_irq(&fs, 4);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "MMIO region: -EINVAL");

@@ -78,8 +78,8 @@ static void test_ident_and_spec(void)
 	fakespec_add_param(&fs, "intx=0");
 	CHECK(fakehost_create(&fh, &dev, &virtio_rng_class, &fs.spec, -1, -1) == -EINVAL,
 	      "intx naming a line that is not the last: -EINVAL");
-	fs.region[2].bus = TRAP_PIO;
-	fs.params[0] = "intx=1";
+	fs.spec.regions[2].bus = TRAP_PIO;
+	fs.spec.params[0] = "intx=1";
 	CHECK(fakehost_create(&fh, &dev, &virtio_rng_class, &fs.spec, -1, -1) == -EINVAL,
 	      "a PIO region: -EINVAL");
 	CHECK(dev.priv == NULL, "nothing left allocated");
