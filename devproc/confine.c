@@ -1,9 +1,11 @@
 /* vmm-devproc's side of the sandbox: which fds stay, and where reports go. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "devproc.h"
 #include "log.h"
@@ -26,7 +28,7 @@ static void keep_add(int *keep, unsigned *n, int fd)
 		keep[(*n)++] = fd;
 }
 
-/* stderr, the control socket, the epoll fd and every fd the monitor handed over. */
+/* stderr (now /dev/null), the control socket, the epoll fd and every fd the monitor handed over. */
 static unsigned confine_keep(const struct devproc *dp, int *keep)
 {
 	unsigned n = 0;
@@ -73,6 +75,22 @@ static void confine_log(struct devproc *dp, int lvl, const char *fmt, ...)
 		vmm_log(lvl, dp->name, "%s", msg);
 }
 
+/*
+ * From here on the device reaches the user only through Log messages,
+ * which the monitor checks and rate-limits: its own stderr, inherited from
+ * the monitor and so often the user's terminal, becomes /dev/null (opened
+ * now, while the file system is still there).
+ */
+static int confine_stderr(void)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int err = null < 0 || dup2(null, STDERR_FILENO) < 0 ? -errno : 0;
+
+	if (null >= 0)
+		close(null);
+	return err;
+}
+
 int devproc_confine(struct devproc *dp)
 {
 	const char *klass = dp->setup_msg->setup->spec->klass;
@@ -81,8 +99,12 @@ int devproc_confine(struct devproc *dp)
 				      .report = confine_report, .start_threads = confine_start,
 				      .threads = dp->dev.threads, .opaque = dp };
 	struct sandbox_result res;
-	int keep[KEEP_MAX], err;
+	int keep[KEEP_MAX], err = confine_stderr();
 
+	if (err) {
+		confine_log(dp, LOG_ERR, "cannot point stderr at /dev/null: %s", strerror(-err));
+		return err;
+	}
 	if (cfg.mode == SANDBOX_OFF)
 		return confine_start(dp);
 	if (!cfg.profile) {

@@ -218,7 +218,11 @@ case_class_least_privilege() {
 	run_attempt serial event-poweroff --kernel "$(guest hello.elf)"
 	expect_status 1 "the device failed; the monitor itself exits"
 	expect_err "device serial0 \\(class serial, pid [0-9]+\\) posted event 2, which its class does not; killed"
-	ok "serial maps no guest RAM, virtio-rng does; serial posting poweroff is killed, the VM fails"
+	run_attempt serial stderr --kernel "$(guest hello.elf)"
+	expect_pass hello
+	expect_err "test attempt stderr returned 29 \\(success\\)"
+	! grep -aq "forged line" "$ERR" || fail "a device's own stderr reached the user"
+	ok "serial maps no guest RAM, virtio-rng does; serial posting poweroff is killed, the VM fails; a device's stderr reaches nobody"
 }
 
 # Log mode lets the attempt through (reported, named) and the guest goes on;
