@@ -1,8 +1,11 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include "util.h"
 
 static _Atomic int log_level = LOG_INFO;
 static const char *log_program = "vmm";
@@ -44,4 +47,38 @@ void vmm_log(enum log_level lvl, const char *prefix, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmm_vlog(lvl, prefix, fmt, ap);
 	va_end(ap);
+}
+
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;	/* every budget: rare */
+
+unsigned log_budget_flush(struct log_budget *b)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&budget_lock);
+	n = b->dropped;
+	b->dropped = 0;
+	pthread_mutex_unlock(&budget_lock);
+	return n;
+}
+
+bool log_budget_take(struct log_budget *b, unsigned per_sec, unsigned *dropped)
+{
+	uint64_t now = now_ns();
+	bool ok;
+
+	pthread_mutex_lock(&budget_lock);
+	*dropped = 0;
+	if (now - b->window_ns >= 1000000000ull) {
+		*dropped = b->dropped;
+		b->window_ns = now;
+		b->used = b->dropped = 0;
+	}
+	ok = b->used < per_sec;
+	if (ok)
+		b->used++;
+	else
+		b->dropped++;
+	pthread_mutex_unlock(&budget_lock);
+	return ok;
 }

@@ -8,6 +8,8 @@
 #define VMM_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -27,6 +29,27 @@ void log_set_level(enum log_level lvl);
 
 /* Set PROGRAM ("vmm-monitor"; default "vmm"). Call once, before any thread starts. */
 void log_set_program(const char *name);
+
+/*
+ * A budget of log lines per second for one source the user does not
+ * control (a device, a guest's register writes). Zero-initialised; safe
+ * from any thread.
+ */
+struct log_budget {
+	uint64_t window_ns;	/* start of the current second */
+	unsigned used;		/* lines taken in it */
+	unsigned dropped;	/* lines refused in it */
+};
+
+/*
+ * Whether one more line may be written now: at most per_sec a second.
+ * *dropped gets how many lines the previous second refused when this call
+ * begins a new second (say so first), else 0.
+ */
+bool log_budget_take(struct log_budget *b, unsigned per_sec, unsigned *dropped);
+
+/* The lines refused in the current second, not yet said; the count restarts. */
+unsigned log_budget_flush(struct log_budget *b);
 
 #define log_err(...)   vmm_log(LOG_ERR, NULL, __VA_ARGS__)
 #define log_warn(...)  vmm_log(LOG_WARN, NULL, __VA_ARGS__)

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "device.h"
 #include "gmem.h"
+#include "log.h"
 #include "ring.h"
 
 struct devproc {
@@ -42,8 +43,7 @@ struct devproc {
 	bool created;			/* dev.ops->create succeeded */
 	bool stop;			/* Shutdown received or the monitor left */
 	uint64_t traps, sleeps;		/* for Stats */
-	uint64_t log_window_ns;		/* log rate limit: window start */
-	unsigned log_count;		/* lines sent in the window */
+	struct log_budget log_budget;	/* Log messages it sends */
 	unsigned sandbox;		/* enum sandbox_mode, from Setup */
 #ifdef VMM_TEST_HOOKS
 	int test_memfd;			/* test builds: guest RAM kept for an ftruncate attempt */

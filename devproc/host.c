@@ -72,15 +72,17 @@ static void dp_send_log(struct devproc *dp, int lvl, const char *msg)
 static void dp_log(struct device_host *h, int lvl, const char *id, const char *msg)
 {
 	struct devproc *dp = host_dp(h);
-	uint64_t now = now_ns();
+	unsigned dropped;
+	bool ok = log_budget_take(&dp->log_budget, LOG_LINES_PER_SEC, &dropped);
 
-	if (now - dp->log_window_ns > 1000000000ull) {
-		if (dp->log_count > LOG_LINES_PER_SEC)
-			dp_send_log(dp, LOG_WARN, "log lines dropped (rate limit)");
-		dp->log_window_ns = now;
-		dp->log_count = 0;
+	(void)id;
+	if (dropped) {
+		char note[64];
+
+		snprintf(note, sizeof(note), "%u log lines dropped (rate limit)", dropped);
+		dp_send_log(dp, LOG_WARN, note);
 	}
-	if (++dp->log_count <= LOG_LINES_PER_SEC)
+	if (ok)
 		dp_send_log(dp, lvl, msg);
 }
 

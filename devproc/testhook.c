@@ -57,6 +57,13 @@ static long attempt(struct devproc *dp, const char *what)
 		return dp->host.mem_ptr(&dp->host, 0, 1) != NULL;
 	if (strcmp(what, "stderr") == 0)	/* an escape sequence and a forged line */
 		return write(STDERR_FILENO, forged, sizeof(forged) - 1);
+	if (strcmp(what, "log-flood") == 0) {	/* past the device's own limit, as an attacker */
+		long sent = 0;
+
+		for (int i = 0; i < 1000; i++)
+			sent += control_send_log(dp->sock, LOG_WARN, "flood line") == 0;
+		return sent;
+	}
 	if (strcmp(what, "event-poweroff") == 0)
 		return dp->host.event(&dp->host, DEV_EVENT_POWEROFF);
 	if (pid < 0) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "log.h"
 #include "ring.h"
 #include "vdev.h"
 
@@ -41,7 +42,10 @@ struct process_dev {
 	bool shutting_down;		/* we asked it to exit: no report */
 	unsigned sandbox;		/* enum sandbox_mode it was started with */
 	char violation[96];		/* strict: the syscall it was stopped for */
+	struct log_budget log_budget;	/* its Log messages (process_log) */
 };
+
+#define PROCESS_LOG_PER_SEC 50	/* a device's log lines the user sees per second */
 
 /* host_process_spawn.c: make its ring and fds, start it, send its Setup. Logged. */
 int process_spawn(struct process_dev *d, const struct machine_dev *md,

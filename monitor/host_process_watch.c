@@ -128,6 +128,22 @@ static void process_violation(struct process_dev *d, const Violation *v)
 	snprintf(d->violation, sizeof(d->violation), "forbidden syscall %s (%u)", name, v->nr);
 }
 
+/*
+ * A device's log line (checked printable): at most PROCESS_LOG_PER_SEC
+ * a second reach the user, whatever the device's own limit says.
+ */
+static void process_log(struct process_dev *d, const Log *log)
+{
+	unsigned dropped;
+	bool ok = log_budget_take(&d->log_budget, PROCESS_LOG_PER_SEC, &dropped);
+
+	if (dropped)
+		vmm_log(LOG_WARN, d->vdev->id, "%u log lines dropped (more than %u a second)",
+			dropped, PROCESS_LOG_PER_SEC);
+	if (ok)
+		vmm_log((enum log_level)log->level, d->vdev->id, "%s", log->text);
+}
+
 static void process_message(struct process_dev *d, const ControlMsg *m)
 {
 	switch (m->body_case) {
@@ -144,7 +160,7 @@ static void process_message(struct process_dev *d, const ControlMsg *m)
 		}
 		break;
 	case CONTROL_MSG__BODY_LOG:
-		vmm_log((enum log_level)m->log->level, d->vdev->id, "%s", m->log->text);
+		process_log(d, m->log);
 		break;
 	case CONTROL_MSG__BODY_VIOLATION:
 		process_violation(d, m->violation);

@@ -1,6 +1,7 @@
 #include "vpci.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,27 @@
 #define VIRTIO_SUBSYS_ID 0x0040
 
 /* ---- Config space ---- */
+
+#define VPCI_WARN_PER_SEC 10	/* guest-driven warnings of one function */
+
+/* A warning the guest's config writes caused: rate-limited per function. */
+static void vpci_warn(struct vpci *vp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void vpci_warn(struct vpci *vp, const char *fmt, ...)
+{
+	unsigned dropped;
+	bool ok = log_budget_take(&vp->warn_budget, VPCI_WARN_PER_SEC, &dropped);
+	va_list ap;
+
+	if (dropped)
+		vmm_log(LOG_WARN, vp->id, "%u warnings dropped (more than %u a second)", dropped,
+			VPCI_WARN_PER_SEC);
+	if (!ok)
+		return;
+	va_start(ap, fmt);
+	vmm_vlog(LOG_WARN, vp->id, fmt, ap);
+	va_end(ap);
+}
 
 static void cap_virtio(struct pci_func *f, unsigned at, unsigned next, unsigned len,
 		       uint8_t type, uint32_t offset)
@@ -99,7 +121,7 @@ static void vector_apply(struct vpci *vp, unsigned v)
 			vp->irqfd_on[v] = on;
 	}
 	if (err)
-		log_warn("%s: MSI-X vector %u: %s", vp->id, v, strerror(-err));
+		vpci_warn(vp, "MSI-X vector %u: %s", v, strerror(-err));
 }
 
 static void vectors_apply(struct vpci *vp)
@@ -149,7 +171,7 @@ static void intx_apply(struct vpci *vp)
 	if (!on)
 		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
 	if (ioctl(vp->vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		log_warn("%s: INTx on GSI %u: %s", vp->id, vp->intx_gsi, strerror(errno));
+		vpci_warn(vp, "INTx on GSI %u: %s", vp->intx_gsi, strerror(errno));
 	else
 		vp->intx_on = on;
 }
@@ -195,34 +217,39 @@ static void bar0_unmap(struct vpci *vp)
 	vp->bar0 = PCI_BAR_NONE;
 }
 
-/* Map BAR0 at addr; a failure (an address the guest made collide) is logged. */
+/*
+ * Map BAR0 at addr; a failure (an address the guest made collide) is
+ * logged and undoes exactly what this call set up: the regions already
+ * there belong to someone else and stay.
+ */
 static void bar0_map(struct vpci *vp, uint64_t addr)
 {
+	unsigned nreg = 0, nq = 0;
 	int err = 0;
 
-	for (unsigned r = 0; r < VIRTIO_PCI_NREGIONS && !err; r++) {
-		struct trap_region tr = { .base = addr + r * VIRTIO_PCI_REGION_SIZE,
+	for (; nreg < VIRTIO_PCI_NREGIONS; nreg++) {
+		struct trap_region tr = { .base = addr + nreg * VIRTIO_PCI_REGION_SIZE,
 					  .size = VIRTIO_PCI_REGION_SIZE, .bus = TRAP_MMIO,
-					  .region = (uint8_t)r, .name = vp->id,
+					  .region = (uint8_t)nreg, .name = vp->id,
 					  .fn = vp->bar0_fn, .opaque = vp->bar0_opaque,
-					  .served = vp->bar0_served ? &vp->bar0_served[r] : NULL };
+					  .served = vp->bar0_served ? &vp->bar0_served[nreg] : NULL };
 
-		err = trapbus_register(&vp->vm->bus, &tr);
-		if (err)
-			for (unsigned k = 0; k < r; k++)
-				trapbus_unregister(&vp->vm->bus, TRAP_MMIO,
-						   addr + k * VIRTIO_PCI_REGION_SIZE);
+		if ((err = trapbus_register(&vp->vm->bus, &tr)))
+			break;
 	}
-	for (unsigned q = 0; q < vp->nqueues && !err; q++)
-		err = ioeventfd_set(vp, q, addr, true);
-	if (err) {
-		log_warn("%s: BAR0 at 0x%llx: %s; not mapped", vp->id, (unsigned long long)addr,
-			 strerror(-err));
+	for (; !err && nq < vp->nqueues; nq++)
+		if ((err = ioeventfd_set(vp, nq, addr, true)))
+			break;
+	if (!err) {
 		vp->bar0 = addr;
-		bar0_unmap(vp);
 		return;
 	}
-	vp->bar0 = addr;
+	vpci_warn(vp, "BAR0 at 0x%llx: %s; not mapped", (unsigned long long)addr, strerror(-err));
+	while (nq--)
+		ioeventfd_set(vp, nq, addr, false);
+	while (nreg--)
+		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, addr + nreg * VIRTIO_PCI_REGION_SIZE);
+	vp->bar0 = PCI_BAR_NONE;
 }
 
 static void msix_bar_move(struct vpci *vp, uint64_t addr)
@@ -236,8 +263,8 @@ static void msix_bar_move(struct vpci *vp, uint64_t addr)
 	if (addr == PCI_BAR_NONE)
 		return;
 	if (trapbus_register(&vp->vm->bus, &tr))
-		log_warn("%s: MSI-X BAR at 0x%llx collides; not mapped", vp->id,
-			 (unsigned long long)addr);
+		vpci_warn(vp, "MSI-X BAR at 0x%llx collides; not mapped",
+			  (unsigned long long)addr);
 	else
 		vp->bar_msix = addr;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "device_abi.h"
+#include "log.h"
 #include "pci.h"
 #include "trapbus.h"
 
@@ -35,6 +36,7 @@ struct vpci {
 	unsigned nqueues;
 	unsigned nvectors;
 	pthread_mutex_t lock;		/* MSI-X state */
+	struct log_budget warn_budget;	/* guest-driven warnings (vpci_warn) */
 	struct vpci_msix_entry msix[DEVICE_MAX_VECTORS];
 	uint32_t gsi[DEVICE_MAX_VECTORS];
 	int irqfd[DEVICE_MAX_VECTORS];	/* the device's interrupt lines */

@@ -235,12 +235,27 @@ static void reprobe(unsigned bar0, uint64_t home)
 	others_alive("BAR0 reassignment");
 }
 
+/*
+ * The last MSI-X table entry's message address and vector control, ORed:
+ * never 0 while the table is served (an entry is either masked or has an
+ * address), 0 once nothing answers there (unclaimed MMIO reads as zeros).
+ */
+static uint32_t msix_signature(const struct vio_dev *vd)
+{
+	uint64_t e = vd->msix_table + 16ull * (vd->msix_n - 1);
+
+	return vd->msix_cap ? mmio_read32(e + 0) | mmio_read32(e + 12) : 0;
+}
+
 /* Move BAR `bar` to bogus places and back; the device must work after. */
 static void bogus_bars(void)
 {
 	struct vio_dev *vd = blk.vd;
 	unsigned bar0 = 6, msix_bar = 6, i;
 	uint64_t home;
+	uint32_t sig = msix_signature(vd), rng_sig = have_rng ? msix_signature(&rng) : 0;
+	unsigned rng_msix = have_rng && rng.msix_cap ?
+		pci_cfg_read32(rng.bus, rng.dev, rng.fn, rng.msix_cap + 4) & 7 : 6;
 
 	for (i = 0; i < 6; i++)
 		if (vd->bar[i] && vd->common >= vd->bar[i] && vd->common < vd->bar[i] + 0x100000)
@@ -256,12 +271,25 @@ static void bogus_bars(void)
 		(void)mmio_read8(vd->bar[msix_bar] + 0x14);
 		mmio_write32(vd->bar[msix_bar] + 0x3000, 0);
 	}
+	if (rng_msix < 6) {	/* onto another function's MSI-X BAR: that one must stay served */
+		vio_bar_set(vd, bar0, rng.bar[rng_msix]);
+		t_info("BAR%u moved onto %s's MSI-X BAR at 0x%lx", bar0, vio_name(&rng),
+		       rng.bar[rng_msix]);
+	}
 	vio_bar_set(vd, bar0, 0);
 	t_info("BAR%u moved to 0", bar0);
 	vio_bar_set(vd, bar0, 0xfffffffffffff000ull);
 	t_info("BAR%u set to all ones", bar0);
 	vio_bar_set(vd, bar0, home);
 	t_info("BAR%u back at 0x%lx", bar0, home);
+	if (vd->msix_cap)
+		t_expect(sig && msix_signature(vd) == sig,
+			 "the MSI-X table still answers after BAR0 collided with it (0x%x, was 0x%x)",
+			 msix_signature(vd), sig);
+	if (rng_msix < 6)
+		t_expect(rng_sig && msix_signature(&rng) == rng_sig,
+			 "%s's MSI-X table still answers after BAR0 collided with it (0x%x, was 0x%x)",
+			 vio_name(&rng), msix_signature(&rng), rng_sig);
 	others_alive("bogus BAR writes");
 	recover("bogus BAR writes");
 	reprobe(bar0, home);

@@ -215,6 +215,11 @@ case_class_least_privilege() {
 	run_attempt virtio-rng guest-ram --kernel "$(guest hello.elf)"
 	expect_pass hello
 	expect_err "test attempt guest-ram returned 1 \\(success\\)"
+	run_attempt serial log-flood --kernel "$(guest hello.elf)"
+	expect_pass hello
+	n=$(grep -ac "flood line" "$ERR")
+	[ "$n" -ge 1 ] && [ "$n" -le 100 ] || fail "$n of 1000 flooded log lines reached the user"
+	expect_err "serial0\\]: [0-9]+ log lines dropped \\(more than 50 a second\\)"
 	run_attempt serial event-poweroff --kernel "$(guest hello.elf)"
 	expect_status 1 "the device failed; the monitor itself exits"
 	expect_err "device serial0 \\(class serial, pid [0-9]+\\) posted event 2, which its class does not; killed"
