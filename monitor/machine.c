@@ -35,10 +35,10 @@ static const struct x86_place {
 
 void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
 {
-	size_t n = strlen(md->klass);
-	bool digit = n && md->klass[n - 1] >= '0' && md->klass[n - 1] <= '9';
+	size_t n = strlen(md->spec.klass);
+	bool digit = n && md->spec.klass[n - 1] >= '0' && md->spec.klass[n - 1] <= '9';
 
-	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->klass, md->instance);
+	snprintf(buf, len, digit ? "%s-%u" : "%s%u", md->spec.klass, md->spec.instance);
 }
 
 /* A device of a built-in class; NULL when the machine is full. */
@@ -50,12 +50,12 @@ static struct machine_dev *machine_add(struct machine *m, const char *klass)
 	if (m->ndevs >= MACHINE_MAX_DEVS || !device_class_find(klass))
 		return NULL;
 	for (unsigned i = 0; i < m->ndevs; i++)
-		instance += strcmp(m->dev[i].klass, klass) == 0;
+		instance += strcmp(m->dev[i].spec.klass, klass) == 0;
 	md = &m->dev[m->ndevs++];
 	memset(md, 0, sizeof(*md));
-	md->klass = klass;
+	md->spec.klass = klass;
 	md->cls = device_class_find(klass);
-	md->instance = instance;
+	md->spec.instance = instance;
 	return md;
 }
 
@@ -66,13 +66,13 @@ static int machine_fixed(struct machine *m, const struct x86_place *p)
 
 	if (!md)
 		return -E2BIG;
-	md->nregions = md->cls->nregions;
-	for (unsigned r = 0; r < md->nregions; r++)
-		md->regions[r] = (struct device_region){
+	md->spec.nregions = md->cls->nregions;
+	for (unsigned r = 0; r < md->spec.nregions; r++)
+		md->spec.regions[r] = (struct device_region){
 			.bus = md->cls->regions[r].bus, .addr = p->base[r],
 			.size = md->cls->regions[r].size, .sync = md->cls->regions[r].sync };
-	md->nirqs = p->nirqs;
-	memcpy(md->irqs, p->irqs, sizeof(md->irqs));
+	md->spec.nirqs = p->nirqs;
+	memcpy(md->spec.irqs, p->irqs, sizeof(md->spec.irqs));
 	return 0;
 }
 
@@ -81,11 +81,11 @@ static void machine_param(struct machine *m, struct machine_dev *md, const char 
 {
 	char *buf;
 
-	if (md->nparams >= MACHINE_MAX_PARAMS)
+	if (md->spec.nparams >= MACHINE_MAX_PARAMS)
 		return;	/* the callers below never add that many */
-	buf = m->param_buf[md - m->dev][md->nparams];
+	buf = m->param_buf[md - m->dev][md->spec.nparams];
 	snprintf(buf, sizeof(m->param_buf[0][0]), fmt, value);
-	md->params[md->nparams++] = buf;
+	md->spec.params[md->spec.nparams++] = buf;
 }
 
 /* Open a backend file; one line on stderr if that fails. */
@@ -198,19 +198,9 @@ void machine_release(struct machine *m)
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 			struct machine_spec *out)
 {
-	struct device_spec *s = &out->spec;
-
 	memset(out, 0, sizeof(*out));
-	s->klass = md->klass;
-	s->instance = md->instance;
-	s->nregions = md->nregions;
-	memcpy(s->regions, md->regions, sizeof(s->regions));
-	s->nirqs = md->nirqs;
-	memcpy(s->irqs, md->irqs, sizeof(s->irqs));
-	s->nparams = md->nparams;
-	for (unsigned i = 0; i < md->nparams; i++)
-		s->params[i] = md->params[i];
-	s->mem_size = mem_size;
+	out->spec = md->spec;
+	out->spec.mem_size = mem_size;
 }
 
 void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t *gsis,

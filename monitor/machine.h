@@ -19,16 +19,13 @@
 #define MACHINE_MAX_PARAMS (DEVICE_MAX_PARAMS - 1)	/* one left for vpci's intx= */
 
 struct machine_dev {
-	const char *klass;	/* device class name (cls->name) */
-	/* A virtio class (cls->virtio) gets its regions and lines from vpci. */
 	const struct device_class *cls;
-	unsigned instance;
-	unsigned nregions;
-	struct device_region regions[DEVICE_MAX_REGIONS];
-	unsigned nirqs;
-	uint32_t irqs[DEVICE_MAX_IRQS];	/* GSIs */
-	unsigned nparams;
-	const char *params[MACHINE_MAX_PARAMS];	/* "key=value" for the class */
+	/*
+	 * Its class, instance, regions, lines and params (at most
+	 * MACHINE_MAX_PARAMS); a virtio class (cls->virtio) gets its regions
+	 * and lines from vpci, and every device its RAM size at start.
+	 */
+	struct device_spec spec;
 	unsigned nfds;
 	int fds[DEVICE_MAX_FDS];	/* backend fds (owned by the machine) */
 };

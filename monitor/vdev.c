@@ -62,7 +62,7 @@ static int vdev_create(struct vm *vm, const struct vdev_host *host, struct vdev 
 
 	d->vm = vm;
 	d->host = host;
-	d->klass = md->klass;
+	d->klass = md->spec.klass;
 	d->cls = md->cls;
 	machine_dev_id(md, d->id, sizeof(d->id));
 	machine_spec_build(md, vm->mem.total, &d->spec);
