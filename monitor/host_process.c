@@ -102,6 +102,8 @@ static int process_trap(void *opaque, struct trap *t)
 		return err;	/* 0, or the device's own "not mine" */
 	if (!t->is_write)
 		trap_set_value(t, ~0ULL);
+	if (err == -EPIPE && atomic_load(&v->vm->stopping))
+		return 0;	/* released by process_quiesce: nothing to report */
 	if (err != -ETIMEDOUT)
 		snprintf(why, sizeof(why), "%s", err == -EPIPE ? "is dead"
 					       : "broke its ring; killed");
@@ -130,6 +132,20 @@ static int process_create(struct vdev *v, const struct machine_dev *md,
 	return err;
 }
 
+/* Every waiting vCPU returns: the devices count as dead to them from now on. */
+static void process_quiesce(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct process_dev *d = vm->devs[i].impl;
+
+		if (!d)
+			continue;
+		atomic_store(&d->dead, true);
+		if (d->ring)
+			ring_wake_all(d->ring, vm->ncpus);
+	}
+}
+
 static void process_release_dev(struct vdev *v)
 {
 	struct process_dev *d = v->impl;
@@ -152,6 +168,7 @@ const struct vdev_host vdev_host_process = {
 	.ready = process_wait_ready,
 	.pollfds = process_pollfds,
 	.handle = process_handle,
+	.quiesce = process_quiesce,
 	.stop = process_stop_all,
 	.release = process_release_dev,
 };

@@ -232,6 +232,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 	}
 	while (control_poll(&vm, &con, wake_fd))
 		;
+	vdevs_quiesce(&vm);
 	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {
 		vdevs_abandon(&vm);
 		console_restore_terminal();

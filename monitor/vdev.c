@@ -101,6 +101,12 @@ void vdevs_stop(struct vm *vm, unsigned timeout_ms)
 	vdevs_release(vm);
 }
 
+void vdevs_quiesce(struct vm *vm)
+{
+	if (vm->ndevs && vm->devs[0].host->quiesce)
+		vm->devs[0].host->quiesce(vm);
+}
+
 void vdevs_abandon(struct vm *vm)
 {
 	if (vm->ndevs && vm->devs[0].host->stop)

@@ -75,6 +75,12 @@ struct vdev_host {
 	 */
 	unsigned (*pollfds)(struct vdev *d, struct pollfd *pfds, uint16_t *codes, unsigned max);
 	void (*handle)(struct vdev *d, uint16_t code, short revents);
+	/*
+	 * The VM is stopping: end every vCPU's wait for an answer now (reads
+	 * get all-ones; nothing is reported). Before the vCPUs are stopped.
+	 * May be NULL (a host whose traps never wait).
+	 */
+	void (*quiesce)(struct vm *vm);
 	/* Stop every model of vm within timeout_ms (vCPUs stopped). May be NULL. */
 	void (*stop)(struct vm *vm, unsigned timeout_ms);
 	/* Free d->impl and what it holds; d's regions are already off the bus. */
@@ -96,6 +102,9 @@ int vdevs_start(struct vm *vm, const struct vdev_host *host, const struct machin
  * their trap counts, take their regions off the bus and free them.
  */
 void vdevs_stop(struct vm *vm, unsigned timeout_ms);
+
+/* The VM is stopping: no vCPU waits on a device any more (see quiesce). */
+void vdevs_quiesce(struct vm *vm);
 
 /*
  * A vCPU would not stop: end the models (device processes are killed)

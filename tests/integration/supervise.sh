@@ -79,6 +79,29 @@ case_deadline() {
 	ok "a stopped device is killed at the deadline, status 1"
 }
 
+# Stopping the VM while a vCPU waits on a device that does not answer (here
+# stopped, with a 30 s deadline): the wait ends at once, the vCPUs stop, the
+# monitor shuts down in order (no "did not stop" vCPU, no device report) and
+# exits 1 for the signal, well inside the deadline.
+case_stop_while_waiting() {
+	local pid t0 t1
+	start_uart_guest --device-timeout-ms 30000
+	pid=$(device_pid serial0)
+	[ -n "$pid" ] || fail "no device process for serial0"
+	kill -STOP "$pid"
+	sleep 0.5
+	t0=$(date +%s%N)
+	kill -TERM "$MON_PID"
+	wait_monitor
+	t1=$(date +%s%N)
+	expect_status 1 "stopped by SIGTERM"
+	! grep -aq "did not stop" "$ERR" || fail "a vCPU did not stop: $(grep -a "did not stop" "$ERR")"
+	! grep -aq "device serial0 (class" "$ERR" || fail "serial0 was reported: $(grep -a "device serial0" "$ERR")"
+	[ $(( (t1 - t0) / 1000000 )) -lt 1500 ] || fail "the monitor took $(( (t1 - t0) / 1000000 )) ms to stop"
+	expect_no_devices_left
+	ok "SIGTERM while a vCPU waits on a stopped device: $(( (t1 - t0) / 1000000 )) ms to an orderly exit"
+}
+
 # A device the host keeps from running is slow, not broken: serial0 pinned
 # to CPU 1 under a real-time hog for 2 s (the kernel's RT throttling lets it
 # run ~5% of each second, so reads wait up to ~1 s against a 100 ms deadline).
