@@ -82,7 +82,8 @@ case_deadline() {
 # Stopping the VM while a vCPU waits on a device that does not answer (here
 # stopped, with a 30 s deadline): the wait ends at once, the vCPUs stop, the
 # monitor shuts down in order (no "did not stop" vCPU, no device report) and
-# exits 1 for the signal, well inside the deadline.
+# exits 1 for the signal, well inside the deadline (the 1 s it gives a device
+# to exit, then SIGKILL, is most of it).
 case_stop_while_waiting() {
 	local pid t0 t1
 	start_uart_guest --device-timeout-ms 30000
@@ -97,7 +98,7 @@ case_stop_while_waiting() {
 	expect_status 1 "stopped by SIGTERM"
 	! grep -aq "did not stop" "$ERR" || fail "a vCPU did not stop: $(grep -a "did not stop" "$ERR")"
 	! grep -aq "device serial0 (class" "$ERR" || fail "serial0 was reported: $(grep -a "device serial0" "$ERR")"
-	[ $(( (t1 - t0) / 1000000 )) -lt 1500 ] || fail "the monitor took $(( (t1 - t0) / 1000000 )) ms to stop"
+	[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "the monitor took $(( (t1 - t0) / 1000000 )) ms to stop"
 	expect_no_devices_left
 	ok "SIGTERM while a vCPU waits on a stopped device: $(( (t1 - t0) / 1000000 )) ms to an orderly exit"
 }
