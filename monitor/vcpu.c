@@ -53,17 +53,28 @@ static const char *exit_reason_name(uint32_t r)
 	return "unknown exit";
 }
 
-/* Stop the VM as failed, naming the vCPU, what happened and the guest RIP. */
+#define RESET_RIP 0xfff0	/* a vCPU's RIP after INIT (CS base 0xffff0000) */
+
+/*
+ * Stop the VM as failed, naming the vCPU, what happened and the guest RIP.
+ * On AMD, KVM INITs a vCPU before it reports KVM_EXIT_SHUTDOWN (the VMCB is
+ * undefined after a shutdown intercept), so a shutdown's RIP there is the
+ * reset vector, not where the guest faulted: said so rather than misread.
+ */
 static void vcpu_fail(struct vcpu *v, const char *what)
 {
+	bool reset = v->run->exit_reason == KVM_EXIT_SHUTDOWN;
 	struct kvm_regs regs;
-	char msg[256];
+	char msg[320];
 
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
 		snprintf(msg, sizeof(msg), "vCPU %u: %s (RIP unknown)", v->index, what);
 	else
-		snprintf(msg, sizeof(msg), "vCPU %u: %s at RIP 0x%llx", v->index, what,
-			 (unsigned long long)regs.rip);
+		snprintf(msg, sizeof(msg), "vCPU %u: %s at RIP 0x%llx%s", v->index, what,
+			 (unsigned long long)regs.rip,
+			 reset && regs.rip == RESET_RIP ? " (the reset vector: KVM reset the vCPU "
+			 "before it reported the shutdown, as it does on AMD; where the guest "
+			 "faulted is not known)" : "");
 	vm_request_stop(v->vm, VM_EXIT_FAILED, msg);
 }
 
