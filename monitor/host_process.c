@@ -149,13 +149,10 @@ static void process_quiesce(struct vm *vm)
 static void process_release_dev(struct vdev *v)
 {
 	struct process_dev *d = v->impl;
-	unsigned dropped;
 
 	if (!d)
 		return;
-	if ((dropped = log_budget_flush(&d->log_budget)))
-		vmm_log(LOG_WARN, v->id, "%u log lines dropped (more than %u a second)", dropped,
-			PROCESS_LOG_PER_SEC);
+	process_log_dropped(d, log_budget_flush(&d->log_budget));
 	process_release(d);
 	free(d);
 	v->impl = NULL;

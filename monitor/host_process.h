@@ -64,6 +64,9 @@ void process_describe(const struct process_dev *d, const char *why, char *msg, s
  */
 void process_fail(struct process_dev *d, const char *why);
 
+/* host_process_watch.c: say that n of its log lines were dropped (n 0: nothing). */
+void process_log_dropped(const struct process_dev *d, unsigned n);
+
 /* host_process_watch.c: SIGKILL it if it still runs. */
 void process_kill(struct process_dev *d);
 

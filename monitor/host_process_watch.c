@@ -35,7 +35,7 @@ void process_kill(struct process_dev *d)
 
 void process_describe(const struct process_dev *d, const char *why, char *msg, size_t len)
 {
-	snprintf(msg, len, "device %s (class %s, pid %d) %s", d->vdev->id, d->vdev->klass,
+	snprintf(msg, len, "device %s (class %s, pid %d) %s", d->vdev->id, d->vdev->cls->name,
 		 (int)d->pid, why);
 }
 
@@ -121,11 +121,18 @@ static void process_violation(struct process_dev *d, const Violation *v)
 		snprintf(name, sizeof(name), "syscall %u of arch 0x%x", v->nr, v->arch);
 	if (v->allowed) {
 		log_warn("device %s (class %s, pid %d): sandbox log: syscall %s (%u) is not in "
-			 "its profile; allowed", d->vdev->id, d->vdev->klass, (int)d->pid, name,
+			 "its profile; allowed", d->vdev->id, d->vdev->cls->name, (int)d->pid, name,
 			 v->nr);
 		return;
 	}
 	snprintf(d->violation, sizeof(d->violation), "forbidden syscall %s (%u)", name, v->nr);
+}
+
+void process_log_dropped(const struct process_dev *d, unsigned n)
+{
+	if (n)
+		vmm_log(LOG_WARN, d->vdev->id, "%u log lines dropped (more than %u a second)", n,
+			PROCESS_LOG_PER_SEC);
 }
 
 /*
@@ -137,9 +144,7 @@ static void process_log(struct process_dev *d, const Log *log)
 	unsigned dropped;
 	bool ok = log_budget_take(&d->log_budget, PROCESS_LOG_PER_SEC, &dropped);
 
-	if (dropped)
-		vmm_log(LOG_WARN, d->vdev->id, "%u log lines dropped (more than %u a second)",
-			dropped, PROCESS_LOG_PER_SEC);
+	process_log_dropped(d, dropped);
 	if (ok)
 		vmm_log((enum log_level)log->level, d->vdev->id, "%s", log->text);
 }

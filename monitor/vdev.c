@@ -62,7 +62,6 @@ static int vdev_create(struct vm *vm, const struct vdev_host *host, struct vdev 
 
 	d->vm = vm;
 	d->host = host;
-	d->klass = md->spec.klass;
 	d->cls = md->cls;
 	machine_dev_id(md, d->id, sizeof(d->id));
 	machine_spec_build(md, vm->mem.total, &d->spec);
@@ -122,7 +121,6 @@ int vdevs_start(struct vm *vm, const struct vdev_host *host, const struct machin
 	if (!vm->devs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < m->ndevs && !err; i++) {
-		vm->devs[i].host = host;
 		vm->ndevs = i + 1;
 		err = vdev_create(vm, host, &vm->devs[i], &m->dev[i], cfg);
 	}

@@ -45,8 +45,7 @@ struct vdev {
 	struct vm *vm;
 	const struct vdev_host *host;
 	char id[32];			/* "serial0" */
-	const char *klass;		/* "serial" (cls->name) */
-	const struct device_class *cls;
+	const struct device_class *cls;	/* its class; cls->name is "serial" */
 	struct machine_spec spec;
 	struct vpci *pci;		/* a virtio-pci function: its PCI side, else NULL */
 	unsigned nregistered;		/* regions on the trap bus */
