@@ -94,16 +94,19 @@ static int raw_fallocate(struct blk_backend *be, int mode, const struct blk_io *
 
 /*
  * Zeros that stay allocated. Where ZERO_RANGE is missing (tmpfs), punch and
- * allocate again: the same result in two steps.
+ * allocate again: the same result in two steps. Neither allocating mode
+ * says KEEP_SIZE: the range is inside the image, so the size stays anyway,
+ * and without KEEP_SIZE the kernel holds an allocation to RLIMIT_FSIZE,
+ * which the sandbox sets to the image's size (dev->file_size_max).
  */
 static int raw_zero_range(struct blk_backend *be, const struct blk_io *io)
 {
-	int err = raw_fallocate(be, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, io);
+	int err = raw_fallocate(be, FALLOC_FL_ZERO_RANGE, io);
 
 	if (err != -EOPNOTSUPP || !be->can_discard)
 		return err;
 	err = raw_fallocate(be, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io);
-	return err ? err : raw_fallocate(be, FALLOC_FL_KEEP_SIZE, io);
+	return err ? err : raw_fallocate(be, 0, io);
 }
 
 int blk_backend_do(struct blk_backend *be, const struct blk_io *io)

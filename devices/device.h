@@ -105,6 +105,12 @@ struct device {
 	 */
 	int wake_fd;
 	unsigned threads;	/* how many ops->start starts (set in create) */
+	/*
+	 * A device that writes files (fds[]): no write or allocation it makes
+	 * ever needs to reach this size or beyond (set in create; 0: no bound,
+	 * e.g. an output that grows). The sandbox makes it RLIMIT_FSIZE.
+	 */
+	uint64_t file_size_max;
 	bool needs_reset;	/* the device stopped on bad guest input */
 };
 

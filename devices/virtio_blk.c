@@ -198,6 +198,7 @@ static int vblk_open_backend(struct device *dev, struct vblk *vb)
 		return err;
 	}
 	vb->capacity = vb->be.size / VBLK_SECTOR;
+	dev->file_size_max = vb->be.size;	/* nothing past the image (see vblk_range_ok) */
 	dev->wake_fd = vb->be.notify_fd;
 	dev->threads = vb->native ? 0 : VBLK_THREADS;
 	return 0;

@@ -97,7 +97,8 @@ int devproc_confine(struct devproc *dp)
 	struct sandbox_config cfg = { .mode = (enum sandbox_mode)dp->sandbox,
 				      .profile = sandbox_profile_find(klass),
 				      .report = confine_report, .start_threads = confine_start,
-				      .threads = dp->dev.threads, .opaque = dp };
+				      .threads = dp->dev.threads,
+				      .file_size_max = dp->dev.file_size_max, .opaque = dp };
 	struct sandbox_result res;
 	int keep[KEEP_MAX], err = confine_stderr();
 

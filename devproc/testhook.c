@@ -10,11 +10,16 @@
  *   mmap-exec  an executable mapping         kill      SIGKILL the monitor
  *   ftruncate  shrink the guest RAM memfd to 0 (kept open for this only)
  *
+ * and on the device's first backend fd (virtio-blk: its image), 64 GiB in:
+ *   pwrite-past-end      one byte            fallocate-past-end   1 MiB, mode 0
+ *   fallocate-keep-size  1 MiB, KEEP_SIZE (allocates without growing the file)
+ *
  * kill and ptrace target $VMM_TEST_MONITOR_PID (the monitor's pid on the
  * host: inside its pid namespace the device cannot name it otherwise).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,8 @@
 
 #include "devproc.h"
 #include "log.h"
+
+#define PAST_END ((off_t)64 << 30)	/* past any test's disk image */
 
 static long monitor_pid(void)
 {
@@ -52,6 +59,12 @@ static long attempt(struct devproc *dp, const char *what)
 			    -1, 0) == MAP_FAILED ? -1 : 0;
 	if (strcmp(what, "ftruncate") == 0)
 		return ftruncate(dp->test_memfd, 0);
+	if (strcmp(what, "pwrite-past-end") == 0)
+		return pwrite(dp->dev.fds[0], "x", 1, PAST_END);
+	if (strcmp(what, "fallocate-past-end") == 0)
+		return fallocate(dp->dev.fds[0], 0, PAST_END, 1 << 20);
+	if (strcmp(what, "fallocate-keep-size") == 0)
+		return fallocate(dp->dev.fds[0], FALLOC_FL_KEEP_SIZE, PAST_END, 1 << 20);
 	/* Not syscalls: what a device holds, and what the monitor takes from it. */
 	if (strcmp(what, "guest-ram") == 0)
 		return dp->host.mem_ptr(&dp->host, 0, 1) != NULL;

@@ -143,6 +143,11 @@ struct sandbox_config {
 	 */
 	int (*start_threads)(void *opaque);
 	unsigned threads;		/* RLIMIT_NPROC is 1 + threads, or 0 without */
+	/*
+	 * RLIMIT_FSIZE for a profile that writes_files: files never grow to
+	 * this size (0: as inherited). Without writes_files it is 0.
+	 */
+	uint64_t file_size_max;
 	void *opaque;			/* for report and start_threads */
 };
 

@@ -230,6 +230,30 @@ case_class_least_privilege() {
 	ok "serial maps no guest RAM, virtio-rng does; serial posting poweroff is killed, the VM fails; a device's stderr reaches nobody"
 }
 
+# A compromised virtio-blk process cannot grow its image or allocate past its
+# end: RLIMIT_FSIZE is the image's size, and the only fallocate modes its
+# filter allows are those the kernel holds to that limit (KEEP_SIZE would
+# allocate past the end without growing the file, which FSIZE does not see).
+case_disk_bounds() {
+	local a blocks0 blocks
+	need_kvm
+	need_guest hello.elf
+	truncate -s 1M "$TMP/a.img" || fail "truncate"
+	blocks0=$(stat -c %b "$TMP/a.img")
+	for a in pwrite-past-end fallocate-past-end; do
+		run_attempt virtio-blk "$a" --kernel "$(guest hello.elf)" --disk "path=$TMP/a.img"
+		expect_pass hello
+		expect_err "test attempt $a returned -1 \\(File too large\\)"
+	done
+	run_attempt virtio-blk fallocate-keep-size --kernel "$(guest hello.elf)" --disk "path=$TMP/a.img"
+	expect_status 1 "the device failed; the monitor itself exits"
+	expect_err "device virtio-blk0 \\(class virtio-blk, pid [0-9]+\\) was stopped by its sandbox: forbidden syscall fallocate \\("
+	[ "$(stat -c %s "$TMP/a.img")" = 1048576 ] || fail "the image's size changed: $(stat -c %s "$TMP/a.img")"
+	blocks=$(stat -c %b "$TMP/a.img")
+	[ "$blocks" = "$blocks0" ] || fail "blocks allocated to the image: $blocks0 before, $blocks after"
+	ok "virtio-blk: pwrite and fallocate past the image's end get EFBIG, fallocate KEEP_SIZE stops the device; the image has its size and blocks"
+}
+
 # Log mode lets the attempt through (reported, named) and the guest goes on;
 # the layers under seccomp still hold: the root is empty, the memfd sealed.
 case_log_attempts() {
