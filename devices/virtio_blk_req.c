@@ -148,6 +148,9 @@ static uint8_t vblk_rw(struct vblk_req *req, uint64_t sector, bool wr)
 		return VIRTIO_BLK_S_IOERR;
 	if (!vblk_range_ok(req->vb, sector, len))
 		return VIRTIO_BLK_S_IOERR;
+	/* used.len is 32 bits and counts the status byte too: no READ of 4 GiB or more */
+	if (!wr && len > UINT32_MAX - 1)
+		return VIRTIO_BLK_S_IOERR;
 	if (wr)
 		req->io.iovcnt = vblk_iov_slice(c->iov, c->nout, sizeof(struct vblk_hdr), len, req->data);
 	else

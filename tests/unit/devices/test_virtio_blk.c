@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -36,6 +37,7 @@ enum { S_OK, S_IOERR, S_UNSUPP };
 #define F_V1		(1ull << VIRTIO_F_VERSION_1)
 
 static uint8_t *mem;
+static uint64_t mem_size = MEM_SIZE;
 static struct fakehost fh;
 static struct device dev;
 static struct gvq rq;
@@ -48,7 +50,7 @@ static int blk_new(int fd, const char *p1, const char *p2)
 	struct fakespec fs;
 
 	fakehost_init(&fh);
-	fakehost_set_mem(&fh, mem, MEM_SIZE);
+	fakehost_set_mem(&fh, mem, mem_size);
 	fakespec_init(&fs, "virtio-blk");
 	for (int i = 0; i < 4; i++)
 		fakespec_add_mmio(&fs, BAR0 + 0x1000u * i, 0x1000);
@@ -427,6 +429,52 @@ static void test_parallel(const char *aio)
 	CHECK(dev.priv == NULL, "destroy waits for the requests");
 }
 
+/*
+ * A READ whose buffers add up to 4 GiB or more cannot be answered in
+ * used.len (32 bits, status byte included): it fails, rather than reporting
+ * a length cut to 32 bits. Three 1.5 GiB buffers over the same guest RAM,
+ * an 8 GiB sparse image; nothing is read.
+ */
+static void test_read_over_4g(void)
+{
+	const uint64_t ram = 3ull << 30, part = 3ull << 29;
+	char path[] = "/tmp/test_virtio_blk-XXXXXX";
+	uint8_t *small = mem, *big;
+	uint32_t hdr[4] = { htole32(T_IN), 0, 0, 0 }, id, len = 0;
+	int fd = mkstemp(path);
+
+	big = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	CHECK(fd >= 0 && big != MAP_FAILED && ftruncate(fd, 8ull << 30) == 0,
+	      "a 3 GiB mapping and an 8 GiB sparse image");
+	if (fd < 0 || big == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	unlink(path);
+	mem = big;
+	mem_size = ram;
+	CHECK_EQ(blk_new(fd, NULL, NULL), 0, "create over the big image");
+	blk_init(1);
+	memcpy(mem + HDR, hdr, sizeof(hdr));
+	mem[STATUS] = 0xee;
+	gvq_add(&rq, (struct gbuf[]){ { HDR, 16, false }, { DATA, (uint32_t)part, true },
+				     { DATA, (uint32_t)part, true }, { DATA, (uint32_t)part, true },
+				     { STATUS, 1, true } }, 5);
+	dev.ops->notify(&dev, 0);
+	while (!gvq_get_used(&rq, &id, &len))
+		if (!fakehost_wake(&dev, 300))
+			break;
+	CHECK_EQ(mem[STATUS], S_IOERR, "a 4.5 GiB READ fails");
+	CHECK_EQ(len, 1, "used.len: the status byte only");
+	dev.ops->destroy(&dev);
+	munmap(big, ram);
+	close(fd);
+	mem = small;
+	mem_size = MEM_SIZE;
+}
+
 int main(void)
 {
 	char path[] = "/tmp/test_virtio_blk-XXXXXX";
@@ -445,6 +493,7 @@ int main(void)
 	test_bad_requests();
 	test_intx();
 	test_readonly();
+	test_read_over_4g();
 	test_parallel("aio=threads");
 	test_parallel("aio=native");
 	close(disk);
