@@ -125,10 +125,11 @@ int devproc_confine(struct devproc *dp)
 	}
 	if (res.landlock_abi == 0)
 		confine_log(dp, LOG_WARN, "sandbox: this kernel has no Landlock; every other step holds");
-	confine_log(dp, LOG_DEBUG, "sandbox %s: %u syscalls (profile %s), Landlock ABI %d, uid %d; "
-		    "%llu us (%s %llu us)", sandbox_mode_name(cfg.mode),
-		    sandbox_profile_count(cfg.profile), klass, res.landlock_abi, SANDBOX_UID,
-		    (unsigned long long)res.total_us, res.slowest_step,
-		    (unsigned long long)res.slowest_us);
+	confine_log(dp, LOG_DEBUG, "sandbox %s: %u syscalls (profile %s), Landlock ABI %d, uid %d, "
+		    "address space %llu MiB, data %llu MiB; %llu us (%s %llu us)",
+		    sandbox_mode_name(cfg.mode), sandbox_profile_count(cfg.profile), klass,
+		    res.landlock_abi, SANDBOX_UID, (unsigned long long)(res.as_limit >> 20),
+		    (unsigned long long)(res.data_limit >> 20), (unsigned long long)res.total_us,
+		    res.slowest_step, (unsigned long long)res.slowest_us);
 	return 0;
 }

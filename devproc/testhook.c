@@ -14,6 +14,8 @@
  *   pwrite-past-end      one byte            fallocate-past-end   1 MiB, mode 0
  *   fallocate-keep-size  1 MiB, KEEP_SIZE (allocates without growing the file)
  *
+ * and memory: mmap-1g  1 GiB of anonymous memory    brk-1g  the heap grown by 1 GiB
+ *
  * kill and ptrace target $VMM_TEST_MONITOR_PID (the monitor's pid on the
  * host: inside its pid namespace the device cannot name it otherwise).
  */
@@ -65,6 +67,11 @@ static long attempt(struct devproc *dp, const char *what)
 		return fallocate(dp->dev.fds[0], 0, PAST_END, 1 << 20);
 	if (strcmp(what, "fallocate-keep-size") == 0)
 		return fallocate(dp->dev.fds[0], FALLOC_FL_KEEP_SIZE, PAST_END, 1 << 20);
+	if (strcmp(what, "mmap-1g") == 0)
+		return mmap(NULL, 1ul << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0) == MAP_FAILED ? -1 : 0;
+	if (strcmp(what, "brk-1g") == 0)
+		return sbrk(1l << 30) == (void *)-1 ? -1 : 0;
 	/* Not syscalls: what a device holds, and what the monitor takes from it. */
 	if (strcmp(what, "guest-ram") == 0)
 		return dp->host.mem_ptr(&dp->host, 0, 1) != NULL;

@@ -6,4 +6,5 @@
 
 const struct sandbox_profile sandbox_profile_acpi_pm = {
 	.klass = "acpi_pm",
+	.mem_headroom_mib = 8,
 };

@@ -6,4 +6,5 @@
 
 const struct sandbox_profile sandbox_profile_i8042 = {
 	.klass = "i8042",
+	.mem_headroom_mib = 8,
 };

@@ -15,4 +15,5 @@ const struct sandbox_profile sandbox_profile_rtc = {
 	.klass = "rtc",
 	.rules = rtc_rules,
 	.nrules = sizeof(rtc_rules) / sizeof(rtc_rules[0]),
+	.mem_headroom_mib = 8,
 };

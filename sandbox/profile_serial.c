@@ -10,4 +10,5 @@ const struct sandbox_profile sandbox_profile_serial = {
 	.rules = NULL,
 	.nrules = 0,
 	.writes_files = true,
+	.mem_headroom_mib = 8,
 };

@@ -50,4 +50,5 @@ const struct sandbox_profile sandbox_profile_virtio_blk = {
 	.rules = vblk_rules,
 	.nrules = sizeof(vblk_rules) / sizeof(vblk_rules[0]),
 	.writes_files = true,
+	.mem_headroom_mib = 16,
 };

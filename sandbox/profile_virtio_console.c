@@ -16,4 +16,5 @@ const struct sandbox_profile sandbox_profile_virtio_console = {
 	.rules = vcon_rules,
 	.nrules = sizeof(vcon_rules) / sizeof(vcon_rules[0]),
 	.writes_files = true,
+	.mem_headroom_mib = 8,
 };

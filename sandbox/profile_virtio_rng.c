@@ -12,4 +12,5 @@ const struct sandbox_profile sandbox_profile_virtio_rng = {
 	.klass = "virtio-rng",
 	.rules = vrng_rules,
 	.nrules = sizeof(vrng_rules) / sizeof(vrng_rules[0]),
+	.mem_headroom_mib = 8,
 };

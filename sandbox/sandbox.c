@@ -47,6 +47,8 @@ static int fail(struct sandbox_result *res, int err, const char *fmt, ...)
 
 /* ---- 1. Close every fd not kept ---- */
 
+static int statm_fd = -1;	/* open from step 1 to step_memory */
+
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -70,6 +72,10 @@ static int step_close_fds(const struct sandbox_config *cfg, struct sandbox_resul
 	}
 	if (close_range(lo, ~0u, 0) < 0)
 		return fail(res, -errno, "close_range");
+	/* for step_memory, which runs after /proc is gone (pivot_root) */
+	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (statm_fd < 0)
+		return fail(res, -errno, "open /proc/self/statm");
 	return 0;
 }
 
@@ -374,6 +380,40 @@ struct step {
 	int (*fn)(const struct sandbox_config *cfg, struct sandbox_result *res);
 };
 
+/* ---- 9. Memory: RLIMIT_AS and RLIMIT_DATA ---- */
+
+/*
+ * What the process holds now, its threads running, plus the profile's
+ * headroom: a device that maps or allocates without bound gets ENOMEM
+ * instead of taking the host's memory. statm: pages of the whole address
+ * space and of data + stack (at least RLIMIT_DATA's private writable part).
+ */
+static int step_memory(const struct sandbox_config *cfg, struct sandbox_result *res)
+{
+	const uint64_t room = (uint64_t)cfg->profile->mem_headroom_mib << 20;
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	unsigned long long size, rss, shared, text, lib, data;
+	char buf[128];
+	ssize_t n = pread(statm_fd, buf, sizeof(buf) - 1, 0);
+	int err;
+
+	close(statm_fd);
+	statm_fd = -1;
+	if (n <= 0)
+		return fail(res, n < 0 ? -errno : -EIO, "read /proc/self/statm");
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu %llu %llu %llu %llu", &size, &rss, &shared, &text, &lib,
+		   &data) != 6)
+		return fail(res, -EIO, "/proc/self/statm: \"%.40s\"", buf);
+	res->as_limit = size * page + room;
+	res->data_limit = data * page + room;
+	if ((err = set_limit(RLIMIT_AS, (rlim_t)res->as_limit)))
+		return fail(res, err, "RLIMIT_AS");
+	if ((err = set_limit(RLIMIT_DATA, (rlim_t)res->data_limit)))
+		return fail(res, err, "RLIMIT_DATA");
+	return 0;
+}
+
 static const struct step steps[] = {
 	{ "close fds", step_close_fds },
 	{ "no_new_privs", step_no_new_privs },
@@ -383,6 +423,7 @@ static const struct step steps[] = {
 	{ "rlimits", step_rlimits },
 	{ "capabilities", step_caps },
 	{ "threads", step_threads },
+	{ "memory", step_memory },
 	{ "seccomp", step_seccomp },
 };
 
@@ -436,6 +477,10 @@ int sandbox_enter(const struct sandbox_config *cfg, struct sandbox_result *res)
 	}
 	cur_filter = &filter;
 	err = run_steps(cfg, res);
+	if (statm_fd >= 0) {	/* a step before step_memory failed */
+		close(statm_fd);
+		statm_fd = -1;
+	}
 	cur_filter = NULL;
 	sb_filter_free(&filter);
 	res->total_us = mono_us() - start;

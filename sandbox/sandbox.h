@@ -8,7 +8,10 @@
  * monitor when it clones the process, because unshare(CLONE_NEWPID) only
  * moves children) with the process mapped to uid/gid 65534; pivot_root
  * into an empty read-only tmpfs; Landlock with no file or network access;
- * rlimits; every capability dropped; last, the class's seccomp filter.
+ * rlimits; every capability dropped; the device's threads; the memory
+ * limits (RLIMIT_AS and RLIMIT_DATA: what the process holds once its
+ * threads run, plus the profile's headroom); last, the class's seccomp
+ * filter.
  * Every step either succeeds or makes sandbox_enter fail: no step is
  * skipped silently, the one exception being a kernel without Landlock,
  * which is reported (sandbox_enter's report says so) and not fatal.
@@ -83,6 +86,12 @@ struct sandbox_profile {
 	 * inherited. Every other class gets RLIMIT_FSIZE 0.
 	 */
 	bool writes_files;
+	/*
+	 * RLIMIT_AS and RLIMIT_DATA are what the process has mapped (address
+	 * space; private writable data and stacks) once its threads run, plus
+	 * this many MiB: what the class was measured to grow by, with room.
+	 */
+	unsigned mem_headroom_mib;
 };
 
 /* The base every profile extends, and its size. */
@@ -162,6 +171,7 @@ struct sandbox_result {
 	uint64_t total_us;		/* time all steps took */
 	const char *slowest_step;	/* and the one that took longest */
 	uint64_t slowest_us;
+	uint64_t as_limit, data_limit;	/* bytes: RLIMIT_AS and RLIMIT_DATA set */
 };
 
 /*

@@ -254,6 +254,26 @@ case_disk_bounds() {
 	ok "virtio-blk: pwrite and fallocate past the image's end get EFBIG, fallocate KEEP_SIZE stops the device; the image has its size and blocks"
 }
 
+# A device cannot take the host's memory: RLIMIT_AS and RLIMIT_DATA are what
+# it holds once confined plus a few MiB (its profile's mem_headroom_mib).
+case_memory_limits() {
+	local class a
+	need_kvm
+	need_guest hello.elf
+	truncate -s 1M "$TMP/a.img" || fail "truncate"
+	for class in serial virtio-blk; do
+		for a in mmap-1g brk-1g; do
+			run_attempt "$class" "$a" --kernel "$(guest hello.elf)" --disk "path=$TMP/a.img"
+			expect_pass hello
+			expect_err "test attempt $a returned -1 \\(Cannot allocate memory\\)"
+		done
+	done
+	run_monitor -v --kernel "$(guest hello.elf)" --disk "path=$TMP/a.img"
+	expect_pass hello
+	expect_err "serial0\\]: sandbox strict: .*, address space [0-9]+ MiB, data [0-9]+ MiB;"
+	ok "serial and virtio-blk: 1 GiB by mmap or brk gets ENOMEM, the guest goes on; -v names the limits"
+}
+
 # Log mode lets the attempt through (reported, named) and the guest goes on;
 # the layers under seccomp still hold: the root is empty, the memfd sealed.
 case_log_attempts() {
