@@ -107,6 +107,18 @@ static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *rule, struct
 	for (unsigned a = 0; a < rule->nargs && a < SANDBOX_MAX_ARGS; a++) {
 		const struct sandbox_arg *c = &rule->args[a];
 
+		/*
+		 * (arg & mask) == value can never hold with value bits outside
+		 * mask, but libseccomp compares against value & mask: such a
+		 * typo would allow what the rule's text forbids. Refuse it.
+		 */
+		if (c->value & ~c->mask) {
+			snprintf(res->detail, sizeof(res->detail),
+				 "rule for %s: arg %u value 0x%llx has bits outside mask 0x%llx",
+				 rule->syscall, c->index, (unsigned long long)c->value,
+				 (unsigned long long)c->mask);
+			return -EINVAL;
+		}
 		cmp[a] = c->mask == ~0ull ? SCMP_CMP64(c->index, SCMP_CMP_EQ, c->value)
 					 : SCMP_CMP64(c->index, SCMP_CMP_MASKED_EQ, c->mask, c->value);
 	}
