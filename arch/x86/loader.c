@@ -156,6 +156,12 @@ int x86_bzimage_load(struct x86_setup *s)
 		log_err("kernel: bad bzImage setup header");
 		return -ENOEXEC;
 	}
+	/* the 64-bit entry (load + 0x200) must be one of the bytes loaded */
+	if (s->cfg->kernel_len - off <= BZ_ENTRY64) {
+		log_err("kernel: bzImage's protected-mode part is %zu bytes, too short for its "
+			"64-bit entry at +0x%x", s->cfg->kernel_len - off, BZ_ENTRY64);
+		return -ENOEXEC;
+	}
 	need = s->cfg->kernel_len - off;
 	if (h->init_size > need)
 		need = h->init_size;

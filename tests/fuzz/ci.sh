@@ -11,7 +11,7 @@ SRC=${VMM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 FZ=${VMM_FUZZ_BUILD:-$SRC/build-fuzz}
 SECS=${VMM_FUZZ_CI_SECONDS:-8}
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
-TARGETS="serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console virtqueue ring control"
+TARGETS="serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console virtqueue ring control vpci loader"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmm-fuzz-ci.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT

@@ -13,7 +13,7 @@ CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 JOBS=${VMM_FUZZ_JOBS:-2}
 SECS=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
-TARGETS=${*:-serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console virtqueue ring control}
+TARGETS=${*:-serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console virtqueue ring control vpci loader}
 
 if [ ! -f "$FZ/build.ninja" ]; then
 	CC=clang meson setup "$FZ" "$SRC" -Dfuzz=true >/dev/null || exit 1

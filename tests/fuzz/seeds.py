@@ -13,8 +13,15 @@ enumeration, virtio_pci_modern), are the source. The recording holds the
 trapped accesses only: guest memory is not trapped, so for virtio devices
 the converter moves the rings the guest programs into the harness's small
 RAM and writes a well-formed request per queue after DRIVER_OK (and the
-queue notification the ioeventfd would have carried). Also writes a few
-hand-made seeds for the virtqueue, ring and control targets.
+queue notification the ioeventfd would have carried). The same
+recordings give fuzz-vpci its seeds: the config-space accesses at
+0xCF8/0xCFC (the recorder logs the host bridge's regions like any other)
+and the MSI-X table accesses, in order. Also writes hand-made seeds for the
+virtqueue, ring, control and vpci targets (for vpci: bus 0 as Linux
+enumerates it, sizes every BAR and enables MSI-X, then BAR moves onto
+other functions' BARs, INTx, failing KVM calls), and, without needing
+KVM, fuzz-loader's: every test guest ELF and bzImage in the guests
+directory (a bzImage is made with mkbzimage.py if there is none).
 
 Output: DIR/<target>/<name> (default $VMM_CACHE/fuzz/seeds, VMM_CACHE
 defaulting to ~/.cache/vmm): generated, never committed.
@@ -90,6 +97,7 @@ def run_guests(monitor, guests, rec_dir):
           "--cmdline", "con_wait=2 con_expect=hello-from-the-host"], None),
         ("virtio_hostile", "virtio_hostile.elf", disks, None),
         ("reset", "reset.elf", [], None),
+        ("virtio_intx", "virtio_intx.elf", [], None),
     ]
     recs = []
     for name, elf, args, stdin in runs:
@@ -277,6 +285,212 @@ def handmade(out_dir):
     put("control", "setup", pkt(setup, 6) + pkt(field(5, b"")) + pkt(field(7, b"")))
     put("control", "fds-and-eof", pkt(event, 2) + pkt(b"", 0) + bytes([0x80 | 17]) + struct.pack("<H", 0))
 
+    vpci_handmade(put)
+    return put
+
+
+# --- fuzz-vpci: config space, BARs and MSI-X as the guest drives them ---
+
+VPCI_KINDS = {0x1042: 0, 0x1044: 1, 0x1043: 2}  # fuzz_vpci.c's kinds: blk, rng, console
+VPCI_CAPS = [0x40, 0x50, 0x64, 0x74, 0x84]       # monitor/vpci.c's capability offsets
+VPCI_MSIX = 0x84
+VPCI_MAX_OPS = 4000                              # the target runs at most 4096
+
+
+def vpci_header(kinds):
+    return bytes([len(kinds) - 1, sum(k << (2 * i) for i, k in enumerate(kinds))])
+
+
+def vpci_val(n, write, value):
+    return (value & ((1 << (8 * n)) - 1)).to_bytes(n, "little") if write else b""
+
+
+def vpci_latch(value, read=False):
+    return bytes([8 if read else 0]) + struct.pack("<I", value & 0xffffffff)
+
+
+def vpci_data(off, n, write, value=0):
+    return bytes([1, off, lenc(n) | (4 if write else 0)]) + vpci_val(n, write, value)
+
+
+def vpci_cfg(dev, reg, n, write=False, value=0):
+    return bytes([2, dev, reg, lenc(n) | (4 if write else 0)]) + vpci_val(n, write, value)
+
+
+def vpci_size(dev, bar, flags=3):
+    return bytes([3, dev, bar, flags])
+
+
+def vpci_move(dev, bar, addr):
+    return bytes([4, dev, bar, 0]) + struct.pack("<Q", addr)
+
+
+def vpci_move_onto(dev, bar, fn, msix, page=0):
+    return bytes([4, dev, bar, 1, fn, 1 if msix else 0, page])
+
+
+def vpci_mmio_raw(addr, n, write, value=0):
+    return bytes([5, 0]) + struct.pack("<Q", addr) + bytes([lenc(n) | (4 if write else 0)]) + \
+        vpci_val(n, write, value)
+
+
+def vpci_entry(fn, entry, byte, write=False, value=0):
+    return bytes([5, 2 | fn << 2, entry, byte, lenc(4) | (4 if write else 0)]) + \
+        vpci_val(4, write, value)
+
+
+def vpci_bar0(fn, region, off, n=4, write=False, value=0):
+    return bytes([5, 1 | fn << 2, region]) + struct.pack("<H", off) + \
+        bytes([lenc(n) | (4 if write else 0)]) + vpci_val(n, write, value)
+
+
+def vpci_ctl(dev, msix, value):
+    return bytes([6, dev, 1 if msix else 0]) + struct.pack("<H", value)
+
+
+def vpci_fail(n, which=0):
+    """n: bits 0-1 the calls that fail, bits 2-3 the calls let through first."""
+    return bytes([7, n, which])
+
+
+def vpci_from_recording(path):
+    """The 0xCF8/0xCFC and MSI-X table accesses of one run, in order, or None."""
+    latch, devs, bar2, ops = 0, {}, {}, []
+    for line in open(path, errors="replace"):
+        f = line.split()
+        if len(f) != 11 or f[0] != "T":
+            continue
+        name, bus, region, base = f[1], int(f[2]), int(f[3]), int(f[4], 16)
+        off, n, w, v = int(f[6], 16), int(f[7]), f[8] == "w", int(f[9], 16)
+        if n not in (1, 2, 4, 8):
+            continue
+        if name == "pci-addr":
+            if n == 4 and off == 0:
+                ops.append(vpci_latch(v, read=not w))
+                latch = v & 0x80fffffc if w else latch
+            continue
+        if name == "pci-data":
+            ops.append(vpci_data(off, n, w, v))
+            dev, reg = (latch >> 11) & 31, (latch & 0xfc) + off
+            if latch & 0x80ff0700 != 0x80000000 or n != 4:
+                continue
+            if reg == 0 and not w and v & 0xffff == 0x1af4:
+                devs[dev] = v >> 16
+            if reg == 0x18 and v not in (0xffffffff, 0xfffff000):
+                bar2[dev] = v & ~0xf
+            continue
+        # the MSI-X BAR of a function (not its BAR0, served by the device)
+        if bus == 1 and region == 0 and f[10] == "0" and base in bar2.values():
+            ops.append(vpci_mmio_raw(base + off, n, w, v))
+    slots = sorted(devs)
+    if not ops or not slots or slots != list(range(1, len(slots) + 1)):
+        return None
+    kinds = [VPCI_KINDS.get(devs[s], 3) for s in slots[:4]]
+    return vpci_header(kinds) + b"".join(ops[:VPCI_MAX_OPS])
+
+
+def vpci_linux_function(dev, fn, nvec):
+    """One function as Linux probes it: ids, every BAR sized, caps, MSI-X on."""
+    out = vpci_cfg(dev, 0x0e, 1) + vpci_cfg(dev, 0x08, 4) + vpci_cfg(dev, 0x2c, 4)
+    for bar in range(6):
+        out += vpci_size(dev, bar)          # decoding off, ~0, read, restore, decoding on
+    out += vpci_cfg(dev, 0x06, 2) + vpci_cfg(dev, 0x34, 1)
+    for cap in VPCI_CAPS:
+        out += vpci_cfg(dev, cap, 1) + vpci_cfg(dev, cap + 1, 1) + vpci_cfg(dev, cap + 2, 1)
+    out += vpci_cfg(dev, 0x3c, 1) + vpci_cfg(dev, 0x3d, 1)
+    # msix_capability_init: enable + mask all, entries masked, programmed,
+    # unmasked, mask all cleared; pci_intx_for_msi: INTx disabled.
+    out += vpci_cfg(dev, VPCI_MSIX + 2, 2) + vpci_cfg(dev, VPCI_MSIX + 4, 4) + vpci_cfg(dev, VPCI_MSIX + 8, 4)
+    out += vpci_cfg(dev, VPCI_MSIX + 2, 2, True, 0xc000 | (nvec - 1))
+    for e in range(nvec):
+        out += vpci_entry(fn, e, 12, True, 1)
+    for e in range(nvec):
+        out += vpci_entry(fn, e, 0, True, 0xfee00000 | (e % 2) << 12) + vpci_entry(fn, e, 4, True, 0)
+        out += vpci_entry(fn, e, 8, True, 0x21 + e) + vpci_entry(fn, e, 12, True, 0)
+        out += vpci_entry(fn, e, 8)
+    out += vpci_cfg(dev, VPCI_MSIX + 2, 2, True, 0x8000 | (nvec - 1))
+    out += vpci_cfg(dev, 0x04, 2, True, 0x0406)
+    out += vpci_mmio_raw(0, 4, False)       # nothing there
+    out += vpci_bar0(fn, 0, 0x00) + vpci_bar0(fn, 0, 0x14, 1, True, 0)  # virtio: features, reset
+    return out
+
+
+def vpci_linux_boot(kinds):
+    """Bus 0 enumerated, every present function probed as Linux does."""
+    nvecs = {0: 2, 1: 2, 2: 3, 3: 5}
+    out = vpci_header(kinds) + vpci_latch(0x80000000) + vpci_latch(0, read=True)
+    for dev in range(32):
+        out += vpci_cfg(dev, 0x00, 4)       # absent: all-ones
+        if dev == 0:
+            out += vpci_cfg(0, 0x0e, 1) + vpci_cfg(0, 0x08, 4) + vpci_size(0, 0)
+        elif dev <= len(kinds):
+            out += vpci_linux_function(dev, dev - 1, nvecs[kinds[dev - 1]])
+    return out
+
+
+def vpci_handmade(put):
+    boot = vpci_linux_boot([0, 0, 1, 2])
+    put("vpci", "linux-boot", boot)
+    put("vpci", "linux-boot-max", vpci_linux_boot([3, 2, 1, 0]))
+    three = vpci_linux_boot([0, 1, 2])
+    moves = b""
+    for dev in (1, 2, 3):
+        for fn in (0, 1, 2):
+            for msix in (False, True):
+                moves += vpci_move_onto(dev, 0, fn, msix) + vpci_entry(fn, 0, 8)
+                moves += vpci_move_onto(dev, 2, fn, msix, 1) + vpci_entry(fn, 1, 8)
+        home = 0xc0000000 + (dev - 1) * 0x8000
+        moves += vpci_move(dev, 0, home) + vpci_move(dev, 2, home + 0x4000)
+        moves += vpci_entry(dev - 1, 0, 8) + vpci_bar0(dev - 1, 3, 0)
+    moves += vpci_ctl(2, False, 0x0004) + vpci_ctl(2, False, 0x0006)   # decoding off, on
+    moves += vpci_move(1, 0, 0xfffffffffffff000) + vpci_move(1, 1, 0xffffffff)
+    put("vpci", "bar-moves", three + moves)
+    intx = vpci_header([1, 0])
+    for dev in (1, 2):
+        intx += vpci_ctl(dev, False, 0x0406) + vpci_ctl(dev, False, 0x0006)
+        intx += vpci_ctl(dev, True, 0x8000) + vpci_ctl(dev, True, 0x4000) + vpci_ctl(dev, True, 0)
+        intx += vpci_cfg(dev, 0x05, 1, True, 0x04) + vpci_cfg(dev, 0x3c, 1, True, 0x0b)
+    put("vpci", "intx", intx)
+    fail = vpci_header([0, 2])
+    for n, which in ((1, 0), (2, 1), (3, 2), (1, 3), (1 | 1 << 2, 0)):
+        fail += vpci_fail(n, which) + vpci_linux_function(1, 0, 2)
+        fail += vpci_fail(n, which) + vpci_move_onto(2, 0, 0, False) + vpci_move(2, 0, 0xd0000000)
+    # the irqfd after its route; the console's second doorbell
+    fail += vpci_fail(1 | 1 << 2, 0) + vpci_entry(0, 1, 12, True, 1) + vpci_entry(0, 1, 12, True, 0)
+    fail += vpci_fail(1 | 1 << 2, 0) + vpci_move(2, 0, 0xd0100000)
+    put("vpci", "kvm-failures", fail)
+
+
+# --- fuzz-loader: the test guests' kernel images ---
+
+def loader_header(ncpus, ram_mib, cmdline_len, initrd_len):
+    pages = (ram_mib - 1) * 256                  # RAM = 1 MiB + 4 KiB * pages
+    return bytes([ncpus - 1]) + struct.pack("<HH", pages, cmdline_len) + initrd_len.to_bytes(3, "little")
+
+
+def loader_seeds(guests, put):
+    """Every guest ELF and bzImage, booted with 2 vCPUs, 16 MiB, a command line and an initrd."""
+    images = sorted(n for n in os.listdir(guests) if n.endswith((".elf", ".bzImage"))) \
+        if os.path.isdir(guests) else []
+    tmp = None
+    if not any(n.endswith(".bzImage") for n in images) and "hello.elf" in images:
+        tmp = tempfile.mkdtemp(prefix="vmm-seeds.")
+        bz = os.path.join(tmp, "hello.bzImage")
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tests/guest/mkbzimage.py"),
+                            os.path.join(guests, "hello.elf"), bz], stderr=subprocess.PIPE)
+        if r.returncode == 0:
+            images.append(bz)
+    for name in images:
+        data = open(os.path.join(guests, name), "rb").read()
+        base = os.path.basename(name)
+        put("loader", base, loader_header(2, 16, 64, 64 << 10) + data)
+        if base.startswith("hello."):   # RAM barely enough; an initrd that would overlap the kernel
+            put("loader", base + "-tight", loader_header(64, 3, 0, 0) + data)
+            put("loader", base + "-initrd-over", loader_header(1, 4, 2047, (3 << 20) - 4096) + data)
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return len(images)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -285,7 +499,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(CACHE, "fuzz/seeds"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    handmade(a.out)
+    put = handmade(a.out)
+    n = loader_seeds(a.guests, put)
+    print("seeds: %d kernel images for fuzz-loader from %s" % (n, a.guests), file=sys.stderr)
     if not os.access(a.monitor, os.X_OK) or not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("seeds: no %s or no usable /dev/kvm: hand-made seeds only" % a.monitor, file=sys.stderr)
         return 0
@@ -295,6 +511,10 @@ def main():
     for run, rec in run_guests(a.monitor, a.guests, rec_dir):
         if not os.path.exists(rec):
             continue
+        vp = vpci_from_recording(rec)
+        if vp:
+            put("vpci", run, vp)
+            count += 1
         for dev_id, (klass, recs) in parse(rec).items():
             if klass in VIRTIO:
                 seeds = [(v, virtio_seed(klass, recs, v)) for v in (0, 1)]

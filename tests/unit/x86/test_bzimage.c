@@ -205,6 +205,8 @@ static void check_corrupt(const struct kinfo *k)
 	CHECK_EQ(setup_rc(k->img, 0x400, "", 256 * MiB, 0), -ENOEXEC, "truncated to 1 KiB");
 	CHECK_EQ(setup_rc(k->img, k->pm_off, "", 256 * MiB, 0), -ENOEXEC,
 		 "truncated right before the protected-mode part");
+	CHECK_EQ(setup_rc(k->img, k->pm_off + 0x200, "", 256 * MiB, 0), -ENOEXEC,
+		 "protected-mode part 0x200 bytes: the 64-bit entry at +0x200 not loaded");
 	CHECK_EQ(setup_rc(k->img, 0x1f0, "", 256 * MiB, 0), -ENOEXEC, "truncated before the header");
 	CHECK_EQ(x86_kernel_probe(k->img, 0x300, &kind), -ENOEXEC, "probe of a truncated header");
 	free(copy);
