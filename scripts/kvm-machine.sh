@@ -28,6 +28,11 @@
 # Options (and the variables that set their defaults):
 #   --cpus N        emulated CPUs                 (VMM_MACHINE_CPUS, this machine's cores)
 #   --mem SIZE      emulated RAM, QEMU syntax     (VMM_MACHINE_MEM, 4G)
+#   (VMM_MACHINE_TCG=multi|single: QEMU's TCG threading, default multi;
+#    VMM_MACHINE_QEMU: the qemu-system-x86_64 that runs the machine, by
+#    default the system's (firmware beside another one is found);
+#    VMM_MACHINE_KVM_AMD: kvm_amd's module parameters, comma-separated;
+#    default npt=0, see below)
 #   --timeout SEC   kill the machine after SEC s; 0 = never
 #                   (VMM_MACHINE_TIMEOUT; 3600, or 0 when stdin is a terminal)
 #   --emulated      use the emulated machine even where /dev/kvm works
@@ -48,6 +53,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 cpus=${VMM_MACHINE_CPUS:-$(nproc)}
 mem=${VMM_MACHINE_MEM:-4G}
+tcg=${VMM_MACHINE_TCG:-multi}
+qemu=${VMM_MACHINE_QEMU:-qemu-system-x86_64}
+kvm_amd_params=${VMM_MACHINE_KVM_AMD-npt=0}	# why: where it is passed on, below
 timeout=${VMM_MACHINE_TIMEOUT:-}
 mode=${VMM_KVM:-auto}
 action=run
@@ -72,6 +80,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $cpus in ''|*[!0-9]*|0) say "--cpus must be a positive number"; exit 2 ;; esac
+case $tcg in multi|single) ;; *) say "VMM_MACHINE_TCG must be multi or single, not '$tcg'"; exit 2 ;; esac
 case $mem in [1-9]*[0-9MGmg]) ;; *) say "--mem must be a size like 4G or 2048M"; exit 2 ;; esac
 case $mode in auto|native|emulated) ;; *) say "VMM_KVM must be auto, native or emulated"; exit 2 ;; esac
 
@@ -161,6 +170,9 @@ build_initramfs() {
 }
 
 mkdir -p "$CACHE/machine" || fail "cannot create $CACHE/machine"
+qemu_data=()	# a QEMU outside the system's: its own firmware first, then the system's
+[ "$qemu" != qemu-system-x86_64 ] && [ -d "$(dirname "$qemu")/../share/qemu" ] &&
+    qemu_data=(-L "$(dirname "$qemu")/../share/qemu" -L /usr/share/qemu)
 kver=$(kernel_version)
 [ -n "$kver" ] || fail "cannot find linux-image-amd64 in the package archive and none is cached"
 dir=$CACHE/machine/$kver
@@ -205,7 +217,7 @@ trap cleanup EXIT
         [ -n "${!v+set}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     # what the command runs in, for benchmarks to print beside their figures
-    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd, no transparent huge pages, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
+    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $("$qemu" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG ($tcg-threaded) -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd ${kvm_amd_params:-(default parameters)}, no transparent huge pages, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
     printf 'cd %q || exit 125\n' "$PWD"
     printf 'exec'; printf ' %q' "$@"; printf '\n'
 } >"$run/cmd"
@@ -220,11 +232,20 @@ fi
 append="console=ttyS1 loglevel=4 panic=-1 8250.nr_uarts=2"
 append+=" vmm.run=$run vmm.stage2=$here/kvm-machine/inside.sh vmm.modules=$dir/lib/modules"
 append+=" vmm.keep=$PWD:$here:$CACHE"
+# kvm_amd without nested paging (npt=0: KVM shadows the guests' page tables
+# itself): with it, guests of every VMM here die now and then of a #PF on
+# an instruction fetch of mapped kernel text right after KVM resumes them
+# (SVM shutdown, EXITINTINFO #PF error code 0x10): a stock Linux with 4
+# vCPUs in 2 of 9 boots under vmm (and a soft lockup in a third), 1 of 6
+# under QEMU -enable-kvm, the same with QEMU 10 as the machine's own QEMU,
+# and tiny test guests now and then. With npt=0: see README.md, "The
+# emulated machine". VMM_MACHINE_KVM_AMD= (empty) loads kvm_amd as it is.
+[ -n "$kvm_amd_params" ] && append+=" vmm.kvm_amd=$kvm_amd_params"
 
 stdin=/dev/null
 [ $interactive = 1 ] && stdin=/dev/stdin
 timeout --foreground -k 10 "$timeout" \
-    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+    "$qemu" "${qemu_data[@]}" -accel tcg,thread=$tcg -cpu max -smp "$cpus" -m "$mem" \
         -nodefaults -no-user-config -display none -vga none -no-reboot \
         -kernel "$dir/vmlinuz" -initrd "$initrd" -append "$append" \
         -virtfs local,path=/,mount_tag=host,security_model=none,multidevs=remap \

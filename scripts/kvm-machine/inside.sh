@@ -41,7 +41,8 @@ run=$(arg vmm.run)
 # (a host without kernel modules lacks /lib/modules: an empty mount point is
 # made, which is what Debian ships anyway)
 mkdir -p /lib/modules && mount --bind "$(arg vmm.modules)" /lib/modules || { log "cannot bind the module tree"; off; }
-modprobe kvm_amd || log "modprobe kvm_amd failed: /dev/kvm will be missing"
+# shellcheck disable=SC2046 # module parameters (VMM_MACHINE_KVM_AMD), one per word
+modprobe kvm_amd $(arg vmm.kvm_amd | tr , ' ') || log "modprobe kvm_amd failed: /dev/kvm will be missing"
 # No transparent huge pages for anything (QEMU's private guest RAM, vmm's
 # shared one): guests whose RAM the machine's KVM maps with 2 MiB pages hang
 # here (nested paging emulated by TCG): 2 of 6 stock-Linux boots under vmm
