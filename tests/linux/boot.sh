@@ -49,7 +49,9 @@ make_ext4() {
 
 # boot_linux CPUS CHECKS [CMDLINE...]: the stock guest with three disks (vda
 # 64 MiB blank, vdb 8 MiB read-only, vdc the ext4) and a virtio-console
-# that answers the guest's line with one of its own.
+# that answers the guest's line with one of its own. VDA: another path for
+# vda (vda.img is made anyway); MONITOR_ARGS: more monitor options.
+MONITOR_ARGS=()
 boot_linux() {
 	local cpus=$1 checks=$2 helper i
 	shift 2
@@ -70,8 +72,8 @@ boot_linux() {
 	helper=$!
 	T_START=$(date +%s)
 	VMM_TIMEOUT=$VMM_LINUX_TIMEOUT run_monitor -v --kernel "$IMG/bzImage" \
-		--initrd "$IMG/initramfs.cpio.gz" --mem 512M --cpus "$cpus" \
-		--disk "path=$TMP/vda.img" --disk "path=$TMP/vdb.img,readonly=on" \
+		--initrd "$IMG/initramfs.cpio.gz" --mem 512M --cpus "$cpus" "${MONITOR_ARGS[@]}" \
+		--disk "path=${VDA:-$TMP/vda.img}" --disk "path=$TMP/vdb.img,readonly=on" \
 		--disk "path=$TMP/vdc.img" --console "out=$HVC,in=$TMP/hvc0.in" \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet vmm.cpus=$cpus vmm.check=$checks $*"
 	T_END=$(date +%s)
@@ -192,6 +194,33 @@ case_reboot() {
 	expect_err 'i8042-0: guest requested a reset'
 	grep -aq '^vmm-linux: userspace after ' "$OUT.txt" || fail "the guest never reached userspace"
 	ok "reboot -f: the i8042 reset ended the VM with status 0"
+}
+
+# A disk slower than the device deadline is busy, not broken (issue: a slow
+# disk must never kill the VM). vda is a dm-delay target over vda.img that
+# holds every read and write 1.5 s; the monitor's device deadline is 300 ms;
+# pci=nomsi puts the guest on INTx, so every interrupt reads virtio-blk0's
+# ISR through its device process while requests are in flight there.
+case_slow_disk() {
+	local loop dm=vmm-slow-$$
+	need_kvm
+	[ "$(id -u)" = 0 ] || skip "needs root for a loop device and dm-delay"
+	command -v dmsetup >/dev/null && command -v losetup >/dev/null || skip "no dmsetup or losetup"
+	modprobe dm-delay 2>/dev/null
+	truncate -s 64M "$TMP/vda.img" || fail "truncate"
+	loop=$(losetup -f --show "$TMP/vda.img") || skip "no loop device here"
+	trap 'dmsetup remove --noudevsync '"$dm"' 2>/dev/null; losetup -d '"$loop"'; rm -rf "$TMP"' EXIT
+	dmsetup create --noudevsync "$dm" --table "0 131072 delay $loop 0 1500" ||
+		skip "dm-delay is not available in this kernel"
+	VDA=/dev/mapper/$dm
+	MONITOR_ARGS=(--device-timeout-ms 300)
+	boot_linux 1 blk pci=nomsi
+	expect_status 0 "the guest powered off"
+	expect_checks blk
+	expect_host_side
+	grep -aqE "^vmm-monitor: traps: virtio-blk0 isr [1-9]" "$ERR" || fail "no ISR read reached virtio-blk0 (INTx)"
+	! grep -aiE 'killed|is dead|did not answer' "$ERR" || fail "a device was declared broken"
+	ok "vda 1.5 s per request, 300 ms device deadline, INTx: $(grep -a '^ok blk' "$OUT.txt" | cut -d' ' -f3-); $((T_END - T_START)) s in all"
 }
 
 # The serial console as an interactive tty: with no vmm.check the guest's
