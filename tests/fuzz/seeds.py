@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed corpora for the fuzz targets, from what real guest drivers do.
 
-    tests/fuzz/seeds.py [--monitor PATH] [--guests DIR] [--out DIR]
+    tests/fuzz/seeds.py [--monitor PATH] [--guests DIR] [--out DIR] [--linux IMAGE_DIR]
 
 Boots the project's test guests (tests/guest: hello, uart, rtc, pci,
 virtio_blk, virtio_rng, virtio_console, virtio_hostile) under
@@ -9,7 +9,8 @@ virtio_blk, virtio_rng, virtio_console, virtio_hostile) under
 accesses into that device's fuzz input (tests/fuzz/README.md). Linux itself
 cannot boot on this machine's KVM (MACHINE.md), so these guests, which
 follow Linux's driver sequences (8250, CMOS, i8042 probing, PCI
-enumeration, virtio_pci_modern), are the source. The recording holds the
+enumeration, virtio_pci_modern), are the source (and, with --linux, Linux
+itself, see below). The recording holds the
 trapped accesses only: guest memory is not trapped, so for virtio devices
 the converter moves the rings the guest programs into the harness's small
 RAM and writes a well-formed request per queue after DRIVER_OK (and the
@@ -22,6 +23,14 @@ enumerates it, sizes every BAR and enables MSI-X, then BAR moves onto
 other functions' BARs, INTx, failing KVM calls), and, without needing
 KVM, fuzz-loader's: every test guest ELF and bzImage in the guests
 directory (a bzImage is made with mkbzimage.py if there is none).
+
+With --linux IMAGE_DIR it also boots the stock Linux image of tests/linux
+(image.sh prints IMAGE_DIR) with two disks, virtio-rng and virtio-console,
+recording what Linux's own drivers do from probe to power-off, and turns
+that into seeds the same way (named linux-...). Linux needs a real KVM:
+where there is none, run it in the emulated machine:
+    scripts/kvm-machine.sh tests/fuzz/seeds.py --linux "$(tests/linux/image.sh)"
+(image.sh outside it: the emulated machine has no network).
 
 Output: DIR/<target>/<name> (default $VMM_CACHE/fuzz/seeds, VMM_CACHE
 defaulting to ~/.cache/vmm): generated, never committed.
@@ -120,6 +129,36 @@ def run_guests(monitor, guests, rec_dir):
         recs.append((name, rec))
     shutil.rmtree(tmp, ignore_errors=True)
     return recs
+
+
+def run_linux(monitor, img, rec_dir):
+    """Boot the stock Linux image (tests/linux/image.sh's folder) with the
+    devices tests/linux uses, recording every trapped access: what a real
+    kernel's drivers do, from probe to power-off."""
+    tmp = tempfile.mkdtemp(prefix="vmm-seeds-linux.")
+    d0, d1 = os.path.join(tmp, "vda.img"), os.path.join(tmp, "vdb.img")
+    for path, size in ((d0, 64 << 20), (d1, 8 << 20)):
+        with open(path, "wb") as f:
+            f.truncate(size)
+    rec = os.path.join(rec_dir, "linux.traps")
+    if os.path.exists(rec):
+        os.unlink(rec)
+    cmd = [monitor, "--kernel", os.path.join(img, "bzImage"),
+           "--initrd", os.path.join(img, "initramfs.cpio.gz"), "--mem", "512M", "--cpus", "2",
+           "--disk", "path=%s" % d0, "--disk", "path=%s,readonly=on" % d1,
+           "--console", "out=%s" % os.path.join(tmp, "hvc0.out"),
+           "--record-traps", rec, "--cmdline",
+           "console=ttyS0 reboot=k panic=-1 quiet vmm.cpus=2 vmm.check=cpus,blk,rng,irqs,rtc,i8042,pci"]
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=400)
+        status = p.returncode
+    except subprocess.TimeoutExpired:
+        status = "timeout"
+    n = sum(1 for _ in open(rec)) if os.path.exists(rec) else 0
+    print("seeds: %-15s exit %s, %d accesses recorded" % ("linux", status, n), file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return [("linux", rec)] if status == 0 else []
 
 
 def parse(path):
@@ -497,6 +536,9 @@ def main():
     ap.add_argument("--monitor", default=os.path.join(ROOT, "build/monitor/vmm-monitor"))
     ap.add_argument("--guests", default=os.path.join(ROOT, "build/tests/guest"))
     ap.add_argument("--out", default=os.path.join(CACHE, "fuzz/seeds"))
+    ap.add_argument("--linux", metavar="IMAGE_DIR",
+                    help="also record a stock Linux boot (the folder tests/linux/image.sh "
+                         "prints); needs a KVM that runs Linux, e.g. through scripts/kvm-machine.sh")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     put = handmade(a.out)
@@ -508,7 +550,10 @@ def main():
     rec_dir = os.path.join(os.path.dirname(a.out), "recordings")
     os.makedirs(rec_dir, exist_ok=True)
     count = 0
-    for run, rec in run_guests(a.monitor, a.guests, rec_dir):
+    recs = run_guests(a.monitor, a.guests, rec_dir)
+    if a.linux:
+        recs += run_linux(a.monitor, a.linux, rec_dir)
+    for run, rec in recs:
         if not os.path.exists(rec):
             continue
         vp = vpci_from_recording(rec)
