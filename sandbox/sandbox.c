@@ -293,10 +293,9 @@ static int step_rlimits(const struct sandbox_config *cfg, struct sandbox_result 
 		return fail(res, err, "RLIMIT_NPROC");
 	if ((err = set_limit(RLIMIT_CORE, 0)))
 		return fail(res, err, "RLIMIT_CORE");
-	if (!cfg->profile->writes_files && (err = set_limit(RLIMIT_FSIZE, 0)))
-		return fail(res, err, "RLIMIT_FSIZE");
-	if (cfg->profile->writes_files && cfg->file_size_max &&
-	    (err = set_limit(RLIMIT_FSIZE, (rlim_t)cfg->file_size_max)))
+	/* no files written: 0; files that must not grow: their size; else as inherited */
+	if ((!cfg->profile->writes_files || cfg->file_size_max) &&
+	    (err = set_limit(RLIMIT_FSIZE, cfg->profile->writes_files ? (rlim_t)cfg->file_size_max : 0)))
 		return fail(res, err, "RLIMIT_FSIZE");
 	/* A write past FSIZE then fails with EFBIG instead of killing the device. */
 	signal(SIGXFSZ, SIG_IGN);

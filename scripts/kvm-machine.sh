@@ -233,7 +233,7 @@ append="console=ttyS1 loglevel=4 panic=-1 8250.nr_uarts=2"
 append+=" vmm.run=$run vmm.stage2=$here/kvm-machine/inside.sh vmm.modules=$dir/lib/modules"
 append+=" vmm.keep=$PWD:$here:$CACHE"
 # kvm_amd without nested paging (npt=0: KVM shadows the guests' page tables
-# itself): with it, guests of every VMM here die now and then of a #PF on
+# itself): with nested paging, guests of every VMM here die now and then of a #PF on
 # an instruction fetch of mapped kernel text right after KVM resumes them
 # (SVM shutdown, EXITINTINFO #PF error code 0x10): a stock Linux with 4
 # vCPUs in 2 of 9 boots under vmm (and a soft lockup in a third), 1 of 6
