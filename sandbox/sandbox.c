@@ -6,33 +6,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <sched.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sandbox.h"
 #include "sandbox_int.h"
 
-#define TMPFS_MAGIC_ 0x01021994
 #define MAX_KEEP 32
 
-static int fail(struct sandbox_result *res, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sandbox_result *res, int err, const char *fmt, ...)
+int sb_fail(struct sandbox_result *res, int err, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -60,22 +51,22 @@ static int step_close_fds(const struct sandbox_config *cfg, struct sandbox_resul
 	unsigned n = cfg->nkeep, lo = 0;
 
 	if (n > MAX_KEEP)
-		return fail(res, -E2BIG, "%u fds to keep, at most %d", n, MAX_KEEP);
+		return sb_fail(res, -E2BIG, "%u fds to keep, at most %d", n, MAX_KEEP);
 	memcpy(keep, cfg->keep_fds, n * sizeof(int));
 	qsort(keep, n, sizeof(int), cmp_int);
 	for (unsigned i = 0; i < n; i++) {
 		if (keep[i] < 0)
-			return fail(res, -EBADF, "fd %d in the keep list", keep[i]);
+			return sb_fail(res, -EBADF, "fd %d in the keep list", keep[i]);
 		if ((unsigned)keep[i] > lo && close_range(lo, (unsigned)keep[i] - 1, 0) < 0)
-			return fail(res, -errno, "close_range");
+			return sb_fail(res, -errno, "close_range");
 		lo = (unsigned)keep[i] + 1;
 	}
 	if (close_range(lo, ~0u, 0) < 0)
-		return fail(res, -errno, "close_range");
+		return sb_fail(res, -errno, "close_range");
 	/* for step_memory, which runs after /proc is gone (pivot_root) */
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (statm_fd < 0)
-		return fail(res, -errno, "open /proc/self/statm");
+		return sb_fail(res, -errno, "open /proc/self/statm");
 	return 0;
 }
 
@@ -84,189 +75,9 @@ static int step_close_fds(const struct sandbox_config *cfg, struct sandbox_resul
 static int step_no_new_privs(const struct sandbox_config *cfg, struct sandbox_result *res)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(res, -errno, "PR_SET_NO_NEW_PRIVS");
+		return sb_fail(res, -errno, "PR_SET_NO_NEW_PRIVS");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		return fail(res, 0, "no_new_privs did not stick");
-	return 0;
-}
-
-/* ---- 3. Namespaces and the id maps ---- */
-
-static int write_at(int dirfd, const char *file, const char *text)
-{
-	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
-	ssize_t n, len = (ssize_t)strlen(text);
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, (size_t)len);
-	n = n == len ? 0 : n < 0 ? -errno : -EIO;
-	close(fd);
-	return (int)n;
-}
-
-/*
- * As root, map the namespace's 65534 to the host's 65534: only a process
- * with CAP_SETUID in the parent namespace may write that, so a child that
- * stays outside writes our maps (through a /proc/self fd opened before the
- * fork, which names us, not it). Otherwise the one-id map of our own uid.
- */
-static int map_ids_as_root(int procfd, int go_fd)
-{
-	char buf[64];
-
-	if (read(go_fd, buf, 1) != 1)
-		return 1;
-	snprintf(buf, sizeof(buf), "%d %d 1\n", SANDBOX_UID, SANDBOX_UID);
-	if (write_at(procfd, "uid_map", buf))
-		return 2;
-	snprintf(buf, sizeof(buf), "%d %d 1\n", SANDBOX_GID, SANDBOX_GID);
-	return write_at(procfd, "gid_map", buf) ? 3 : 0;
-}
-
-static int unshare_all(void)
-{
-	return unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-		       CLONE_NEWUTS) < 0 ? -errno : 0;
-}
-
-static int userns_root(struct sandbox_result *res)
-{
-	int procfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC), p[2], st = 0, err;
-	pid_t pid;
-
-	if (procfd < 0 || pipe2(p, O_CLOEXEC) < 0)
-		return fail(res, -errno, "open /proc/self");
-	pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		_exit(map_ids_as_root(procfd, p[0]));
-	}
-	close(p[0]);
-	err = pid < 0 ? -errno : unshare_all();
-	if (pid > 0) {
-		if (write(p[1], "g", 1) != 1 && !err)
-			err = -EIO;
-		close(p[1]);
-		if (waitpid(pid, &st, 0) < 0 && !err)
-			err = -errno;
-		if (!err && (!WIFEXITED(st) || WEXITSTATUS(st)))
-			err = -EPERM;
-	} else {
-		close(p[1]);
-	}
-	close(procfd);
-	return err ? fail(res, err, "unshare or uid/gid map (helper status %d)", st) : 0;
-}
-
-static int userns_self(struct sandbox_result *res)
-{
-	char buf[64];
-	int err = unshare_all();
-
-	if (err)
-		return fail(res, err, "unshare");
-	if ((err = write_at(AT_FDCWD, "/proc/self/setgroups", "deny")))
-		return fail(res, err, "setgroups deny");
-	snprintf(buf, sizeof(buf), "%d %u 1\n", SANDBOX_UID, (unsigned)geteuid());
-	if ((err = write_at(AT_FDCWD, "/proc/self/uid_map", buf)))
-		return fail(res, err, "uid_map");
-	snprintf(buf, sizeof(buf), "%d %u 1\n", SANDBOX_GID, (unsigned)getegid());
-	if ((err = write_at(AT_FDCWD, "/proc/self/gid_map", buf)))
-		return fail(res, err, "gid_map");
-	return 0;
-}
-
-static int step_namespaces(const struct sandbox_config *cfg, struct sandbox_result *res)
-{
-	if (getpid() != 1)
-		return fail(res, 0, "not the init of its own pid namespace (pid %d)", (int)getpid());
-	return geteuid() == 0 ? userns_root(res) : userns_self(res);
-}
-
-/* ---- 4. pivot_root into an empty read-only tmpfs ---- */
-
-static int step_pivot_root(const struct sandbox_config *cfg, struct sandbox_result *res)
-{
-	/* Any existing directory will do as the mount point: nobody else sees this namespace. */
-	static const char dir[] = "/proc";
-	struct statfs sf;
-
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(res, -errno, "make / private");
-	if (mount("vmm-sandbox", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "size=4k,nr_inodes=2,mode=0555") < 0)
-		return fail(res, -errno, "mount the empty tmpfs");
-	if (chdir(dir) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail(res, -errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-		return fail(res, -errno, "detach the old root");
-	if (statfs("/", &sf) < 0)
-		return fail(res, -errno, "statfs /");
-	if (sf.f_type != TMPFS_MAGIC_ || !(sf.f_flags & ST_RDONLY))
-		return fail(res, 0, "/ is not the read-only tmpfs");
-	return 0;
-}
-
-/* ---- 5. Landlock: no file access, no TCP, no signals or abstract sockets out ---- */
-
-/* The 6.1 headers know ABI 2; the rest is defined here from the kernel's uapi. */
-struct sb_landlock_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;	/* ABI 4 */
-	uint64_t scoped;		/* ABI 6 */
-};
-#define LL_CREATE_RULESET_VERSION (1u << 0)
-#define LL_FS_ABI1 ((1ull << 13) - 1)	/* EXECUTE .. MAKE_SYM */
-#define LL_FS_REFER (1ull << 13)	/* ABI 2 */
-#define LL_FS_TRUNCATE (1ull << 14)	/* ABI 3 */
-#define LL_FS_IOCTL_DEV (1ull << 15)	/* ABI 5 */
-#define LL_NET_BIND_TCP (1ull << 0)	/* ABI 4 */
-#define LL_NET_CONNECT_TCP (1ull << 1)
-#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)	/* ABI 6 */
-#define LL_SCOPE_SIGNAL (1ull << 1)
-
-static size_t landlock_attr(int abi, struct sb_landlock_attr *a)
-{
-	*a = (struct sb_landlock_attr){ .handled_access_fs = LL_FS_ABI1 };
-	if (abi >= 2)
-		a->handled_access_fs |= LL_FS_REFER;
-	if (abi >= 3)
-		a->handled_access_fs |= LL_FS_TRUNCATE;
-	if (abi >= 5)
-		a->handled_access_fs |= LL_FS_IOCTL_DEV;
-	if (abi >= 4)
-		a->handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
-	if (abi >= 6)
-		a->scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
-	return abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
-}
-
-static int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res)
-{
-	struct sb_landlock_attr attr;
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
-	size_t size;
-	int fd;
-
-	if (abi < 0 && (errno == ENOSYS || errno == EOPNOTSUPP)) {
-		res->landlock_abi = 0;	/* reported by the caller; the one optional step */
-		return 0;
-	}
-	if (abi < 1)
-		return fail(res, -errno, "Landlock ABI version");
-	res->landlock_abi = (int)abi;
-	size = landlock_attr((int)abi, &attr);
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-	if (fd < 0)
-		return fail(res, -errno, "landlock_create_ruleset (ABI %ld)", abi);
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return fail(res, err, "landlock_restrict_self");
-	}
-	close(fd);
+		return sb_fail(res, 0, "no_new_privs did not stick");
 	return 0;
 }
 
@@ -288,15 +99,15 @@ static int step_rlimits(const struct sandbox_config *cfg, struct sandbox_result 
 		if (cfg->keep_fds[i] > maxfd)
 			maxfd = cfg->keep_fds[i];
 	if ((err = set_limit(RLIMIT_NOFILE, (rlim_t)maxfd + 1)))
-		return fail(res, err, "RLIMIT_NOFILE");
+		return sb_fail(res, err, "RLIMIT_NOFILE");
 	if ((err = set_limit(RLIMIT_NPROC, cfg->threads ? (rlim_t)cfg->threads + 1 : 0)))
-		return fail(res, err, "RLIMIT_NPROC");
+		return sb_fail(res, err, "RLIMIT_NPROC");
 	if ((err = set_limit(RLIMIT_CORE, 0)))
-		return fail(res, err, "RLIMIT_CORE");
+		return sb_fail(res, err, "RLIMIT_CORE");
 	/* no files written: 0; files that must not grow: their size; else as inherited */
 	if ((!cfg->profile->writes_files || cfg->file_size_max) &&
 	    (err = set_limit(RLIMIT_FSIZE, cfg->profile->writes_files ? (rlim_t)cfg->file_size_max : 0)))
-		return fail(res, err, "RLIMIT_FSIZE");
+		return sb_fail(res, err, "RLIMIT_FSIZE");
 	/* A write past FSIZE then fails with EFBIG instead of killing the device. */
 	signal(SIGXFSZ, SIG_IGN);
 	return 0;
@@ -326,21 +137,21 @@ static int step_caps(const struct sandbox_config *cfg, struct sandbox_result *re
 	int err;
 
 	if (setgroups(0, NULL) < 0 && errno != EPERM)	/* EPERM: setgroups is "deny" */
-		return fail(res, -errno, "setgroups");
+		return sb_fail(res, -errno, "setgroups");
 	if (setresgid(g, g, g) < 0)
-		return fail(res, -errno, "setresgid %d", SANDBOX_GID);
+		return sb_fail(res, -errno, "setresgid %d", SANDBOX_GID);
 	for (int cap = 0; cap < 64; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return fail(res, -errno, "drop capability %d from the bounding set", cap);
+			return sb_fail(res, -errno, "drop capability %d from the bounding set", cap);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		return fail(res, -errno, "clear ambient capabilities");
+		return sb_fail(res, -errno, "clear ambient capabilities");
 	if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
-		return fail(res, -errno, "setresuid %d", SANDBOX_UID);
+		return sb_fail(res, -errno, "setresuid %d", SANDBOX_UID);
 	if ((err = caps_zero()))
-		return fail(res, err, "capset");
+		return sb_fail(res, err, "capset");
 	/* A credential change clears both: set them again. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return fail(res, -errno, "PR_SET_PDEATHSIG/PR_SET_DUMPABLE");
+		return sb_fail(res, -errno, "PR_SET_PDEATHSIG/PR_SET_DUMPABLE");
 	return 0;
 }
 
@@ -355,11 +166,11 @@ static int step_threads(const struct sandbox_config *cfg, struct sandbox_result 
 	sigemptyset(&sys);
 	sigaddset(&sys, SIGSYS);
 	if (sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
-		return fail(res, -errno, "unblock SIGSYS");
+		return sb_fail(res, -errno, "unblock SIGSYS");
 	if (!cfg->start_threads)
 		return 0;
 	err = cfg->start_threads(cfg->opaque);
-	return err ? fail(res, err, "starting the device's threads") : 0;
+	return err ? sb_fail(res, err, "starting the device's threads") : 0;
 }
 
 /* ---- 9. seccomp, last ---- */
@@ -399,17 +210,17 @@ static int step_memory(const struct sandbox_config *cfg, struct sandbox_result *
 	close(statm_fd);
 	statm_fd = -1;
 	if (n <= 0)
-		return fail(res, n < 0 ? -errno : -EIO, "read /proc/self/statm");
+		return sb_fail(res, n < 0 ? -errno : -EIO, "read /proc/self/statm");
 	buf[n] = 0;
 	if (sscanf(buf, "%llu %llu %llu %llu %llu %llu", &size, &rss, &shared, &text, &lib,
 		   &data) != 6)
-		return fail(res, -EIO, "/proc/self/statm: \"%.40s\"", buf);
+		return sb_fail(res, -EIO, "/proc/self/statm: \"%.40s\"", buf);
 	res->as_limit = size * page + room;
 	res->data_limit = data * page + room;
 	if ((err = set_limit(RLIMIT_AS, (rlim_t)res->as_limit)))
-		return fail(res, err, "RLIMIT_AS");
+		return sb_fail(res, err, "RLIMIT_AS");
 	if ((err = set_limit(RLIMIT_DATA, (rlim_t)res->data_limit)))
-		return fail(res, err, "RLIMIT_DATA");
+		return sb_fail(res, err, "RLIMIT_DATA");
 	return 0;
 }
 
@@ -463,7 +274,7 @@ int sandbox_enter(const struct sandbox_config *cfg, struct sandbox_result *res)
 	if (!cfg->profile || !cfg->report ||
 	    (cfg->mode != SANDBOX_STRICT && cfg->mode != SANDBOX_LOG)) {
 		res->failed_step = "configuration";
-		return fail(res, -EINVAL, "no profile, no report callback or mode off");
+		return sb_fail(res, -EINVAL, "no profile, no report callback or mode off");
 	}
 	/* glibc loads the time zone lazily, from a file: do it while files exist. */
 	tzset();

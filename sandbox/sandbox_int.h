@@ -1,4 +1,4 @@
-/* Inside sandbox/: the seccomp half (seccomp.c) as sandbox.c drives it. */
+/* Inside sandbox/: what sandbox.c's steps share with isolate.c and seccomp.c. */
 #ifndef VMM_SANDBOX_INT_H
 #define VMM_SANDBOX_INT_H
 
@@ -12,6 +12,18 @@ struct sb_filter {
 	struct sock_filter *prog;	/* log: the same program behind a prefix */
 	unsigned short len;
 };
+
+/*
+ * Say why a step failed in res->detail (": strerror" appended when err is
+ * set) and return err, or -EPERM when err is 0.
+ */
+int sb_fail(struct sandbox_result *res, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The isolating steps (isolate.c), in sandbox_enter's order. */
+int step_namespaces(const struct sandbox_config *cfg, struct sandbox_result *res);
+int step_pivot_root(const struct sandbox_config *cfg, struct sandbox_result *res);
+int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res);
 
 /* Syscalls that strict mode kills outright, without the trap handler. */
 extern const char *const sb_kill_list[];
