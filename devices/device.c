@@ -5,23 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct device_class serial_class, rtc_class, i8042_class, acpi_pm_class;
-extern const struct device_class virtio_blk_class, virtio_rng_class, virtio_console_class;
-
-/* Every device class. Order is the order `--help` and tests list them. */
-static const struct device_class *const device_classes[] = {
-	&serial_class,
-	&rtc_class,
-	&i8042_class,
-	&acpi_pm_class,
-	&virtio_blk_class,
-	&virtio_rng_class,
-	&virtio_console_class,
-};
-
 const struct device_class *device_class_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(device_classes) / sizeof(device_classes[0]); i++)
+	for (unsigned i = 0; i < device_class_count; i++)
 		if (strcmp(device_classes[i]->name, name) == 0)
 			return device_classes[i];
 	return NULL;

@@ -151,9 +151,13 @@ struct device_ops {
 };
 
 /*
- * The registry: every device class, in an explicit table. Returns class
- * `name`, or NULL if there is none.
+ * The registry: every device class, in the order of device_classes in
+ * devices/meson.build, which makes this table (device_registry.c).
  */
+extern const struct device_class *const device_classes[];
+extern const unsigned device_class_count;
+
+/* Class `name` from the registry, or NULL if there is none. */
 const struct device_class *device_class_find(const char *name);
 
 /*

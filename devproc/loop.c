@@ -52,7 +52,6 @@ static int epoll_set(struct devproc *dp, int op, int fd, uint32_t tag)
 	return epoll_ctl(dp->epoll_fd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* Bring the epoll set in line with the device's poll_mask. */
 /*
  * Bring the epoll set in line with the device's poll_mask. A regular file
  * cannot be in an epoll set (EPERM) but is always readable: such fds are

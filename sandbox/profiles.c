@@ -1,4 +1,4 @@
-/* The profile table, and what audits and the monitor ask of profiles. */
+/* What audits and the monitor ask of the profile table (profile_table.c.in). */
 #include <errno.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -7,32 +7,17 @@
 #include "sandbox.h"
 #include "sandbox_int.h"
 
-extern const struct sandbox_profile sandbox_profile_serial, sandbox_profile_rtc,
-	sandbox_profile_i8042, sandbox_profile_acpi_pm, sandbox_profile_virtio_blk,
-	sandbox_profile_virtio_rng, sandbox_profile_virtio_console;
-
-/* Every class with a profile: one line per class, same order as devices/device.c. */
-static const struct sandbox_profile *const profiles[] = {
-	&sandbox_profile_serial,
-	&sandbox_profile_rtc,
-	&sandbox_profile_i8042,
-	&sandbox_profile_acpi_pm,
-	&sandbox_profile_virtio_blk,
-	&sandbox_profile_virtio_rng,
-	&sandbox_profile_virtio_console,
-};
-
 const struct sandbox_profile *const *sandbox_profiles(unsigned *n)
 {
-	*n = sizeof(profiles) / sizeof(profiles[0]);
-	return profiles;
+	*n = sb_profile_count;
+	return sb_profile_table;
 }
 
 const struct sandbox_profile *sandbox_profile_find(const char *klass)
 {
-	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
-		if (strcmp(profiles[i]->klass, klass) == 0)
-			return profiles[i];
+	for (unsigned i = 0; i < sb_profile_count; i++)
+		if (strcmp(sb_profile_table[i]->klass, klass) == 0)
+			return sb_profile_table[i];
 	return NULL;
 }
 

@@ -73,8 +73,8 @@ struct sandbox_rule {
 
 /*
  * A device class's profile: the shared base (profile_base.c) plus the
- * class's own rules. Adding a class is one profile_CLASS.c file and one
- * line in the table in profiles.c.
+ * class's own rules, in profile_NAME.c for each NAME of device_classes in
+ * devices/meson.build (which makes the table, profile_table.c.in).
  */
 struct sandbox_profile {
 	const char *klass;		/* "serial", ... */

@@ -25,6 +25,13 @@ int step_namespaces(const struct sandbox_config *cfg, struct sandbox_result *res
 int step_pivot_root(const struct sandbox_config *cfg, struct sandbox_result *res);
 int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res);
 
+/*
+ * Every class's profile, in the order of device_classes (devices/meson.build),
+ * which makes this table (profile_table.c).
+ */
+extern const struct sandbox_profile *const sb_profile_table[];
+extern const unsigned sb_profile_count;
+
 /* Syscalls that strict mode kills outright, without the trap handler. */
 extern const char *const sb_kill_list[];
 extern const unsigned sb_kill_count;

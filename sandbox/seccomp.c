@@ -95,6 +95,12 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 				    r[REG_R8], r[REG_R9]);
 }
 
+/* SCMP_CMP64 with both data spelled out (clang flags the macro's missing one). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, uint64_t a, uint64_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+}
+
 static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *rule, struct sandbox_result *res)
 {
 	struct scmp_arg_cmp cmp[SANDBOX_MAX_ARGS];
@@ -119,8 +125,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *rule, struct
 				 (unsigned long long)c->mask);
 			return -EINVAL;
 		}
-		cmp[a] = c->mask == ~0ull ? SCMP_CMP64(c->index, SCMP_CMP_EQ, c->value)
-					 : SCMP_CMP64(c->index, SCMP_CMP_MASKED_EQ, c->mask, c->value);
+		cmp[a] = c->mask == ~0ull ? arg_cmp(c->index, SCMP_CMP_EQ, c->value, 0)
+					 : arg_cmp(c->index, SCMP_CMP_MASKED_EQ, c->mask, c->value);
 	}
 	err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, rule->nargs, cmp);
 	if (err)
@@ -167,7 +173,7 @@ static int add_kill_rule(scmp_filter_ctx ctx, const struct sandbox_profile *p, c
 		return -EINVAL;
 	}
 	return seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 1,
-				SCMP_CMP64(r->args[0].index, SCMP_CMP_NE, r->args[0].value));
+				arg_cmp(r->args[0].index, SCMP_CMP_NE, r->args[0].value, 0));
 }
 
 static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, struct sandbox_result *res)

@@ -22,7 +22,7 @@ static inline void outb(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
-static inline uint8_t inb(uint16_t port)
+static inline __attribute__((unused)) uint8_t inb(uint16_t port)
 {
 	uint8_t v;
 

@@ -210,6 +210,10 @@ static char *prt_asl(void)
  * active-high), with the EisaIds Linux's 8250_pnp, rtc_cmos and i8042
  * match. Only COM1 has a _UID (1: the first serial port).
  */
+/* Each element is one ASL statement split over several literals. */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wstring-concatenation"
+#endif
 static const char *const legacy_asl[] = {
 	"Device (COM1) { Name (_HID, EisaId (\"PNP0501\") ) Name (_UID, One)"
 	" Name (_CRS, ResourceTemplate () { IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08, )"

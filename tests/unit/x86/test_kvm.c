@@ -22,16 +22,20 @@
 #define NCPUS 4
 #define MAX_ENT 512
 
+/* kvm_cpuid2 ends in a flexible array: room for MAX_ENT entries behind it. */
 struct cpuid_buf {
-	struct kvm_cpuid2 c;
-	struct kvm_cpuid_entry2 e[MAX_ENT];
+	union {
+		struct kvm_cpuid2 c;
+		unsigned char room[sizeof(struct kvm_cpuid2) +
+				   MAX_ENT * sizeof(struct kvm_cpuid_entry2)];
+	};
 };
 
 static const struct kvm_cpuid_entry2 *find(const struct cpuid_buf *b, uint32_t fn, uint32_t idx)
 {
 	for (uint32_t i = 0; i < b->c.nent; i++)
-		if (b->e[i].function == fn && b->e[i].index == idx)
-			return &b->e[i];
+		if (b->c.entries[i].function == fn && b->c.entries[i].index == idx)
+			return &b->c.entries[i];
 	return NULL;
 }
 
