@@ -95,7 +95,7 @@ static int backend_open(const char *opt, const char *path, int flags, int *fd)
 	if (*fd < 0) {
 		int err = -errno;
 
-		fprintf(stderr, "vmm-monitor: %s %s: %s\n", opt, path, strerror(errno));
+		log_err("%s %s: %s", opt, path, strerror(errno));
 		return err;
 	}
 	return 0;
@@ -116,7 +116,7 @@ static int machine_disk(struct machine *m, const struct machine_disk *d)
 		return err;
 	md->nfds = 1;
 	if (flock(md->fds[0], (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		fprintf(stderr, "vmm-monitor: --disk %s: in use by another VM\n", d->path);
+		log_err("--disk %s: in use by another VM", d->path);
 		return -EBUSY;
 	}
 	/* Direct: fds[0] with O_DIRECT, fds[1] without for what O_DIRECT refuses. */
@@ -126,7 +126,7 @@ static int machine_disk(struct machine *m, const struct machine_disk *d)
 		md->fds[0] = open(d->path, flags | O_DIRECT | O_CLOEXEC);
 		if (md->fds[0] < 0) {
 			err = -errno;
-			fprintf(stderr, "vmm-monitor: --disk %s: direct=on: %s%s\n", d->path,
+			log_err("--disk %s: direct=on: %s%s", d->path,
 				strerror(errno), errno == EINVAL ?
 				" (this file system has no O_DIRECT; leave direct off)" : "");
 			return err;
@@ -179,7 +179,7 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 	if (!err && o->console_out)
 		err = machine_console(m, o);
 	if (err == -E2BIG)
-		fprintf(stderr, "vmm-monitor: more than %d devices\n", MACHINE_MAX_DEVS);
+		log_err("more than %d devices", MACHINE_MAX_DEVS);
 	if (err)
 		machine_release(m);
 	return err;

@@ -62,12 +62,12 @@ static int input_read(const char *opt, const char *path, uint8_t **buf, size_t *
 	int err = read_whole_file(path, KERNEL_MAX_BYTES, buf, len);
 
 	if (err == -EINVAL)
-		fprintf(stderr, "vmm-monitor: %s %s: not a regular file\n", opt, path);
+		log_err("%s %s: not a regular file", opt, path);
 	else if (err == -EFBIG)
-		fprintf(stderr, "vmm-monitor: %s %s: larger than %u MiB\n", opt, path,
+		log_err("%s %s: larger than %u MiB", opt, path,
 			KERNEL_MAX_BYTES >> 20);
 	else if (err)
-		fprintf(stderr, "vmm-monitor: %s %s: %s\n", opt, path, strerror(-err));
+		log_err("%s %s: %s", opt, path, strerror(-err));
 	return err;
 }
 
@@ -78,7 +78,7 @@ static int inputs_load(const struct cli_opts *o, struct inputs *in)
 	if (input_read("--kernel", o->kernel, &in->kernel, &in->kernel_len))
 		return -EINVAL;
 	if (x86_kernel_probe(in->kernel, in->kernel_len, &kind)) {
-		fprintf(stderr, "vmm-monitor: --kernel %s: not a bzImage or ELF64 x86-64 kernel\n",
+		log_err("--kernel %s: not a bzImage or ELF64 x86-64 kernel",
 			o->kernel);
 		return -ENOEXEC;
 	}
@@ -254,11 +254,10 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 static int mode_check(const struct cli_opts *o)
 {
 	if (o->sandbox == CLI_SANDBOX_OFF && o->devices == CLI_DEVICES_PROCESS)
-		fprintf(stderr, "vmm-monitor: warning: --sandbox off: device processes run "
-			"unconfined (debugging only)\n");
+		log_warn("warning: --sandbox off: device processes run "
+			"unconfined (debugging only)");
 	return 0;
 }
-
 
 static void inputs_free(struct inputs *in)
 {

@@ -47,12 +47,12 @@ static int kvm_open(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		if (errno == EACCES || errno == EPERM)
-			fprintf(stderr, "vmm-monitor: /dev/kvm: %s: run as root or as a member "
-				"of the group that owns /dev/kvm\n", strerror(errno));
+			log_err("/dev/kvm: %s: run as root or as a member "
+				"of the group that owns /dev/kvm", strerror(errno));
 		else
-			fprintf(stderr, "vmm-monitor: /dev/kvm: %s: this machine has no KVM; "
+			log_err("/dev/kvm: %s: this machine has no KVM; "
 				"scripts/kvm-machine.sh runs the command in an emulated machine "
-				"that has one\n", strerror(errno));
+				"that has one", strerror(errno));
 		return -ENODEV;
 	}
 	ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
