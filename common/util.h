@@ -25,6 +25,13 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	__attribute__((warn_unused_result));
 
 /*
+ * Parse an Ethernet unicast address, six two-digit hex pairs separated by
+ * ':' ("52:54:00:12:34:56"). Returns 0 and mac[6], or -EINVAL for anything
+ * else, including a multicast address (lowest bit of the first byte set).
+ */
+int parse_mac(const char *s, uint8_t mac[6]) __attribute__((warn_unused_result));
+
+/*
  * Read a whole regular file into a malloc'ed buffer (*buf, *len; the
  * caller frees it). Refuses files over max_len with -EFBIG and anything
  * that is not a regular file with -EINVAL. Returns 0 or -errno.

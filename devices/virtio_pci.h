@@ -103,6 +103,7 @@
 #define VIRTIO_MSI_NO_VECTOR		0xffff
 
 /* Virtio device ids. */
+#define VIRTIO_ID_NET			1
 #define VIRTIO_ID_BLOCK			2
 #define VIRTIO_ID_CONSOLE		3
 #define VIRTIO_ID_RNG			4

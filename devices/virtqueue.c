@@ -227,15 +227,23 @@ void vq_unpop(struct vq *vq)
 	vq->last_avail--;
 }
 
-void vq_push(struct vq *vq, uint16_t head, uint32_t written)
+void vq_push_many(struct vq *vq, const uint16_t *heads, const uint32_t *written, unsigned n)
 {
-	uint32_t elem[2] = { htole32(head), htole32(written) };
-
 	if (!vq->size)
 		return;
-	memcpy(vq->used + 4 + 8u * (vq->used_idx & (vq->size - 1)), elem, sizeof(elem));
-	vq->used_idx++;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t elem[2] = { htole32(heads[i]), htole32(written[i]) };
+
+		memcpy(vq->used + 4 + 8u * ((uint16_t)(vq->used_idx + i) & (vq->size - 1)), elem,
+		       sizeof(elem));
+	}
+	vq->used_idx += (uint16_t)n;
 	vq_store16(vq->used + 2, vq->used_idx);
+}
+
+void vq_push(struct vq *vq, uint16_t head, uint32_t written)
+{
+	vq_push_many(vq, &head, &written, 1);
 }
 
 /* virtio 1.x 2.7.10: the driver asked for an interrupt once used_idx passes event. */

@@ -99,6 +99,12 @@ int vq_pending(struct vq *vq) __attribute__((warn_unused_result));
 void vq_push(struct vq *vq, uint16_t head, uint32_t written);
 
 /*
+ * Return n chains at once: the driver sees used->idx move past all of them
+ * in one store (virtio-net's merged receive buffers of one packet).
+ */
+void vq_push_many(struct vq *vq, const uint16_t *heads, const uint32_t *written, unsigned n);
+
+/*
  * Whether the driver wants an interrupt for what was pushed since the last
  * call: nothing new → false; else with event index, whether used_event was
  * crossed; without, unless the driver set VRING_AVAIL_F_NO_INTERRUPT.

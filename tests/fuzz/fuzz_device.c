@@ -12,7 +12,8 @@
  *   0 read     region u8, offset le16, lenc u8 (len = 1 << (lenc & 3))
  *   1 write    region u8, offset le16, lenc u8, value (len bytes, le)
  *   2 notify   queue u8 (modulo the class's queue count)
- *   3 backend  index u8 (& 3), n u8, n input bytes (written to fds[0] first)
+ *   3 backend  index u8 (& 3), n u8, n input bytes (written to fds[0] first;
+ *              for virtio-net one frame from the network)
  *   4 memwrite gpa le16, n u8, n bytes into guest RAM (wrapping at its end)
  *   5 reset    ops->reset (the host resets the device)
  *   6 eof      close the writing end of the input (fds[0] reads 0)
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fakehost.h"
@@ -79,6 +81,10 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 				snprintf(sb->params[np], 32, "serial=fuzz-disk-%u", v >> 4);
 				fakespec_add_param(fs, sb->params[np++]);
 			}
+		}
+		if (strcmp(FUZZ_CLASS, "virtio-net") == 0 && (v & 2)) {
+			snprintf(sb->params[np], 32, "mac=52:54:00:00:00:%02x", v);
+			fakespec_add_param(fs, sb->params[np++]);
 		}
 	} else if (strcmp(FUZZ_CLASS, "serial") == 0) {
 		fakespec_add_pio(fs, 0x3f8, 8);
@@ -202,6 +208,12 @@ static void check_virtio(struct fz_host *h)
 		struct gbuf b = { CHK_BUF, 16, true };
 
 		head = gvq_add(&g[0], &b, 1);
+	} else if (strcmp(FUZZ_CLASS, "virtio-net") == 0) {
+		struct gbuf b[2] = { { CHK_BUF, 12, false }, { CHK_BUF + 0x100, 60, false } };
+
+		memset(ram.base + CHK_BUF, 0, 12);	/* a plain vnet header, one frame */
+		q = 1;
+		head = gvq_add(&g[1], b, 2);
 	} else {
 		struct gbuf b = { CHK_BUF, 1, false };	/* transmitq: one byte */
 
@@ -279,7 +291,7 @@ static void run_op(struct run *r, struct fz_in *in)
 	}
 }
 
-/* Backend fds by class: input pipe, output /dev/null, the disk memfd. */
+/* Backend fds by class: input pipe, output /dev/null, the disk memfd, a tap's socketpair. */
 static void give_fds(struct run *r, uint8_t v)
 {
 	struct device *dev = &r->h.dp.dev;
@@ -290,6 +302,14 @@ static void give_fds(struct run *r, uint8_t v)
 		if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
 			fz_fail("disk memfd: %s", strerror(errno));
 		dev->fds[0] = disk_fd;
+		dev->nfds = 1;
+		return;
+	}
+	if (strcmp(FUZZ_CLASS, "virtio-net") == 0) {	/* the tap: one message, one frame */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p) < 0)
+			fz_fail("socketpair: %s", strerror(errno));
+		r->in_rd = dev->fds[0] = p[0];
+		r->in_wr = p[1];
 		dev->nfds = 1;
 		return;
 	}

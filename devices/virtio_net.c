@@ -1,0 +1,379 @@
+/*
+ * virtio-net (virtio 1.x section 5.1) over virtio-pci, on a tap device.
+ *
+ * Queues: 0 receiveq1 (tap -> guest), 1 transmitq1 (guest -> tap),
+ * 2 controlq. One queue pair (no MQ).
+ * Backend: fds[0] is the tap, opened by the monitor with IFF_TAP |
+ * IFF_NO_PI | IFF_VNET_HDR, a 12-byte vnet header (TUNSETVNETHDRSZ, the
+ * size of virtio_net_hdr_v1) and O_NONBLOCK: a read gives one frame behind
+ * its header, a write takes one. The device opens nothing; its one ioctl is
+ * TUNSETOFFLOAD on fds[0], with the offloads the driver accepted
+ * (GUEST_CSUM/TSO4/TSO6/ECN), made when the driver is running and cleared
+ * at reset. Param "mac=xx:xx:xx:xx:xx:xx" (default 52:54:00:12:34:56).
+ *
+ * Receive: the host calls backend(dev, 0) while the tap is readable and
+ * poll_mask bit 0 is set, which it is only while the driver runs and has
+ * receive buffers posted (no busy loop: frames wait in the tap's queue).
+ * A frame is read whole into one buffer here, filtered (the RX-mode and
+ * MAC-table commands) and copied into as many receive chains as it needs
+ * with MRG_RXBUF (one, which must be big enough, without), which are then
+ * returned at once with num_buffers in the first. A frame that finds too
+ * few buffers waits here, its chains held, for the driver's next notify.
+ *
+ * Transmit: each chain is one vnet header and frame, checked (flags, GSO
+ * type, checksum offsets inside the frame) and written to the tap with one
+ * writev; a write the tap refuses is dropped and counted.
+ *
+ * Malformed input (a receive chain with readable buffers or smaller than
+ * the header, a transmit chain with writable ones, a bad header, a control
+ * command without its ack byte) puts the device in NEEDS_RESET.
+ */
+#include "virtio_pci.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "virtio_net_int.h"
+
+static const uint64_t vnet_features =
+	1ull << F_CSUM | 1ull << F_GUEST_CSUM | 1ull << F_MAC | 1ull << F_GUEST_TSO4 |
+	1ull << F_GUEST_TSO6 | 1ull << F_GUEST_ECN | 1ull << F_HOST_TSO4 | 1ull << F_HOST_TSO6 |
+	1ull << F_HOST_ECN | 1ull << F_MRG_RXBUF | 1ull << F_STATUS | 1ull << F_CTRL_VQ |
+	1ull << F_CTRL_RX | 1ull << F_CTRL_MAC_ADDR;
+
+size_t vnet_iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
+		     bool to_iov)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		take = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, take);
+		else
+			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, take);
+		done += take;
+		off = 0;
+	}
+	return done;
+}
+
+/* Host address of byte off of iov[0, n), NULL past the end. */
+static uint8_t *iov_byte(const struct iovec *iov, unsigned n, size_t off)
+{
+	for (unsigned i = 0; i < n; i++, off -= iov[i - 1].iov_len)
+		if (off < iov[i].iov_len)
+			return (uint8_t *)iov[i].iov_base + off;
+	return NULL;
+}
+
+/* The tap's offloads follow what the driver accepted; 0 at reset. */
+static void vnet_set_offloads(struct vnet *n, unsigned flags)
+{
+	if (n->offloads == (int)flags)
+		return;
+	n->offloads = (int)flags;
+	if (ioctl(n->dev->fds[0], TUNSETOFFLOAD, flags) < 0)
+		dev_warn_once(n->dev, "tap offloads 0x%x: errno %d (frames stay unsegmented)",
+			      flags, errno);
+}
+
+static void vnet_driver_offloads(struct virtio_pci *vp)
+{
+	unsigned f = 0;
+
+	if (virtio_pci_has_feature(vp, F_GUEST_CSUM)) {
+		f |= TUN_F_CSUM;
+		if (virtio_pci_has_feature(vp, F_GUEST_TSO4))
+			f |= TUN_F_TSO4;
+		if (virtio_pci_has_feature(vp, F_GUEST_TSO6))
+			f |= TUN_F_TSO6;
+		if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) &&
+		    virtio_pci_has_feature(vp, F_GUEST_ECN))
+			f |= TUN_F_TSO_ECN;
+	}
+	vnet_set_offloads(vp->model, f);
+}
+
+/* Receive only while the driver runs and has buffers (or a frame waits). */
+static void vnet_update_poll(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+	bool want = false;
+
+	if (virtio_pci_running(vp) && vp->queues[VNET_RX].enabled && !n->frame_len) {
+		int k = vq_pending(virtio_pci_vq(vp, VNET_RX));
+
+		if (k < 0)
+			virtio_pci_fail(vp, virtio_pci_vq(vp, VNET_RX)->error);
+		want = k > 0;
+	}
+	n->dev->poll_mask = want ? n->dev->poll_mask | 1u : n->dev->poll_mask & ~1u;
+}
+
+/*
+ * Copy the waiting frame into receive chains from where it stopped.
+ * Returns 0 once it was returned to the driver, -EAGAIN when the ring ran
+ * out first (the chains taken stay held), -ENOSPC when it cannot fit
+ * (dropped), -EPROTO on malformed chains.
+ */
+static int vnet_rx_fill(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+	struct vq *vq = virtio_pci_vq(vp, VNET_RX);
+	bool mrg = virtio_pci_has_feature(vp, F_MRG_RXBUF);
+	struct vq_chain c = { .iov = n->iov, .cap = VNET_CHAIN_MAX };
+	uint16_t nbuf;
+
+	while (n->frame_off < n->frame_len) {
+		int err;
+
+		if (n->nheld == VNET_HELD_MAX)
+			return -ENOSPC;
+		err = vq_pop(vq, &c);
+		if (err == -EAGAIN || err == -E2BIG)
+			return err == -E2BIG ? -EPROTO : -EAGAIN;
+		if (err)
+			return -EPROTO;
+		if (c.nout || (n->nheld == 0 && c.in_bytes < VNET_HDR_LEN)) {
+			vq->error = c.nout ? "receive chain with device-readable buffers"
+					   : "receive buffer smaller than the header";
+			return -EPROTO;
+		}
+		if (!mrg && c.in_bytes < n->frame_len) {
+			vq_unpop(vq);
+			return -ENOSPC;
+		}
+		if (n->nheld == 0)	/* where num_buffers goes, once known */
+			for (unsigned b = 0; b < 2; b++)
+				n->nbuf_at[b] = iov_byte(c.iov, c.nin, VNET_HDR_NBUF + b);
+		n->held_len[n->nheld] = (uint32_t)vnet_iov_copy(c.iov, c.nin, 0, n->frame + n->frame_off,
+							    n->frame_len - n->frame_off, true);
+		n->frame_off += n->held_len[n->nheld];
+		n->held_head[n->nheld++] = c.head;
+	}
+	nbuf = htole16(n->nheld);
+	*n->nbuf_at[0] = (uint8_t)nbuf;
+	*n->nbuf_at[1] = (uint8_t)(nbuf >> 8);
+	vq_push_many(vq, n->held_head, n->held_len, n->nheld);
+	n->frame_len = n->frame_off = n->nheld = 0;
+	return 0;
+}
+
+/* Read one frame from the tap: 1 when one waits, 0 if it was filtered out, -1 if none. */
+static int vnet_rx_read(struct vnet *n)
+{
+	ssize_t r;
+
+	do
+		r = read(n->dev->fds[0], n->frame, VNET_FRAME_MAX);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			dev_warn_once(n->dev, "tap read failed: errno %d", errno);
+		return -1;
+	}
+	if ((size_t)r < VNET_HDR_LEN + VNET_ETH_HLEN || !vnet_rx_accept(n, n->frame + VNET_HDR_LEN)) {
+		n->rx_filtered++;
+		return 0;
+	}
+	n->frame_len = (size_t)r;
+	return 1;
+}
+
+/* Give the held chains back empty and forget the frame. */
+static void vnet_rx_drop(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+
+	n->rx_dropped++;
+	memset(n->held_len, 0, sizeof(n->held_len));
+	vq_push_many(virtio_pci_vq(vp, VNET_RX), n->held_head, n->held_len, n->nheld);
+	n->frame_len = n->frame_off = n->nheld = 0;
+}
+
+static void vnet_rx(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+	struct vq *vq = virtio_pci_vq(vp, VNET_RX);
+
+	for (unsigned i = 0; i < VNET_RX_BURST && virtio_pci_running(vp); i++) {
+		int err = 1;
+
+		if (!n->frame_len) {
+			err = vq_pending(vq);
+			if (err < 0) {
+				virtio_pci_fail(vp, vq->error);
+				return;
+			}
+			err = err ? vnet_rx_read(n) : -1;
+		}
+		if (err < 0)
+			break;
+		if (err == 0)
+			continue;
+		err = vnet_rx_fill(vp);
+		if (err == -EAGAIN)
+			break;
+		if (err == -ENOSPC) {
+			vnet_rx_drop(vp);
+		} else if (err) {
+			virtio_pci_fail(vp, vq->error);
+			return;
+		}
+	}
+	virtio_pci_queue_interrupt(vp, VNET_RX);
+}
+
+static void vnet_tx(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+	struct vq *vq = virtio_pci_vq(vp, VNET_TX);
+	struct vq_chain c = { .iov = n->iov, .cap = VNET_CHAIN_MAX };
+	int err = -EAGAIN;
+
+	while (virtio_pci_running(vp) && (err = vq_pop(vq, &c)) == 0) {
+		const char *bad = vnet_tx_check(&c);
+		ssize_t w;
+
+		if (bad) {
+			vq->error = bad;
+			err = -EPROTO;
+			break;
+		}
+		do
+			w = writev(n->dev->fds[0], c.iov, (int)c.nout);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			n->tx_dropped++;
+		vq_push(vq, c.head, 0);
+	}
+	if (virtio_pci_running(vp) && err != -EAGAIN)
+		virtio_pci_fail(vp, vq->error);
+	virtio_pci_queue_interrupt(vp, VNET_TX);
+}
+
+static void vnet_queue_notify(struct virtio_pci *vp, unsigned q)
+{
+	vnet_driver_offloads(vp);
+	if (q == VNET_TX)
+		vnet_tx(vp);
+	else if (q == VNET_CTRL)
+		vnet_ctrl(vp);
+	else if (q == VNET_RX && ((struct vnet *)vp->model)->frame_len)
+		vnet_rx(vp);
+	vnet_update_poll(vp);
+}
+
+static void vnet_backend(struct device *dev, unsigned index)
+{
+	struct virtio_pci *vp = virtio_pci_of(dev);
+
+	if (index == 0 && (dev->poll_mask & 1u) && virtio_pci_running(vp))
+		vnet_rx(vp);
+	vnet_update_poll(vp);
+}
+
+static void vnet_config_read(struct virtio_pci *vp, uint8_t *buf)
+{
+	struct vnet *n = vp->model;
+	struct vnet_config cfg = { .status = htole16(VIRTIO_NET_S_LINK_UP),
+				   .max_virtqueue_pairs = htole16(1) };
+
+	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
+	memcpy(buf, &cfg, sizeof(cfg));
+}
+
+static void vnet_reset(struct virtio_pci *vp)
+{
+	struct vnet *n = vp->model;
+
+	n->frame_len = n->frame_off = n->nheld = 0;
+	n->promisc = true;	/* until the driver says otherwise (5.1.6.5.1) */
+	n->allmulti = true;
+	n->uc.n = n->mc.n = 0;
+	memcpy(n->mac, n->mac_default, sizeof(n->mac));
+	vnet_set_offloads(n, 0);
+	vnet_update_poll(vp);
+}
+
+static const struct virtio_dev_class vnet_class = {
+	.queue_max = VNET_QUEUE_MAX,
+	.config_size = sizeof(struct vnet_config),
+	.config_read = vnet_config_read,
+	.queue_notify = vnet_queue_notify,
+	.reset = vnet_reset,
+};
+
+static int vnet_create(struct device *dev, const struct device_spec *spec)
+{
+	const char *mac = dev_param(spec, "mac");
+	struct vnet *n;
+	int err;
+
+	if (dev->nfds < 1 || dev->fds[0] < 0) {
+		dev_err(dev, "needs its tap as fds[0]");
+		return -EINVAL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->dev = dev;
+	n->offloads = -1;
+	memcpy(n->mac_default, (const uint8_t[6]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 6);
+	if (mac && parse_mac(mac, n->mac_default)) {
+		dev_err(dev, "mac=%s: want six hex pairs (xx:xx:xx:xx:xx:xx), not multicast", mac);
+		free(n);
+		return -EINVAL;
+	}
+	err = virtio_pci_create(dev, spec, &vnet_class, n, vnet_features);
+	if (err)
+		free(n);
+	return err;
+}
+
+static void vnet_destroy(struct device *dev)
+{
+	struct virtio_pci *vp = virtio_pci_of(dev);
+	struct vnet *n;
+
+	if (!vp)
+		return;
+	n = vp->model;
+	if (n->tx_dropped || n->rx_dropped)
+		dev_info(dev, "frames dropped: %llu sent, %llu received",
+			 (unsigned long long)n->tx_dropped, (unsigned long long)n->rx_dropped);
+	virtio_pci_destroy(dev);
+	free(n);
+}
+
+static const struct device_ops virtio_net_ops = {
+	.create = vnet_create,
+	.trap = virtio_pci_trap,
+	.notify = virtio_pci_notify,
+	.backend = vnet_backend,
+	.reset = virtio_pci_reset,
+	.destroy = vnet_destroy,
+};
+
+static const struct virtio_pci_ident virtio_net_ident = { VIRTIO_ID_NET, 0x020000, 3, 4 };	/* network, ethernet */
+
+const struct device_class virtio_net_class = {
+	.name = "virtio-net",
+	.ops = &virtio_net_ops,
+	.virtio = &virtio_net_ident,
+	.events = DEVICE_EVENT_BIT(DEV_EVENT_NEEDS_RESET),
+	.guest_ram = true,
+};
