@@ -64,7 +64,7 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
 
 echo "blk: $RUNS runs each, alternating; $(cat "$IMGDIR/kernel-package"); fio ${FIO_RUNTIME} s per job;" \
      "${DISK_MB} MiB image on $(df -T "$DIR" | awk 'NR==2 {print $2}')${VMM_MACHINE:+ (loop device over tmpfs)}"
-python3 bench/fiobench.py "$RUNS" \
+python3 bench/guestbench.py fio "$RUNS" \
     "vmm-thr=$VMM,aio=threads" \
     "vmm-thr-direct=$VMM,aio=threads,direct=on" \
     "vmm-native=$VMM,aio=native" \

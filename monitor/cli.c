@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,10 @@ void cli_usage(FILE *f)
 "                    (at most %d); readonly disks refuse writes; direct=on\n"
 "                    bypasses the host's page cache (O_DIRECT); aio: Linux AIO\n"
 "                    (native, default) or I/O threads\n"
+"  --net tap=NAME[,mac=MAC]\n"
+"                    add a virtio-net on the existing tap NAME (ip tuntap add\n"
+"                    NAME mode tap); repeatable (at most %d); MAC: six hex\n"
+"                    pairs, unicast (default 52:54:00:12:34:56)\n"
 "  --console out=FILE[,in=FILE]\n"
 "                    add a virtio-console: guest output appended to FILE,\n"
 "                    guest input read from in=FILE (a file or FIFO)\n"
@@ -55,6 +60,7 @@ void cli_usage(FILE *f)
 "(triple fault, KVM error, device failure); 2 bad command line or input;\n"
 "3 no usable /dev/kvm (scripts/kvm-machine.sh runs a VM where there is none).\n",
 		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20), MACHINE_MAX_DISKS,
+		MACHINE_MAX_NICS,
 		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS);
 }
 
@@ -111,7 +117,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
-       OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK,
+       OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK, OPT_NET,
        OPT_CONSOLE, OPT_RECORD_TRAPS };
 
 static const struct option long_opts[] = {
@@ -123,6 +129,7 @@ static const struct option long_opts[] = {
 	{ "devices", required_argument, NULL, OPT_DEVICES },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "spin-us", required_argument, NULL, OPT_SPIN },
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
@@ -219,6 +226,41 @@ static int opt_disk(char *arg, struct machine_opts *m, FILE *err)
 	return 0;	/* copy stays: the disk's strings point into it */
 }
 
+static int net_kv(void *ctx, const char *k, const char *v)
+{
+	struct machine_nic *n = ctx;
+	uint8_t mac[6];
+
+	if (strcmp(k, "tap") == 0 && *v && strlen(v) < IFNAMSIZ && !strchr(v, '/'))
+		n->tap = v;
+	else if (strcmp(k, "mac") == 0 && parse_mac(v, mac) == 0)
+		n->mac = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int opt_net(char *arg, struct machine_opts *m, FILE *err)
+{
+	struct machine_nic *n = &m->nic[m->nnics];
+	char *copy;
+
+	if (m->nnics >= MACHINE_MAX_NICS) {
+		fprintf(err, "vmm-monitor: --net: at most %d NICs\n", MACHINE_MAX_NICS);
+		return -EINVAL;
+	}
+	*n = (struct machine_nic){ 0 };
+	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
+	if (!copy || kv_each(copy, net_kv, n) || !n->tap) {
+		fprintf(err, "vmm-monitor: --net %s: want tap=NAME (at most %d bytes)"
+			"[,mac=xx:xx:xx:xx:xx:xx (unicast)]\n", arg, IFNAMSIZ - 1);
+		free(copy);
+		return -EINVAL;
+	}
+	m->nnics++;
+	return 0;	/* copy stays: the NIC's strings point into it */
+}
+
 static int console_kv(void *ctx, const char *k, const char *v)
 {
 	struct machine_opts *m = ctx;
@@ -267,6 +309,7 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		o->sandbox = (enum cli_sandbox)(r + 1);
 		return r < 0 ? r : 0;
 	case OPT_DISK: return opt_disk((char *)arg, &o->machine, err);
+	case OPT_NET: return opt_net((char *)arg, &o->machine, err);
 	case OPT_CONSOLE: return opt_console((char *)arg, &o->machine, err);
 	case OPT_SPIN:
 		return opt_ns("spin-us", arg, 0, 1000000, 1000, &o->vcpu_spin_ns, err);

@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -140,6 +143,63 @@ static int machine_disk(struct machine *m, const struct machine_disk *d)
 	return 0;
 }
 
+/* Why TUNSETIFF refused an existing interface, for the one error line. */
+static const char *tap_refusal(int err)
+{
+	switch (err) {
+	case EPERM: return "no permission to attach it (CAP_NET_ADMIN, or a tap owned by this user)";
+	case EBUSY: return "in use (by another VM?)";
+	case EINVAL: return "not a tap device";
+	default: return strerror(err);
+	}
+}
+
+/*
+ * A NIC: attach to the existing tap n->tap (never create one) with vnet
+ * headers of virtio_net_hdr_v1's 12 bytes, non-blocking.
+ */
+static int machine_nic(struct machine *m, const struct machine_nic *n)
+{
+	struct machine_dev *md = machine_add(m, "virtio-net");
+	unsigned index = if_nametoindex(n->tap);
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int hdr = 12;
+
+	if (!md)
+		return -E2BIG;
+	if (!index) {
+		log_err("--net tap=%s: no such network interface (create it first: "
+			"ip tuntap add %s mode tap)", n->tap, n->tap);
+		return -ENODEV;
+	}
+	md->fds[0] = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (md->fds[0] < 0) {
+		log_err("--net tap=%s: /dev/net/tun: %s", n->tap, strerror(errno));
+		return -ENODEV;
+	}
+	md->nfds = 1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", n->tap);
+	if (ioctl(md->fds[0], TUNSETIFF, &ifr) < 0) {
+		int err = errno;
+
+		log_err("--net tap=%s: %s", n->tap, tap_refusal(err));
+		return -err;
+	}
+	if (if_nametoindex(n->tap) != index) {	/* it went away and TUNSETIFF made a new one */
+		log_err("--net tap=%s: the interface changed while it was attached", n->tap);
+		return -ENODEV;
+	}
+	if (ioctl(md->fds[0], TUNSETVNETHDRSZ, &hdr) < 0) {
+		int err = errno;
+
+		log_err("--net tap=%s: vnet header size: %s", n->tap, strerror(err));
+		return -err;
+	}
+	if (n->mac)
+		machine_param(m, md, "mac=%s", n->mac);
+	return 0;
+}
+
 static int machine_console(struct machine *m, const struct machine_opts *o)
 {
 	struct machine_dev *md = machine_add(m, "virtio-console");
@@ -174,6 +234,8 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 		err = machine_fixed(m, &x86_devices[i]);
 	for (unsigned i = 0; i < o->ndisks && !err; i++)
 		err = machine_disk(m, &o->disk[i]);
+	for (unsigned i = 0; i < o->nnics && !err; i++)
+		err = machine_nic(m, &o->nic[i]);
 	if (!err && !machine_add(m, "virtio-rng"))
 		err = -E2BIG;
 	if (!err && o->console_out)

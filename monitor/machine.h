@@ -16,6 +16,7 @@
 
 #define MACHINE_MAX_DEVS 16
 #define MACHINE_MAX_DISKS 8
+#define MACHINE_MAX_NICS 4
 #define MACHINE_MAX_PARAMS (DEVICE_MAX_PARAMS - 1)	/* one left for vpci's intx= */
 
 struct machine_dev {
@@ -39,10 +40,18 @@ struct machine_disk {
 	const char *serial;	/* NULL: none */
 };
 
+/* One NIC of --net tap=NAME[,mac=MAC]: a virtio-net on an existing tap. */
+struct machine_nic {
+	const char *tap;	/* the tap's interface name */
+	const char *mac;	/* checked by the command line; NULL: the device's default */
+};
+
 /* What the command line adds to the fixed devices. */
 struct machine_opts {
 	unsigned ndisks;
 	struct machine_disk disk[MACHINE_MAX_DISKS];
+	unsigned nnics;
+	struct machine_nic nic[MACHINE_MAX_NICS];
 	const char *console_out;	/* --console out=FILE, NULL: no virtio-console */
 	const char *console_in;		/* --console in=FILE */
 };
@@ -55,9 +64,9 @@ struct machine {
 
 /*
  * Build the device list: the PC's fixed devices, then one virtio-blk per
- * disk, a virtio-rng, and a virtio-console if asked for. Opens every disk
- * and console file (they are the devices' backends; disks are locked
- * against other VMs). Returns 0, or -errno after one line on stderr naming
+ * disk, one virtio-net per NIC, a virtio-rng, and a virtio-console if asked
+ * for. Opens every disk and console file and attaches every tap (they are
+ * the devices' backends; disks are locked against other VMs). Returns 0, or -errno after one line on stderr naming
  * the file and the problem; on error nothing stays open.
  */
 int machine_build(struct machine *m, const struct machine_opts *o)

@@ -10,7 +10,8 @@ PKGS=(build-essential meson ninja-build pkg-config clang llvm lld
       binutils cpio python3 time acpica-tools
       kmod util-linux  # scripts/kvm-machine.sh: depmod/modprobe, flock, setsid, unshare
       libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for tests/fuzz
-      e2fsprogs xz-utils)
+      e2fsprogs xz-utils
+      socat iproute2 iperf3)  # tests/linux net and bench/net.sh: in the guest and on the host
 
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 

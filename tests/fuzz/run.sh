@@ -13,12 +13,15 @@ CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 JOBS=${VMM_FUZZ_JOBS:-2}
 SECS=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
-TARGETS=${*:-serial rtc i8042 acpi_pm virtio-blk virtio-rng virtio-console virtqueue ring control vpci loader}
+TARGETS=$*
 
 if [ ! -f "$FZ/build.ninja" ]; then
 	CC=clang meson setup "$FZ" "$SRC" -Dfuzz=true >/dev/null || exit 1
 fi
 ninja -C "$FZ" fuzz >/dev/null || ninja -C "$FZ" fuzz || exit 1
+# No names: every target the build made (one per device class and the rest).
+[ -n "$TARGETS" ] || TARGETS=$(find "$FZ/tests/fuzz" -maxdepth 1 -type f -perm -u+x -name 'fuzz-*' \
+	-printf '%f\n' | sed 's/^fuzz-//' | sort)
 [ -d "$CACHE/fuzz/seeds" ] || echo "run.sh: no seeds yet (tests/fuzz/seeds.py makes them); starting from regressions" >&2
 
 run_one() {

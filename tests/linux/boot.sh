@@ -14,6 +14,11 @@
 #   reboot                `reboot -f` resets the VM through the i8042: status 0
 #   tty                   ttyS0 as an interactive shell: a typed command is
 #                         answered, `poweroff` ends the VM with status 0
+#   net                   two virtio-net on taps in a network namespace of
+#                         the test's own: ping, TCP both ways, 64 MiB each
+#                         way, 32 connections at once, MTU 9000
+#   net-kill              virtio-net0's process killed under a running guest:
+#                         reported like any other device, status 1
 
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -164,7 +169,7 @@ $bad"
 	bad=$(grep -aiE 'fail|died|killed|violation|needs.reset|timed? ?out|error' "$ERR" || true)
 	[ -z "$bad" ] || fail "the monitor reported a problem:
 $bad"
-	for id in virtio-blk0 virtio-blk1 virtio-rng0 virtio-console0; do
+	for id in virtio-blk0 virtio-blk1 virtio-rng0 virtio-console0 ${EXTRA_IDS:-}; do
 		grep -aqE "^vmm-monitor: traps: $id notify 0$" "$ERR" || fail "$id: notifications reached the monitor"
 		grep -aqE "^vmm-monitor: traps: $id isr 0$" "$ERR" || fail "$id: ISR read: the driver fell back to INTx"
 	done
@@ -257,6 +262,90 @@ case_tty() {
 	expect_status 0 "poweroff at the shell"
 	expect_err 'acpi_pm0: guest powered off'
 	ok "ttyS0: a command typed at the shell prompt answered; poweroff: status 0"
+}
+
+# ---- virtio-net: taps in a network namespace of the test's own ----------
+
+# in_netns CASE: re-run this case in a new network namespace (unshare -n),
+# where nothing can reach beyond the taps the case makes.
+in_netns() {
+	[ -z "${VMM_IN_NETNS:-}" ] || return 0
+	[ "$(id -u)" = 0 ] || skip "needs root for a network namespace and taps"
+	command -v unshare >/dev/null && command -v ip >/dev/null && command -v socat >/dev/null ||
+		skip "needs unshare, ip and socat (scripts/setup.sh)"
+	modprobe tun 2>/dev/null
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun in this kernel"
+	rm -rf "$TMP"
+	VMM_IN_NETNS=1 exec unshare --net -- bash "$0" "$1"
+}
+
+# tap NAME ADDR [MTU]: a tap in this namespace, the host's ADDR/24 on it.
+tap() {
+	ip tuntap add "$1" mode tap && ip addr add "$2/24" dev "$1" &&
+		ip link set "$1" mtu "${3:-1500}" up || fail "cannot make tap $1"
+}
+
+# The host side of check net (tests/linux/rc): a receiver for the guest's
+# 64 MiB, a sender of 64 MiB of its own, an echo server, and a pinger that
+# connects to the guest once the guest answered.
+net_servers() {
+	head -c $((64 << 20)) /dev/urandom >"$TMP/net.src" || fail "cannot make $TMP/net.src"
+	NET_SRC_MD5=$(md5sum <"$TMP/net.src" | cut -d' ' -f1)
+	socat -u TCP-LISTEN:5001,bind=10.77.0.1,reuseaddr CREATE:"$TMP/net.recv" 2>"$TMP/s1.err" &
+	socat -u OPEN:"$TMP/net.src" TCP-LISTEN:5002,bind=10.77.0.1,reuseaddr 2>"$TMP/s2.err" &
+	socat TCP-LISTEN:5003,bind=10.77.0.1,reuseaddr,fork,backlog=64 EXEC:cat 2>"$TMP/s3.err" &
+	(for ((i = 1; i <= VMM_LINUX_TIMEOUT; i++)); do
+		busybox ping -c 1 -W 1 10.77.0.2 >/dev/null 2>&1 && break
+	done
+	echo "pinged $i" | socat -u - TCP:10.77.0.2:5005,retry=600,interval=0.2) >/dev/null 2>&1 &
+	trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
+}
+
+case_net() {
+	local m
+	need_kvm
+	in_netns net
+	ip link set lo up
+	tap vmmtap0 10.77.0.1
+	tap vmmtap1 10.77.1.1 9000
+	net_servers
+	MONITOR_ARGS=(--net tap=vmmtap0 --net tap=vmmtap1,mac=52:54:00:12:34:57)
+	EXTRA_IDS="virtio-net0 virtio-net1"
+	boot_linux 2 net
+	expect_status 0 "the guest powered off"
+	expect_checks net
+	m=$(sed -n 's/^ok net: net-tx: 64 MiB sent to the host (md5 \([0-9a-f]*\))$/\1/p' "$OUT.txt")
+	[ -n "$m" ] && [ "$(md5sum <"$TMP/net.recv" | cut -d' ' -f1)" = "$m" ] ||
+		fail "the host received $(wc -c <"$TMP/net.recv") bytes that do not match the guest's md5 \"$m\""
+	grep -aq "^ok net: net-rx: 67108864 bytes from the host (md5 $NET_SRC_MD5)\$" "$OUT.txt" ||
+		fail "the guest did not receive the host's 64 MiB intact (md5 $NET_SRC_MD5)"
+	expect_clean_log
+	ok "virtio-net: $(grep -ac '^ok net: ' "$OUT.txt") net checks passed; 64 MiB each way intact; $((T_END - T_START)) s in all"
+}
+
+# Killing virtio-net0's process under a running guest: reported with class,
+# instance and cause, the VM stops with status 1 (as for every device).
+case_net_kill() {
+	local dpid
+	need_kvm
+	in_netns net-kill
+	tap vmmtap0 10.77.0.1
+	image
+	mkfifo "$TMP/in" || fail "mkfifo"
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --net tap=vmmtap0"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+		--net tap=vmmtap0 --cmdline "console=ttyS0 reboot=k panic=-1 quiet" \
+		<"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	wait_for_out "vmm-linux: userspace after" 120
+	dpid=$(pgrep -f -- "vmm-devproc .*--name virtio-net0 --vm vm$MON_PID\$" | head -n 1)
+	[ -n "$dpid" ] || { kill -9 "$MON_PID"; fail "no device process for virtio-net0"; }
+	kill -9 "$dpid"
+	wait_monitor
+	expect_status 1 "a device died"
+	expect_err "device virtio-net0 \\(class virtio-net, pid $dpid\\) died"
+	ok "virtio-net0 killed under a running Linux: status 1, reported"
 }
 
 dispatch "$@"

@@ -2,7 +2,7 @@
 # The stock-Linux guest: Debian's linux-image-cloud-amd64 bzImage and an
 # initramfs made from Debian packages only (busybox-static, the virtio
 # modules of the same kernel package with their modules.dep, and the host's
-# fio with the libraries ldd names) plus the project's /etc/inittab and
+# fio, socat and iperf3 with the libraries ldd names) plus the project's /etc/inittab and
 # /etc/vmm/rc (tests/linux/rc). No kernel is built.
 #
 #   tests/linux/image.sh      prints the directory holding bzImage and
@@ -26,8 +26,12 @@ if ! kpkg=$("$here/../../scripts/kernel-package.sh" linux-image-cloud-amd64); th
 fi
 kver=${kpkg#linux-image-}
 bb=$(command -v busybox) || fail "busybox is missing: run scripts/setup.sh"
-fio=$(command -v fio) || fail "fio is missing: run scripts/setup.sh"
-key=$( { echo "$RECIPE $kpkg $MODULES"; cat "$here/rc" "$here/inittab" "$bb" "$fio"; } | sha256sum | cut -c1-16)
+progs=()	# the host's programs the guest runs, with their libraries
+for p in fio socat iperf3; do
+    c=$(command -v "$p") || fail "$p is missing: run scripts/setup.sh"
+    progs+=("$c")
+done
+key=$( { echo "$RECIPE $kpkg $MODULES"; cat "$here/rc" "$here/inittab" "$bb" "${progs[@]}"; } | sha256sum | cut -c1-16)
 out=$CACHE/linux/$kver-$key
 [ -f "$out/ready" ] && { echo "$out"; exit 0; }
 
@@ -60,12 +64,14 @@ done
 cp "$kmods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null
 depmod -b "$root" "$kver" || fail "depmod on the image's modules"
 
-# fio and the libraries it loads, at the same paths.
-cp "$fio" "$root/bin/fio" || fail "cp fio"
-ldd "$fio" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-    mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
+# fio, socat, iperf3 and the libraries they load, at the same paths.
+for p in "${progs[@]}"; do
+    cp "$p" "$root/bin/" || fail "cp $p"
+    ldd "$p" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
+    done
 done
-[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || fail "fio's dynamic loader was not found by ldd"
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || fail "the dynamic loader was not found by ldd"
 
 mkdir -p "$tmp/out"
 cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/bzImage" || fail "no vmlinuz in $kpkg"

@@ -87,6 +87,21 @@ int main(void)
 		     "20 bytes", "--disk serial too long");
 	expect_error(ARGS("--kernel", "k", "--disk", "a", "--disk", "path=/b"), "path=FILE",
 		     "--disk without key=value");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--net", "tap=tap0", "--net",
+			     "tap=vmmtap1,mac=52:54:00:AB:cd:01")) == 0 &&
+	      o.machine.nnics == 2 && strcmp(o.machine.nic[0].tap, "tap0") == 0 &&
+	      !o.machine.nic[0].mac && strcmp(o.machine.nic[1].mac, "52:54:00:AB:cd:01") == 0,
+	      "--net twice, one with a MAC");
+	expect_error(ARGS("--kernel", "k", "--net", "mac=52:54:00:00:00:01"), "tap=NAME",
+		     "--net without tap");
+	expect_error(ARGS("--kernel", "k", "--net", "tap=t,mac=01:00:5e:00:00:01"), "unicast",
+		     "--net with a multicast MAC");
+	expect_error(ARGS("--kernel", "k", "--net", "tap=t,mac=52:54:00:00:00"), "unicast",
+		     "--net with a short MAC");
+	expect_error(ARGS("--kernel", "k", "--net", "tap=0123456789abcdef"), "at most 15",
+		     "--net with a tap name too long for an interface");
+	expect_error(ARGS("--kernel", "k", "--net", "tap=a", "--net", "tap=b", "--net", "tap=c",
+			  "--net", "tap=d", "--net", "tap=e"), "at most 4", "five NICs");
 	expect_error(ARGS("--kernel", "k", "--disk", "path=1", "--disk", "path=2", "--disk", "path=3",
 			  "--disk", "path=4", "--disk", "path=5", "--disk", "path=6", "--disk", "path=7",
 			  "--disk", "path=8", "--disk", "path=9"), "at most 8", "nine disks");
