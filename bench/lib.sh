@@ -24,6 +24,7 @@ bench_enter() {
         VMM_MACHINE_ENV="${VMM_MACHINE_ENV:-} ${BENCH_KNOBS:-}" exec ./scripts/kvm-machine.sh "$script" "$@"
     command -v qemu-system-x86_64 >/dev/null ||
         { echo "SKIP: qemu-system-x86_64 not installed (scripts/setup.sh)"; exit 77; }
+    [ -z "${VMM_BENCH_SAID_ENV:-}" ] || return 0   # a script that re-ran itself said it already
     echo "environment: ${VMM_MACHINE:-this machine with its own KVM}; host CPU:" \
          "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs"
     [ -z "${VMM_MACHINE:-}" ] ||

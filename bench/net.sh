@@ -25,7 +25,7 @@ NET_TIME=${NET_TIME:-5}
 if [ -z "${VMM_NET_NS:-}" ]; then   # the rest in a network namespace of our own
     modprobe tun 2>/dev/null || true
     modprobe vhost_net 2>/dev/null || true
-    VMM_NET_NS=1 exec unshare --net -- bash "$0" "$@"
+    VMM_NET_NS=1 VMM_BENCH_SAID_ENV=1 exec unshare --net -- bash "$0" "$@"
 fi
 IMG=$(tests/linux/image.sh)
 ip link set lo up
