@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 #define DEVICE_MAX_REGIONS 4	/* trapped regions (a virtio-pci BAR0 has four) */
-#define DEVICE_MAX_QUEUES 4	/* virtqueues, each with its doorbell */
+#define DEVICE_MAX_QUEUES 9	/* virtqueues, each with its doorbell (virtio-net: 4 pairs + control) */
 #define DEVICE_MAX_VECTORS (DEVICE_MAX_QUEUES + 1)	/* MSI-X: config + one per queue */
 #define DEVICE_MAX_IRQS (DEVICE_MAX_VECTORS + 1)	/* lines: every vector, then INTx */
-#define DEVICE_MAX_FDS 4	/* backend fds (disk image, console input/output) */
+#define DEVICE_MAX_FDS 4	/* backend fds (disk image, console input/output, tap queues) */
 #define DEVICE_MAX_PARAMS 8	/* "key=value" parameters */
 
 /* One trapped region of a device instance. */

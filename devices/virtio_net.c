@@ -1,19 +1,24 @@
 /*
  * virtio-net (virtio 1.x section 5.1) over virtio-pci, on a tap device.
  *
- * Queues: 0 receiveq1 (tap -> guest), 1 transmitq1 (guest -> tap),
- * 2 controlq. One queue pair (no MQ).
- * Backend: fds[0] is the tap, opened by the monitor with IFF_TAP |
- * IFF_NO_PI | IFF_VNET_HDR, a 12-byte vnet header (TUNSETVNETHDRSZ, the
- * size of virtio_net_hdr_v1) and O_NONBLOCK: a read gives one frame behind
- * its header, a write takes one. The device opens nothing; its one ioctl is
- * TUNSETOFFLOAD on fds[0], with the offloads the driver accepted
- * (GUEST_CSUM/TSO4/TSO6/ECN), made when the driver is running and cleared
- * at reset. Param "mac=xx:xx:xx:xx:xx:xx" (default 52:54:00:12:34:56).
+ * Queues: receiveq(p) 2p (tap -> guest), transmitq(p) 2p + 1 (guest ->
+ * tap) for p < VNET_PAIRS_MAX, so 9 queue doorbells whatever is used, and
+ * the controlq at 2N: N = "queues=N" (1..4, default 1) with MQ negotiated
+ * (offered when N > 1), else 1. VQ_PAIRS_SET picks how many pairs the
+ * driver uses; tap queue i delivers to pair i modulo that.
+ * Backend: fds[0, N) are the tap's queues, opened by the monitor with
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (| IFF_MULTI_QUEUE when N > 1), a
+ * 12-byte vnet header (TUNSETVNETHDRSZ, the size of virtio_net_hdr_v1) and
+ * O_NONBLOCK: a read gives one frame behind its header, a write takes one.
+ * The device opens nothing; its one ioctl is TUNSETOFFLOAD on its tap fds,
+ * with the offloads the driver accepted (GUEST_CSUM/TSO4/TSO6/ECN), made
+ * when the driver is running and cleared at reset.
+ * Param "mac=xx:xx:xx:xx:xx:xx" (default 52:54:00:12:34:56).
  *
- * Receive: the host calls backend(dev, 0) while the tap is readable and
- * poll_mask bit 0 is set, which it is only while the driver runs and has
- * receive buffers posted (no busy loop: frames wait in the tap's queue).
+ * Receive: the host calls backend(dev, i) while tap queue i is readable and
+ * poll_mask bit i is set, which it is only while the driver runs and that
+ * queue's receive queue has buffers posted (no busy loop: frames wait in
+ * the tap).
  * A frame is read whole into one buffer here, filtered (the RX-mode and
  * MAC-table commands) and copied into as many receive chains as it needs
  * with MRG_RXBUF (one, which must be big enough, without), which are then
@@ -85,9 +90,10 @@ static void vnet_set_offloads(struct vnet *n, unsigned flags)
 	if (n->offloads == (int)flags)
 		return;
 	n->offloads = (int)flags;
-	if (ioctl(n->dev->fds[0], TUNSETOFFLOAD, flags) < 0)
-		dev_warn_once(n->dev, "tap offloads 0x%x: errno %d (frames stay unsegmented)",
-			      flags, errno);
+	for (unsigned i = 0; i < n->pairs; i++)	/* one queue sets the tap's; each for clarity */
+		if (ioctl(n->dev->fds[i], TUNSETOFFLOAD, flags) < 0)
+			dev_warn_once(n->dev, "tap offloads 0x%x: errno %d (frames stay unsegmented)",
+				      flags, errno);
 }
 
 static void vnet_driver_offloads(struct virtio_pci *vp)
@@ -107,142 +113,158 @@ static void vnet_driver_offloads(struct virtio_pci *vp)
 	vnet_set_offloads(vp->model, f);
 }
 
-/* Receive only while the driver runs and has buffers (or a frame waits). */
-static void vnet_update_poll(struct virtio_pci *vp)
+/* The receive queue tap queue i delivers to: pair i, or i's share of the active ones. */
+static unsigned vnet_rx_vq(const struct vnet *n, unsigned i)
+{
+	return 2 * (i % n->active);
+}
+
+void vnet_update_poll(struct virtio_pci *vp)
 {
 	struct vnet *n = vp->model;
-	bool want = false;
 
-	if (virtio_pci_running(vp) && vp->queues[VNET_RX].enabled && !n->frame_len) {
-		int k = vq_pending(virtio_pci_vq(vp, VNET_RX));
+	for (unsigned i = 0; i < n->pairs; i++) {
+		unsigned q = vnet_rx_vq(n, i);
+		bool want = false;
 
-		if (k < 0)
-			virtio_pci_fail(vp, virtio_pci_vq(vp, VNET_RX)->error);
-		want = k > 0;
+		if (virtio_pci_running(vp) && vp->queues[q].enabled && !n->rxq[i].frame_len) {
+			int k = vq_pending(virtio_pci_vq(vp, q));
+
+			if (k < 0)
+				virtio_pci_fail(vp, virtio_pci_vq(vp, q)->error);
+			want = k > 0;
+		}
+		n->dev->poll_mask = want ? n->dev->poll_mask | 1u << i : n->dev->poll_mask & ~(1u << i);
 	}
-	n->dev->poll_mask = want ? n->dev->poll_mask | 1u : n->dev->poll_mask & ~1u;
 }
 
 /*
- * Copy the waiting frame into receive chains from where it stopped.
- * Returns 0 once it was returned to the driver, -EAGAIN when the ring ran
- * out first (the chains taken stay held), -ENOSPC when it cannot fit
- * (dropped), -EPROTO on malformed chains.
+ * Copy r's waiting frame into receive chains of its queue from where it
+ * stopped. Returns 0 once it was returned to the driver, -EAGAIN when the
+ * ring ran out first (the chains taken stay held), -ENOSPC when it cannot
+ * fit (to be dropped), -EPROTO on malformed chains.
  */
-static int vnet_rx_fill(struct virtio_pci *vp)
+static int vnet_rx_fill(struct virtio_pci *vp, struct vnet_rxq *r)
 {
 	struct vnet *n = vp->model;
-	struct vq *vq = virtio_pci_vq(vp, VNET_RX);
+	struct vq *vq = virtio_pci_vq(vp, r->vq);
 	bool mrg = virtio_pci_has_feature(vp, F_MRG_RXBUF);
 	struct vq_chain c = { .iov = n->iov, .cap = VNET_CHAIN_MAX };
 	uint16_t nbuf;
 
-	while (n->frame_off < n->frame_len) {
+	while (r->frame_off < r->frame_len) {
 		int err;
 
-		if (n->nheld == VNET_HELD_MAX)
+		if (r->nheld == VNET_HELD_MAX)
 			return -ENOSPC;
 		err = vq_pop(vq, &c);
-		if (err == -EAGAIN || err == -E2BIG)
-			return err == -E2BIG ? -EPROTO : -EAGAIN;
+		if (err == -EAGAIN)
+			return -EAGAIN;
 		if (err)
 			return -EPROTO;
-		if (c.nout || (n->nheld == 0 && c.in_bytes < VNET_HDR_LEN)) {
+		if (c.nout || (r->nheld == 0 && c.in_bytes < VNET_HDR_LEN)) {
 			vq->error = c.nout ? "receive chain with device-readable buffers"
 					   : "receive buffer smaller than the header";
 			return -EPROTO;
 		}
-		if (!mrg && c.in_bytes < n->frame_len) {
+		if (!mrg && c.in_bytes < r->frame_len) {
 			vq_unpop(vq);
 			return -ENOSPC;
 		}
-		if (n->nheld == 0)	/* where num_buffers goes, once known */
+		if (r->nheld == 0)	/* where num_buffers goes, once known */
 			for (unsigned b = 0; b < 2; b++)
-				n->nbuf_at[b] = iov_byte(c.iov, c.nin, VNET_HDR_NBUF + b);
-		n->held_len[n->nheld] = (uint32_t)vnet_iov_copy(c.iov, c.nin, 0, n->frame + n->frame_off,
-							    n->frame_len - n->frame_off, true);
-		n->frame_off += n->held_len[n->nheld];
-		n->held_head[n->nheld++] = c.head;
+				r->nbuf_at[b] = iov_byte(c.iov, c.nin, VNET_HDR_NBUF + b);
+		r->held_len[r->nheld] = (uint32_t)vnet_iov_copy(c.iov, c.nin, 0, r->frame + r->frame_off,
+							    r->frame_len - r->frame_off, true);
+		r->frame_off += r->held_len[r->nheld];
+		r->held_head[r->nheld++] = c.head;
 	}
-	nbuf = htole16(n->nheld);
-	*n->nbuf_at[0] = (uint8_t)nbuf;
-	*n->nbuf_at[1] = (uint8_t)(nbuf >> 8);
-	vq_push_many(vq, n->held_head, n->held_len, n->nheld);
-	n->frame_len = n->frame_off = n->nheld = 0;
+	nbuf = htole16(r->nheld);
+	*r->nbuf_at[0] = (uint8_t)nbuf;
+	*r->nbuf_at[1] = (uint8_t)(nbuf >> 8);
+	vq_push_many(vq, r->held_head, r->held_len, r->nheld);
+	r->frame_len = r->frame_off = r->nheld = 0;
 	return 0;
 }
 
-/* Read one frame from the tap: 1 when one waits, 0 if it was filtered out, -1 if none. */
-static int vnet_rx_read(struct vnet *n)
+/* Read one frame from tap queue i: 1 when one waits, 0 if it was filtered out, -1 if none. */
+static int vnet_rx_read(struct vnet *n, unsigned i)
 {
-	ssize_t r;
+	struct vnet_rxq *r = &n->rxq[i];
+	ssize_t got;
 
 	do
-		r = read(n->dev->fds[0], n->frame, VNET_FRAME_MAX);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
+		got = read(n->dev->fds[i], r->frame, VNET_FRAME_MAX);
+	while (got < 0 && errno == EINTR);
+	if (got < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			dev_warn_once(n->dev, "tap read failed: errno %d", errno);
 		return -1;
 	}
-	if ((size_t)r < VNET_HDR_LEN + VNET_ETH_HLEN || !vnet_rx_accept(n, n->frame + VNET_HDR_LEN)) {
+	if ((size_t)got < VNET_HDR_LEN + VNET_ETH_HLEN || !vnet_rx_accept(n, r->frame + VNET_HDR_LEN)) {
 		n->rx_filtered++;
 		return 0;
 	}
-	n->frame_len = (size_t)r;
+	r->frame_len = (size_t)got;
+	r->vq = vnet_rx_vq(n, i);
 	return 1;
 }
 
-/* Give the held chains back empty and forget the frame. */
-static void vnet_rx_drop(struct virtio_pci *vp)
+/* Give r's held chains back empty and forget its frame. */
+static void vnet_rx_drop(struct virtio_pci *vp, struct vnet_rxq *r)
 {
 	struct vnet *n = vp->model;
 
 	n->rx_dropped++;
-	memset(n->held_len, 0, sizeof(n->held_len));
-	vq_push_many(virtio_pci_vq(vp, VNET_RX), n->held_head, n->held_len, n->nheld);
-	n->frame_len = n->frame_off = n->nheld = 0;
+	memset(r->held_len, 0, sizeof(r->held_len));
+	vq_push_many(virtio_pci_vq(vp, r->vq), r->held_head, r->held_len, r->nheld);
+	r->frame_len = r->frame_off = r->nheld = 0;
 }
 
-static void vnet_rx(struct virtio_pci *vp)
+/* Frames from tap queue i into the guest, VNET_RX_BURST at most. */
+static void vnet_rx(struct virtio_pci *vp, unsigned i)
 {
 	struct vnet *n = vp->model;
-	struct vq *vq = virtio_pci_vq(vp, VNET_RX);
+	struct vnet_rxq *r = &n->rxq[i];
+	unsigned q = r->frame_len ? r->vq : vnet_rx_vq(n, i);
 
-	for (unsigned i = 0; i < VNET_RX_BURST && virtio_pci_running(vp); i++) {
+	for (unsigned k = 0; k < VNET_RX_BURST && virtio_pci_running(vp); k++) {
 		int err = 1;
 
-		if (!n->frame_len) {
-			err = vq_pending(vq);
+		if (!r->frame_len) {
+			err = vq_pending(virtio_pci_vq(vp, vnet_rx_vq(n, i)));
 			if (err < 0) {
-				virtio_pci_fail(vp, vq->error);
+				virtio_pci_fail(vp, virtio_pci_vq(vp, vnet_rx_vq(n, i))->error);
 				return;
 			}
-			err = err ? vnet_rx_read(n) : -1;
+			err = err ? vnet_rx_read(n, i) : -1;
 		}
 		if (err < 0)
 			break;
 		if (err == 0)
 			continue;
-		err = vnet_rx_fill(vp);
+		err = vnet_rx_fill(vp, r);
 		if (err == -EAGAIN)
 			break;
 		if (err == -ENOSPC) {
-			vnet_rx_drop(vp);
+			vnet_rx_drop(vp, r);
 		} else if (err) {
-			virtio_pci_fail(vp, vq->error);
+			virtio_pci_fail(vp, virtio_pci_vq(vp, r->vq)->error);
 			return;
 		}
 	}
-	virtio_pci_queue_interrupt(vp, VNET_RX);
+	virtio_pci_queue_interrupt(vp, q);
+	if (q != vnet_rx_vq(n, i))
+		virtio_pci_queue_interrupt(vp, vnet_rx_vq(n, i));
 }
 
-static void vnet_tx(struct virtio_pci *vp)
+/* Transmit queue q (pair q / 2) to its tap queue, every chain there is. */
+static void vnet_tx(struct virtio_pci *vp, unsigned q)
 {
 	struct vnet *n = vp->model;
-	struct vq *vq = virtio_pci_vq(vp, VNET_TX);
+	struct vq *vq = virtio_pci_vq(vp, q);
 	struct vq_chain c = { .iov = n->iov, .cap = VNET_CHAIN_MAX };
-	int err = -EAGAIN;
+	int fd = n->dev->fds[(q / 2) % n->pairs], err = -EAGAIN;
 
 	while (virtio_pci_running(vp) && (err = vq_pop(vq, &c)) == 0) {
 		const char *bad = vnet_tx_check(&c);
@@ -254,7 +276,7 @@ static void vnet_tx(struct virtio_pci *vp)
 			break;
 		}
 		do
-			w = writev(n->dev->fds[0], c.iov, (int)c.nout);
+			w = writev(fd, c.iov, (int)c.nout);
 		while (w < 0 && errno == EINTR);
 		if (w < 0)
 			n->tx_dropped++;
@@ -262,27 +284,32 @@ static void vnet_tx(struct virtio_pci *vp)
 	}
 	if (virtio_pci_running(vp) && err != -EAGAIN)
 		virtio_pci_fail(vp, vq->error);
-	virtio_pci_queue_interrupt(vp, VNET_TX);
+	virtio_pci_queue_interrupt(vp, q);
 }
 
 static void vnet_queue_notify(struct virtio_pci *vp, unsigned q)
 {
+	struct vnet *n = vp->model;
+
 	vnet_driver_offloads(vp);
-	if (q == VNET_TX)
-		vnet_tx(vp);
-	else if (q == VNET_CTRL)
+	if (q == vnet_ctrl_vq(vp))
 		vnet_ctrl(vp);
-	else if (q == VNET_RX && ((struct vnet *)vp->model)->frame_len)
-		vnet_rx(vp);
+	else if (q % 2)
+		vnet_tx(vp, q);
+	else	/* buffers: frames that waited for them go on */
+		for (unsigned i = 0; i < n->pairs; i++)
+			if (n->rxq[i].frame_len && n->rxq[i].vq == q)
+				vnet_rx(vp, i);
 	vnet_update_poll(vp);
 }
 
 static void vnet_backend(struct device *dev, unsigned index)
 {
 	struct virtio_pci *vp = virtio_pci_of(dev);
+	struct vnet *n = vp->model;
 
-	if (index == 0 && (dev->poll_mask & 1u) && virtio_pci_running(vp))
-		vnet_rx(vp);
+	if (index < n->pairs && (dev->poll_mask & (1u << index)) && virtio_pci_running(vp))
+		vnet_rx(vp, index);
 	vnet_update_poll(vp);
 }
 
@@ -290,7 +317,7 @@ static void vnet_config_read(struct virtio_pci *vp, uint8_t *buf)
 {
 	struct vnet *n = vp->model;
 	struct vnet_config cfg = { .status = htole16(VIRTIO_NET_S_LINK_UP),
-				   .max_virtqueue_pairs = htole16(1) };
+				   .max_virtqueue_pairs = htole16((uint16_t)n->pairs) };
 
 	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
 	memcpy(buf, &cfg, sizeof(cfg));
@@ -300,7 +327,9 @@ static void vnet_reset(struct virtio_pci *vp)
 {
 	struct vnet *n = vp->model;
 
-	n->frame_len = n->frame_off = n->nheld = 0;
+	for (unsigned i = 0; i < n->pairs; i++)
+		n->rxq[i].frame_len = n->rxq[i].frame_off = n->rxq[i].nheld = 0;
+	n->active = 1;
 	n->promisc = true;	/* until the driver says otherwise (5.1.6.5.1) */
 	n->allmulti = true;
 	n->uc.n = n->mc.n = 0;
@@ -319,18 +348,27 @@ static const struct virtio_dev_class vnet_class = {
 
 static int vnet_create(struct device *dev, const struct device_spec *spec)
 {
-	const char *mac = dev_param(spec, "mac");
+	const char *mac = dev_param(spec, "mac"), *queues = dev_param(spec, "queues");
+	uint64_t pairs = 1;
 	struct vnet *n;
 	int err;
 
-	if (dev->nfds < 1 || dev->fds[0] < 0) {
-		dev_err(dev, "needs its tap as fds[0]");
+	if (queues && parse_uint(queues, 1, VNET_PAIRS_MAX, &pairs)) {
+		dev_err(dev, "queues=%s: want 1 to %d", queues, VNET_PAIRS_MAX);
 		return -EINVAL;
 	}
+	for (unsigned i = 0; i < pairs; i++)
+		if (dev->nfds <= i || dev->fds[i] < 0) {
+			dev_err(dev, "needs its tap's %llu queues as fds[0..%llu]",
+				(unsigned long long)pairs, (unsigned long long)pairs - 1);
+			return -EINVAL;
+		}
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->dev = dev;
+	n->pairs = (unsigned)pairs;
+	n->active = 1;
 	n->offloads = -1;
 	memcpy(n->mac_default, (const uint8_t[6]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 6);
 	if (mac && parse_mac(mac, n->mac_default)) {
@@ -338,7 +376,8 @@ static int vnet_create(struct device *dev, const struct device_spec *spec)
 		free(n);
 		return -EINVAL;
 	}
-	err = virtio_pci_create(dev, spec, &vnet_class, n, vnet_features);
+	err = virtio_pci_create(dev, spec, &vnet_class, n,
+				vnet_features | (pairs > 1 ? 1ull << F_MQ : 0));
 	if (err)
 		free(n);
 	return err;
@@ -368,7 +407,9 @@ static const struct device_ops virtio_net_ops = {
 	.destroy = vnet_destroy,
 };
 
-static const struct virtio_pci_ident virtio_net_ident = { VIRTIO_ID_NET, 0x020000, 3, 4 };	/* network, ethernet */
+/* Network, Ethernet; every queue of VNET_PAIRS_MAX pairs and the control queue, a vector each. */
+static const struct virtio_pci_ident virtio_net_ident = {
+	VIRTIO_ID_NET, 0x020000, 2 * VNET_PAIRS_MAX + 1, 2 * VNET_PAIRS_MAX + 2 };
 
 const struct device_class virtio_net_class = {
 	.name = "virtio-net",

@@ -76,9 +76,12 @@ static int vnet_ctrl_table(struct vnet_macs *t, const uint8_t **p, const uint8_t
 }
 
 /* One command: class, command, its data. 0 (VIRTIO_NET_OK) or -EINVAL. */
-static int vnet_ctrl_cmd(struct vnet *n, uint8_t cls, uint8_t cmd, const uint8_t *d, size_t len)
+static int vnet_ctrl_cmd(struct virtio_pci *vp, uint8_t cls, uint8_t cmd, const uint8_t *d,
+			 size_t len)
 {
+	struct vnet *n = vp->model;
 	const uint8_t *end = d + len;
+	uint16_t k;
 
 	if (cls == CTRL_RX && (cmd == CTRL_RX_PROMISC || cmd == CTRL_RX_ALLMULTI) && len == 1) {
 		*(cmd == CTRL_RX_PROMISC ? &n->promisc : &n->allmulti) = d[0] != 0;
@@ -97,13 +100,22 @@ static int vnet_ctrl_cmd(struct vnet *n, uint8_t cls, uint8_t cmd, const uint8_t
 		n->mc = mc;
 		return 0;
 	}
+	if (cls == CTRL_MQ && cmd == CTRL_MQ_VQ_PAIRS_SET && len == 2 &&
+	    virtio_pci_has_feature(vp, F_MQ)) {
+		memcpy(&k, d, 2);
+		k = le16toh(k);
+		if (k < 1 || k > n->pairs)
+			return -EINVAL;
+		n->active = k;
+		return 0;
+	}
 	return -EINVAL;
 }
 
 void vnet_ctrl(struct virtio_pci *vp)
 {
 	struct vnet *n = vp->model;
-	struct vq *vq = virtio_pci_vq(vp, VNET_CTRL);
+	struct vq *vq = virtio_pci_vq(vp, vnet_ctrl_vq(vp));
 	struct vq_chain c = { .iov = n->iov, .cap = VNET_CHAIN_MAX };
 	uint8_t buf[VNET_CTRL_MAX], ack;
 	int err = -EAGAIN;
@@ -117,11 +129,11 @@ void vnet_ctrl(struct virtio_pci *vp)
 			break;
 		}
 		vnet_iov_copy(c.iov, c.nout, 0, buf, len, false);
-		ack = vnet_ctrl_cmd(n, buf[0], buf[1], buf + 2, len - 2) ? CTRL_ERR : CTRL_OK;
+		ack = vnet_ctrl_cmd(vp, buf[0], buf[1], buf + 2, len - 2) ? CTRL_ERR : CTRL_OK;
 		vnet_iov_copy(c.iov + c.nout, c.nin, 0, &ack, 1, true);
 		vq_push(vq, c.head, 1);
 	}
 	if (virtio_pci_running(vp) && err != -EAGAIN)
 		virtio_pci_fail(vp, vq->error);
-	virtio_pci_queue_interrupt(vp, VNET_CTRL);
+	virtio_pci_queue_interrupt(vp, vnet_ctrl_vq(vp));
 }

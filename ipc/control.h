@@ -16,7 +16,7 @@
 #include "device_abi.h"
 
 #define CONTROL_MAX_MSG   16384		/* bytes of one packed message */
-#define CONTROL_MAX_FDS   24		/* fds attached to one message (a Setup: see control.c) */
+#define CONTROL_MAX_FDS   32		/* fds attached to one message (a Setup: see control.c) */
 #define CONTROL_MAX_LOG   512		/* bytes of one Log text (and Ready.info) */
 
 /* Limits of a Setup (see control_check_from_monitor). */

@@ -36,10 +36,11 @@ void cli_usage(FILE *f)
 "                    (at most %d); readonly disks refuse writes; direct=on\n"
 "                    bypasses the host's page cache (O_DIRECT); aio: Linux AIO\n"
 "                    (native, default) or I/O threads\n"
-"  --net tap=NAME[,mac=MAC]\n"
+"  --net tap=NAME[,mac=MAC][,queues=N]\n"
 "                    add a virtio-net on the existing tap NAME (ip tuntap add\n"
-"                    NAME mode tap); repeatable (at most %d); MAC: six hex\n"
-"                    pairs, unicast (default 52:54:00:12:34:56)\n"
+"                    NAME mode tap [multi_queue]); repeatable (at most %d);\n"
+"                    MAC: six hex pairs, unicast (default 52:54:00:12:34:56);\n"
+"                    queues: 1 to 4 queue pairs (more than 1: a multi_queue tap)\n"
 "  --console out=FILE[,in=FILE]\n"
 "                    add a virtio-console: guest output appended to FILE,\n"
 "                    guest input read from in=FILE (a file or FIFO)\n"
@@ -230,11 +231,14 @@ static int net_kv(void *ctx, const char *k, const char *v)
 {
 	struct machine_nic *n = ctx;
 	uint8_t mac[6];
+	uint64_t q;
 
 	if (strcmp(k, "tap") == 0 && *v && strlen(v) < IFNAMSIZ && !strchr(v, '/'))
 		n->tap = v;
 	else if (strcmp(k, "mac") == 0 && parse_mac(v, mac) == 0)
 		n->mac = v;
+	else if (strcmp(k, "queues") == 0 && parse_uint(v, 1, MACHINE_MAX_NIC_QUEUES, &q) == 0)
+		n->queues = v;
 	else
 		return -EINVAL;
 	return 0;
@@ -253,7 +257,8 @@ static int opt_net(char *arg, struct machine_opts *m, FILE *err)
 	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
 	if (!copy || kv_each(copy, net_kv, n) || !n->tap) {
 		fprintf(err, "vmm-monitor: --net %s: want tap=NAME (at most %d bytes)"
-			"[,mac=xx:xx:xx:xx:xx:xx (unicast)]\n", arg, IFNAMSIZ - 1);
+			"[,mac=xx:xx:xx:xx:xx:xx (unicast)][,queues=1..%d]\n", arg, IFNAMSIZ - 1,
+			MACHINE_MAX_NIC_QUEUES);
 		free(copy);
 		return -EINVAL;
 	}

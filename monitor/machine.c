@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -144,26 +145,53 @@ static int machine_disk(struct machine *m, const struct machine_disk *d)
 }
 
 /* Why TUNSETIFF refused an existing interface, for the one error line. */
-static const char *tap_refusal(int err)
+static const char *tap_refusal(int err, bool multi)
 {
 	switch (err) {
 	case EPERM: return "no permission to attach it (CAP_NET_ADMIN, or a tap owned by this user)";
 	case EBUSY: return "in use (by another VM?)";
-	case EINVAL: return "not a tap device";
+	case EINVAL: return multi ? "not a multi-queue tap (ip tuntap add NAME mode tap multi_queue)"
+				  : "not a tap device, or a multi-queue one (then give queues=N)";
 	default: return strerror(err);
 	}
 }
 
+/* Attach one queue of tap `name` as *fd: vnet headers of 12 bytes, non-blocking. */
+static int tap_attach(const char *name, bool multi, int *fd)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+					  (multi ? IFF_MULTI_QUEUE : 0) };
+	int hdr = 12, err;
+
+	*fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0) {
+		err = errno;
+		log_err("--net tap=%s: /dev/net/tun: %s", name, strerror(err));
+		return -err;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(*fd, TUNSETIFF, &ifr) < 0) {
+		err = errno;
+		log_err("--net tap=%s: %s", name, tap_refusal(err, multi));
+		return -err;
+	}
+	if (ioctl(*fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		err = errno;
+		log_err("--net tap=%s: vnet header size: %s", name, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
 /*
- * A NIC: attach to the existing tap n->tap (never create one) with vnet
- * headers of virtio_net_hdr_v1's 12 bytes, non-blocking.
+ * A NIC: attach to the existing tap n->tap (never create one), one fd per
+ * queue pair.
  */
 static int machine_nic(struct machine *m, const struct machine_nic *n)
 {
 	struct machine_dev *md = machine_add(m, "virtio-net");
-	unsigned index = if_nametoindex(n->tap);
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-	int hdr = 12;
+	unsigned index = if_nametoindex(n->tap), queues = n->queues ? (unsigned)atoi(n->queues) : 1;
+	int err = 0;
 
 	if (!md)
 		return -E2BIG;
@@ -172,31 +200,20 @@ static int machine_nic(struct machine *m, const struct machine_nic *n)
 			"ip tuntap add %s mode tap)", n->tap, n->tap);
 		return -ENODEV;
 	}
-	md->fds[0] = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (md->fds[0] < 0) {
-		log_err("--net tap=%s: /dev/net/tun: %s", n->tap, strerror(errno));
-		return -ENODEV;
+	for (unsigned i = 0; i < queues && !err; i++) {
+		md->nfds = i + 1;
+		err = tap_attach(n->tap, queues > 1, &md->fds[i]);
 	}
-	md->nfds = 1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", n->tap);
-	if (ioctl(md->fds[0], TUNSETIFF, &ifr) < 0) {
-		int err = errno;
-
-		log_err("--net tap=%s: %s", n->tap, tap_refusal(err));
-		return -err;
-	}
+	if (err)
+		return err;
 	if (if_nametoindex(n->tap) != index) {	/* it went away and TUNSETIFF made a new one */
 		log_err("--net tap=%s: the interface changed while it was attached", n->tap);
 		return -ENODEV;
 	}
-	if (ioctl(md->fds[0], TUNSETVNETHDRSZ, &hdr) < 0) {
-		int err = errno;
-
-		log_err("--net tap=%s: vnet header size: %s", n->tap, strerror(err));
-		return -err;
-	}
 	if (n->mac)
 		machine_param(m, md, "mac=%s", n->mac);
+	if (n->queues)
+		machine_param(m, md, "queues=%s", n->queues);
 	return 0;
 }
 

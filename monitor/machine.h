@@ -17,6 +17,7 @@
 #define MACHINE_MAX_DEVS 16
 #define MACHINE_MAX_DISKS 8
 #define MACHINE_MAX_NICS 4
+#define MACHINE_MAX_NIC_QUEUES DEVICE_MAX_FDS	/* a NIC's tap queues are its backend fds */
 #define MACHINE_MAX_PARAMS (DEVICE_MAX_PARAMS - 1)	/* one left for vpci's intx= */
 
 struct machine_dev {
@@ -40,10 +41,11 @@ struct machine_disk {
 	const char *serial;	/* NULL: none */
 };
 
-/* One NIC of --net tap=NAME[,mac=MAC]: a virtio-net on an existing tap. */
+/* One NIC of --net tap=NAME[,mac=MAC][,queues=N]: a virtio-net on an existing tap. */
 struct machine_nic {
 	const char *tap;	/* the tap's interface name */
 	const char *mac;	/* checked by the command line; NULL: the device's default */
+	const char *queues;	/* "1".."4" (checked), NULL: one; > 1 needs a multi_queue tap */
 };
 
 /* What the command line adds to the fixed devices. */

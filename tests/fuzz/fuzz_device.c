@@ -86,6 +86,10 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 			snprintf(sb->params[np], 32, "mac=52:54:00:00:00:%02x", v);
 			fakespec_add_param(fs, sb->params[np++]);
 		}
+		if (strcmp(FUZZ_CLASS, "virtio-net") == 0 && (v & 4)) {	/* two tap queues */
+			snprintf(sb->params[np], 32, "queues=2");
+			fakespec_add_param(fs, sb->params[np++]);
+		}
 	} else if (strcmp(FUZZ_CLASS, "serial") == 0) {
 		fakespec_add_pio(fs, 0x3f8, 8);
 		fakespec_add_irq(fs, 4);
@@ -177,12 +181,14 @@ static void check_legacy(struct fz_host *h)
 #define CHK_RING	0x8000ull	/* fresh rings for the check: 0x8000.. */
 #define CHK_BUF		0xc000ull
 #define CHK_QSIZE	16
+#define CHK_RING_STEP	0x400ull	/* one ring of CHK_QSIZE: 0x1b0 bytes; 9 fit below CHK_BUF */
+_Static_assert(CHK_RING + DEVICE_MAX_QUEUES * CHK_RING_STEP <= CHK_BUF, "check rings overlap");
 
 /* A driver reset, Linux's init, and one request per class must work. */
 static void check_virtio(struct fz_host *h)
 {
 	struct device *dev = &h->dp.dev;
-	struct gvq g[4];
+	struct gvq g[DEVICE_MAX_QUEUES];
 	uint8_t status = (uint8_t)vcfg_read(dev, VIRTIO_PCI_COMMON_STATUS, 1);
 	uint32_t id, len;
 	unsigned q = 0;
@@ -192,7 +198,7 @@ static void check_virtio(struct fz_host *h)
 		 "status 0x%02x but dev->needs_reset %d", status, dev->needs_reset);
 	FZ_CHECK(vdrv_negotiate(dev, 1ull << VIRTIO_F_VERSION_1) != 0, "FEATURES_OK refused");
 	for (unsigned i = 0; i < ident->nqueues; i++) {
-		gvq_init(&g[i], ram.base, CHK_RING + i * 0x1000, CHK_QSIZE);
+		gvq_init(&g[i], ram.base, CHK_RING + i * CHK_RING_STEP, CHK_QSIZE);
 		FZ_CHECK(vdrv_setup_queue(dev, i, &g[i], 0) == 0, "queue %u: vector 0 refused", i);
 	}
 	status = vdrv_add_status(dev, VIRTIO_STATUS_DRIVER_OK);
@@ -237,6 +243,7 @@ static void check_virtio(struct fz_host *h)
 struct run {
 	struct fz_host h;
 	int in_rd, in_wr;
+	int tap1[2];		/* virtio-net's second tap queue (queues=2), or -1 */
 };
 
 static unsigned op_len(uint8_t lenc)
@@ -297,7 +304,7 @@ static void give_fds(struct run *r, uint8_t v)
 	struct device *dev = &r->h.dp.dev;
 	int p[2];
 
-	r->in_rd = r->in_wr = -1;
+	r->in_rd = r->in_wr = r->tap1[0] = r->tap1[1] = -1;
 	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
 		if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
 			fz_fail("disk memfd: %s", strerror(errno));
@@ -311,6 +318,11 @@ static void give_fds(struct run *r, uint8_t v)
 		r->in_rd = dev->fds[0] = p[0];
 		r->in_wr = p[1];
 		dev->nfds = 1;
+		if ((v & 4) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+					  r->tap1) == 0) {
+			dev->fds[1] = r->tap1[0];
+			dev->nfds = 2;
+		}
 		return;
 	}
 	if (strcmp(FUZZ_CLASS, "serial") && strcmp(FUZZ_CLASS, "virtio-console"))
@@ -350,5 +362,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(r.in_rd);
 	if (r.in_wr >= 0)
 		close(r.in_wr);
+	for (int i = 0; i < 2; i++)
+		if (r.tap1[i] >= 0)
+			close(r.tap1[i]);
 	return 0;
 }

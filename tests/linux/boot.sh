@@ -15,8 +15,9 @@
 #   tty                   ttyS0 as an interactive shell: a typed command is
 #                         answered, `poweroff` ends the VM with status 0
 #   net                   two virtio-net on taps in a network namespace of
-#                         the test's own: ping, TCP both ways, 64 MiB each
-#                         way, 32 connections at once, MTU 9000
+#                         the test's own (the first with 2 queue pairs):
+#                         ping, TCP both ways, 64 MiB each way, 32
+#                         connections at once, MTU 9000
 #   net-kill              virtio-net0's process killed under a running guest:
 #                         reported like any other device, status 1
 
@@ -279,9 +280,9 @@ in_netns() {
 	VMM_IN_NETNS=1 exec unshare --net -- bash "$0" "$1"
 }
 
-# tap NAME ADDR [MTU]: a tap in this namespace, the host's ADDR/24 on it.
+# tap NAME ADDR [MTU [multi_queue]]: a tap in this namespace, the host's ADDR/24 on it.
 tap() {
-	ip tuntap add "$1" mode tap && ip addr add "$2/24" dev "$1" &&
+	ip tuntap add "$1" mode tap ${4:-} && ip addr add "$2/24" dev "$1" &&
 		ip link set "$1" mtu "${3:-1500}" up || fail "cannot make tap $1"
 }
 
@@ -306,10 +307,10 @@ case_net() {
 	need_kvm
 	in_netns net
 	ip link set lo up
-	tap vmmtap0 10.77.0.1
+	tap vmmtap0 10.77.0.1 1500 multi_queue
 	tap vmmtap1 10.77.1.1 9000
 	net_servers
-	MONITOR_ARGS=(--net tap=vmmtap0 --net tap=vmmtap1,mac=52:54:00:12:34:57)
+	MONITOR_ARGS=(--net tap=vmmtap0,queues=2 --net tap=vmmtap1,mac=52:54:00:12:34:57)
 	EXTRA_IDS="virtio-net0 virtio-net1"
 	boot_linux 2 net
 	expect_status 0 "the guest powered off"

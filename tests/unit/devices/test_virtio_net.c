@@ -134,7 +134,7 @@ static void test_setup(void)
 	uint64_t f;
 
 	CHECK(net_new(NULL) == 0, "create with 4 vectors and INTx");
-	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_NUMQ, 2), 3, "rx, tx and control queues");
+	CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_NUMQ, 2), 9, "4 queue pairs and control offered");
 	f = net_init(~0ull);
 	CHECK(f & 1ull << F_MRG_RXBUF && f & 1ull << F_CTRL_VQ && f & 1ull << F_GUEST_CSUM,
 	      "merged rx buffers, control queue and checksum offload offered");
@@ -295,6 +295,97 @@ static void test_no_mrg(void)
 	CHECK(!needs_reset(), "still running");
 }
 
+/* queues=2: two tap queues, MQ offered, controlq at 4; VQ_PAIRS_SET steers. */
+static void test_mq(void)
+{
+	struct fakespec fs;
+	struct gvq rx1, tx1, ctl;
+	int tap1[2];
+	uint8_t got[256];
+	uint16_t two = htole16(2), five = htole16(5);
+	uint32_t id, len;
+	uint64_t f;
+
+	dev.ops->destroy(&dev);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, tap1))
+		return;
+	fakehost_init(&fh);
+	fakehost_set_mem(&fh, mem, MEM_SIZE);
+	fakespec_init(&fs, "virtio-net");
+	for (int i = 0; i < 4; i++)
+		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
+	for (int i = 0; i < 6; i++)
+		fakespec_add_irq(&fs, 40u + i);
+	fakespec_add_param(&fs, "queues=2");
+	CHECK(fakehost_create(&fh, &dev, &virtio_net_class, &fs.spec, tap[0], tap1[0]) == 0,
+	      "queues=2 with two tap queues");
+	CHECK_EQ(dev_in(&dev, VIRTIO_PCI_REGION_DEVICE, 8, 2), 2, "max_virtqueue_pairs 2");
+	f = vdrv_negotiate(&dev, ~0ull & ~(1ull << VIRTIO_F_ACCESS_PLATFORM));
+	CHECK(f & 1ull << 22, "MQ offered and negotiated");
+	memset(mem, 0, MEM_SIZE);
+	gvq_init(&rxq, mem, RXRING, 64);
+	gvq_init(&txq, mem, TXRING, 64);
+	gvq_init(&rx1, mem, 0xa000, 64);
+	gvq_init(&tx1, mem, 0xd000, 64);
+	gvq_init(&ctl, mem, CTRLRING, 16);
+	vdrv_setup_queue(&dev, 0, &rxq, 1);
+	vdrv_setup_queue(&dev, 1, &txq, 2);
+	vdrv_setup_queue(&dev, 2, &rx1, 3);
+	vdrv_setup_queue(&dev, 3, &tx1, 4);
+	vdrv_setup_queue(&dev, 4, &ctl, 5);
+	vdrv_add_status(&dev, VIRTIO_STATUS_DRIVER_OK);
+	ctrlq = ctl;	/* ctrl() posts on ctrlq: the controlq is 4 now */
+	for (int i = 0; i < 4; i++) {
+		struct gbuf b0 = { RXBUF + 0x800u * i, 2048, true }, b1 = { RXBUF + 0x4000 + 0x800u * i, 2048, true };
+
+		gvq_add(&rxq, &b0, 1);
+		gvq_add(&rx1, &b1, 1);
+	}
+	dev.ops->notify(&dev, 0);
+	dev.ops->notify(&dev, 2);
+	{
+		uint8_t *p = mem + CTRLBUF;
+		struct gbuf b[3] = { { CTRLBUF, 2, false }, { CTRLBUF + 16, 2, false },
+				     { CTRLBUF + 0x800, 1, true } };
+
+		p[0] = 4; p[1] = 0;
+		memcpy(p + 16, &five, 2);
+		gvq_add(&ctrlq, b, 3);
+		dev.ops->notify(&dev, 4);
+		CHECK(gvq_get_used(&ctrlq, &id, &len) && p[0x800] == 1, "VQ_PAIRS_SET 5 of 2: ERR");
+		memcpy(p + 16, &two, 2);
+		gvq_add(&ctrlq, b, 3);
+		dev.ops->notify(&dev, 4);
+		CHECK(gvq_get_used(&ctrlq, &id, &len) && p[0x800] == 0, "VQ_PAIRS_SET 2: OK");
+	}
+	CHECK((dev.poll_mask & 3) == 3, "both tap queues polled");
+	{
+		static uint8_t buf[HDR + 60];
+
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf + HDR, our_mac, 6);
+		CHECK(write(tap1[1], buf, sizeof(buf)) == (ssize_t)sizeof(buf), "frame on tap queue 1");
+		dev.ops->backend(&dev, 1);
+	}
+	CHECK(gvq_get_used(&rx1, &id, &len) && len == HDR + 60, "it lands in receiveq 2 (pair 1)");
+	CHECK(!gvq_get_used(&rxq, &id, &len), "not in receiveq 0");
+	{
+		struct gbuf t[2] = { { TXBUF, HDR, false }, { TXBUF + 0x100, 60, false } };
+
+		gvq_add(&tx1, t, 2);
+		dev.ops->notify(&dev, 3);
+	}
+	CHECK(recv(tap1[1], got, sizeof(got), MSG_DONTWAIT) == HDR + 60, "transmitq 3 goes to tap queue 1");
+	CHECK(recv(tap[1], got, sizeof(got), MSG_DONTWAIT) < 0, "and not to tap queue 0");
+	CHECK(!needs_reset(), "still running");
+	dev.ops->destroy(&dev);
+	CHECK(net_new("queues=2") != 0, "queues=2 with one tap queue: refused");
+	CHECK(net_new("queues=5") != 0, "queues=5: refused");
+	CHECK(net_new(NULL) == 0, "back to one queue");
+	close(tap1[0]);
+	close(tap1[1]);
+}
+
 static void test_bad_mac(void)
 {
 	struct device d2;
@@ -331,6 +422,7 @@ int main(void)
 	test_filter();
 	test_malformed();
 	test_no_mrg();
+	test_mq();
 	test_bad_mac();
 	return check_done();
 }
