@@ -206,25 +206,40 @@ static int disk_kv(void *ctx, const char *k, const char *v)
 	return 0;
 }
 
-static int opt_disk(char *arg, struct machine_opts *m, FILE *err)
+/*
+ * One more of a repeatable key=value option (--disk, --net): item, the
+ * next of *count slots (at most max `noun`), is cleared (size bytes) and filled by fn from
+ * a copy of arg, which stays (the item's strings point into it); *required
+ * must be set by then. Otherwise one line on err, showing `want`.
+ */
+static int opt_item(FILE *err, const char *opt, char *arg, unsigned *count, unsigned max,
+		    const char *noun, int (*fn)(void *ctx, const char *k, const char *v), void *item, size_t size,
+		    const char *const *required, const char *want)
 {
-	struct machine_disk *d = &m->disk[m->ndisks];
 	char *copy;
 
-	if (m->ndisks >= MACHINE_MAX_DISKS) {
-		fprintf(err, "vmm-monitor: --disk: at most %d disks\n", MACHINE_MAX_DISKS);
+	if (*count >= max) {
+		fprintf(err, "vmm-monitor: %s: at most %u %s\n", opt, max, noun);
 		return -EINVAL;
 	}
-	*d = (struct machine_disk){ 0 };
+	memset(item, 0, size);
 	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
-	if (!copy || kv_each(copy, disk_kv, d) || !d->path) {
-		fprintf(err, "vmm-monitor: --disk %s: want path=FILE[,readonly=on|off]"
-			"[,direct=on|off][,aio=native|threads][,serial=S (at most 20 bytes)]\n", arg);
+	if (!copy || kv_each(copy, fn, item) || !*required) {
+		fprintf(err, "vmm-monitor: %s %s: want %s\n", opt, arg, want);
 		free(copy);
 		return -EINVAL;
 	}
-	m->ndisks++;
-	return 0;	/* copy stays: the disk's strings point into it */
+	(*count)++;
+	return 0;
+}
+
+static int opt_disk(char *arg, struct machine_opts *m, FILE *err)
+{
+	struct machine_disk *d = &m->disk[m->ndisks < MACHINE_MAX_DISKS ? m->ndisks : 0];
+
+	return opt_item(err, "--disk", arg, &m->ndisks, MACHINE_MAX_DISKS, "disks", disk_kv, d, sizeof(*d),
+			&d->path, "path=FILE[,readonly=on|off][,direct=on|off]"
+			"[,aio=native|threads][,serial=S (at most 20 bytes)]");
 }
 
 static int net_kv(void *ctx, const char *k, const char *v)
@@ -246,24 +261,13 @@ static int net_kv(void *ctx, const char *k, const char *v)
 
 static int opt_net(char *arg, struct machine_opts *m, FILE *err)
 {
-	struct machine_nic *n = &m->nic[m->nnics];
-	char *copy;
+	struct machine_nic *n = &m->nic[m->nnics < MACHINE_MAX_NICS ? m->nnics : 0];
+	char want[96];
 
-	if (m->nnics >= MACHINE_MAX_NICS) {
-		fprintf(err, "vmm-monitor: --net: at most %d NICs\n", MACHINE_MAX_NICS);
-		return -EINVAL;
-	}
-	*n = (struct machine_nic){ 0 };
-	copy = strdup(arg);	/* strtok_r writes; keep argv intact for ps */
-	if (!copy || kv_each(copy, net_kv, n) || !n->tap) {
-		fprintf(err, "vmm-monitor: --net %s: want tap=NAME (at most %d bytes)"
-			"[,mac=xx:xx:xx:xx:xx:xx (unicast)][,queues=1..%d]\n", arg, IFNAMSIZ - 1,
-			MACHINE_MAX_NIC_QUEUES);
-		free(copy);
-		return -EINVAL;
-	}
-	m->nnics++;
-	return 0;	/* copy stays: the NIC's strings point into it */
+	snprintf(want, sizeof(want), "tap=NAME (at most %d bytes)[,mac=xx:xx:xx:xx:xx:xx "
+		 "(unicast)][,queues=1..%d]", IFNAMSIZ - 1, MACHINE_MAX_NIC_QUEUES);
+	return opt_item(err, "--net", arg, &m->nnics, MACHINE_MAX_NICS, "NICs", net_kv, n, sizeof(*n),
+			&n->tap, want);
 }
 
 static int console_kv(void *ctx, const char *k, const char *v)
