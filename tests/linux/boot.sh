@@ -294,7 +294,8 @@ net_servers() {
 	NET_SRC_MD5=$(md5sum <"$TMP/net.src" | cut -d' ' -f1)
 	socat -u TCP-LISTEN:5001,bind=10.77.0.1,reuseaddr CREATE:"$TMP/net.recv" 2>"$TMP/s1.err" &
 	socat -u OPEN:"$TMP/net.src" TCP-LISTEN:5002,bind=10.77.0.1,reuseaddr 2>"$TMP/s2.err" &
-	socat TCP-LISTEN:5003,bind=10.77.0.1,reuseaddr,fork,backlog=64 EXEC:cat 2>"$TMP/s3.err" &
+	# -t 30: after the client's EOF, wait for cat's answer (not socat's 0.5 s)
+	socat -t 30 TCP-LISTEN:5003,bind=10.77.0.1,reuseaddr,fork,backlog=64 EXEC:cat 2>"$TMP/s3.err" &
 	(for ((i = 1; i <= VMM_LINUX_TIMEOUT; i++)); do
 		busybox ping -c 1 -W 1 10.77.0.2 >/dev/null 2>&1 && break
 	done
