@@ -22,10 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -67,6 +70,14 @@ static long attempt(struct devproc *dp, const char *what)
 		return fallocate(dp->dev.fds[0], 0, PAST_END, 1 << 20);
 	if (strcmp(what, "fallocate-keep-size") == 0)
 		return fallocate(dp->dev.fds[0], FALLOC_FL_KEEP_SIZE, PAST_END, 1 << 20);
+	if (strcmp(what, "tap-offload") == 0)	/* the one ioctl virtio-net may make */
+		return ioctl(dp->dev.fds[0], TUNSETOFFLOAD, 0u);
+	if (strcmp(what, "tap-setiff") == 0) {	/* any other: attach the tap elsewhere */
+		struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vmm-stolen");
+		return ioctl(dp->dev.fds[0], TUNSETIFF, &ifr);
+	}
 	if (strcmp(what, "mmap-1g") == 0)
 		return mmap(NULL, 1ul << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			    -1, 0) == MAP_FAILED ? -1 : 0;

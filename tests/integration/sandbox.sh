@@ -201,6 +201,26 @@ case_forbidden_virtio_blk() {
 case_forbidden_virtio_console() {
 	forbidden_case virtio-console virtio-console0 --console "out=$TMP/console.out"
 }
+# virtio-net's tap lives in a network namespace of the case's own. Its one
+# ioctl request (TUNSETOFFLOAD) runs; another (TUNSETIFF) stops the device.
+case_forbidden_virtio_net() {
+	need_kvm
+	[ "$(id -u)" = 0 ] || skip "needs root for a network namespace and a tap"
+	if [ -z "${VMM_IN_NETNS:-}" ]; then
+		modprobe tun 2>/dev/null
+		[ -c /dev/net/tun ] || skip "no /dev/net/tun in this kernel"
+		rm -rf "$TMP"
+		VMM_IN_NETNS=1 exec unshare --net -- bash "$0" forbidden-virtio-net
+	fi
+	ip tuntap add vmmf0 mode tap || fail "cannot make a tap"
+	run_attempt virtio-net tap-offload --kernel "$(guest hello.elf)" --net tap=vmmf0
+	expect_pass hello
+	expect_err "test attempt tap-offload returned 0 "
+	run_attempt virtio-net tap-setiff --kernel "$(guest hello.elf)" --net tap=vmmf0
+	expect_status 1 "the device failed; the monitor itself exits"
+	expect_err "device virtio-net0 \\(class virtio-net, pid [0-9]+\\) was stopped by its sandbox: forbidden syscall ioctl \\("
+	forbidden_case virtio-net virtio-net0 --net tap=vmmf0
+}
 
 # A device class holds what its descriptor says and no more: guest RAM only
 # where the class uses it; an event its class does not post is refused and
