@@ -60,26 +60,6 @@ static unsigned vblk_iov_slice(const struct iovec *src, unsigned n, size_t off,
 	return k;
 }
 
-static void vblk_iov_read(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
-{
-	struct iovec part[VBLK_CHAIN_MAX];
-	unsigned k = vblk_iov_slice(iov, n, off, len, part);
-	uint8_t *p = buf;
-
-	for (unsigned i = 0; i < k; p += part[i].iov_len, i++)
-		memcpy(p, part[i].iov_base, part[i].iov_len);
-}
-
-static void vblk_iov_write(const struct iovec *iov, unsigned n, const void *buf, size_t len)
-{
-	struct iovec part[VBLK_CHAIN_MAX];
-	unsigned k = vblk_iov_slice(iov, n, 0, len, part);
-	const uint8_t *p = buf;
-
-	for (unsigned i = 0; i < k; p += part[i].iov_len, i++)
-		memcpy(part[i].iov_base, p, part[i].iov_len);
-}
-
 /* --- requests --- */
 
 struct vblk_req *vblk_req_get(struct vblk *vb)
@@ -166,7 +146,7 @@ static uint8_t vblk_get_id(struct vblk_req *req)
 	struct vq_chain *c = &req->chain;
 	size_t len = c->in_bytes - 1 < VBLK_ID_BYTES ? c->in_bytes - 1 : VBLK_ID_BYTES;
 
-	vblk_iov_write(c->iov + c->nout, c->nin, req->vb->serial, len);
+	vq_iov_write(c->iov + c->nout, c->nin, 0, req->vb->serial, len);
 	req->written = (uint32_t)len;
 	return VIRTIO_BLK_S_OK;
 }
@@ -187,7 +167,7 @@ static uint8_t vblk_dz(struct vblk_req *req, bool zeroes)
 		return VIRTIO_BLK_S_UNSUPP;
 	if (payload != sizeof(seg))
 		return payload && payload % sizeof(seg) == 0 ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
-	vblk_iov_read(c->iov, c->nout, sizeof(struct vblk_hdr), &seg, sizeof(seg));
+	vq_iov_read(c->iov, c->nout, sizeof(struct vblk_hdr), &seg, sizeof(seg));
 	if (le32toh(seg.flags) & bad_flags)
 		return VIRTIO_BLK_S_UNSUPP;
 	sector = le64toh(seg.sector);
@@ -208,7 +188,7 @@ static uint8_t vblk_dispatch(struct vblk_req *req)
 
 	if (c->out_bytes < sizeof(h))
 		return VIRTIO_BLK_S_IOERR;
-	vblk_iov_read(c->iov, c->nout, 0, &h, sizeof(h));
+	vq_iov_read(c->iov, c->nout, 0, &h, sizeof(h));
 	switch (le32toh(h.type)) {
 	case VIRTIO_BLK_T_IN:	  return vblk_rw(req, le64toh(h.sector), false);
 	case VIRTIO_BLK_T_OUT:	  return vblk_rw(req, le64toh(h.sector), true);

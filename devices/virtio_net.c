@@ -52,29 +52,6 @@ static const uint64_t vnet_features =
 	1ull << F_HOST_ECN | 1ull << F_MRG_RXBUF | 1ull << F_STATUS | 1ull << F_CTRL_VQ |
 	1ull << F_CTRL_RX | 1ull << F_CTRL_MAC_ADDR;
 
-size_t vnet_iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
-		     bool to_iov)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, take);
-		else
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, take);
-		done += take;
-		off = 0;
-	}
-	return done;
-}
-
 /* Host address of byte off of iov[0, n), NULL past the end. */
 static uint8_t *iov_byte(const struct iovec *iov, unsigned n, size_t off)
 {
@@ -90,10 +67,10 @@ static void vnet_set_offloads(struct vnet *n, unsigned flags)
 	if (n->offloads == (int)flags)
 		return;
 	n->offloads = (int)flags;
-	for (unsigned i = 0; i < n->pairs; i++)	/* one queue sets the tap's; each for clarity */
-		if (ioctl(n->dev->fds[i], TUNSETOFFLOAD, flags) < 0)
-			dev_warn_once(n->dev, "tap offloads 0x%x: errno %d (frames stay unsegmented)",
-				      flags, errno);
+	/* The offloads are the tap's, not a queue's: one call through any queue sets them. */
+	if (ioctl(n->dev->fds[0], TUNSETOFFLOAD, flags) < 0)
+		dev_warn_once(n->dev, "tap offloads 0x%x: errno %d (frames stay unsegmented)",
+			      flags, errno);
 }
 
 static void vnet_driver_offloads(struct virtio_pci *vp)
@@ -174,8 +151,8 @@ static int vnet_rx_fill(struct virtio_pci *vp, struct vnet_rxq *r)
 		if (r->nheld == 0)	/* where num_buffers goes, once known */
 			for (unsigned b = 0; b < 2; b++)
 				r->nbuf_at[b] = iov_byte(c.iov, c.nin, VNET_HDR_NBUF + b);
-		r->held_len[r->nheld] = (uint32_t)vnet_iov_copy(c.iov, c.nin, 0, r->frame + r->frame_off,
-							    r->frame_len - r->frame_off, true);
+		r->held_len[r->nheld] = (uint32_t)vq_iov_write(c.iov, c.nin, 0, r->frame + r->frame_off,
+							   r->frame_len - r->frame_off);
 		r->frame_off += r->held_len[r->nheld];
 		r->held_head[r->nheld++] = c.head;
 	}
@@ -227,14 +204,17 @@ static void vnet_rx(struct virtio_pci *vp, unsigned i)
 	struct vnet *n = vp->model;
 	struct vnet_rxq *r = &n->rxq[i];
 	unsigned q = r->frame_len ? r->vq : vnet_rx_vq(n, i);
+	struct vq *vq = virtio_pci_vq(vp, q);
 
 	for (unsigned k = 0; k < VNET_RX_BURST && virtio_pci_running(vp); k++) {
 		int err = 1;
 
 		if (!r->frame_len) {
-			err = vq_pending(virtio_pci_vq(vp, vnet_rx_vq(n, i)));
+			if (q != vnet_rx_vq(n, i))
+				break;	/* VQ_PAIRS_SET moved this tap queue: the next call */
+			err = vq_pending(vq);
 			if (err < 0) {
-				virtio_pci_fail(vp, virtio_pci_vq(vp, vnet_rx_vq(n, i))->error);
+				virtio_pci_fail(vp, vq->error);
 				return;
 			}
 			err = err ? vnet_rx_read(n, i) : -1;
@@ -249,13 +229,11 @@ static void vnet_rx(struct virtio_pci *vp, unsigned i)
 		if (err == -ENOSPC) {
 			vnet_rx_drop(vp, r);
 		} else if (err) {
-			virtio_pci_fail(vp, virtio_pci_vq(vp, r->vq)->error);
+			virtio_pci_fail(vp, vq->error);
 			return;
 		}
 	}
 	virtio_pci_queue_interrupt(vp, q);
-	if (q != vnet_rx_vq(n, i))
-		virtio_pci_queue_interrupt(vp, vnet_rx_vq(n, i));
 }
 
 /* Transmit queue q (pair q / 2) to its tap queue, every chain there is. */

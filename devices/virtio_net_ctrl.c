@@ -35,7 +35,7 @@ const char *vnet_tx_check(const struct vq_chain *c)
 		return "transmit chain with device-writable buffers";
 	if (c->out_bytes < VNET_HDR_LEN + VNET_ETH_HLEN || c->out_bytes > VNET_FRAME_MAX)
 		return "transmit frame shorter than a header or longer than 64 KiB";
-	vnet_iov_copy(c->iov, c->nout, 0, h, sizeof(h), false);
+	vq_iov_read(c->iov, c->nout, 0, h, sizeof(h));
 	frame = c->out_bytes - VNET_HDR_LEN;
 	hdr_len = le16toh(*(uint16_t *)&h[2]);
 	csum_start = le16toh(*(uint16_t *)&h[6]);
@@ -128,9 +128,9 @@ void vnet_ctrl(struct virtio_pci *vp)
 			err = -EPROTO;
 			break;
 		}
-		vnet_iov_copy(c.iov, c.nout, 0, buf, len, false);
+		vq_iov_read(c.iov, c.nout, 0, buf, len);
 		ack = vnet_ctrl_cmd(vp, buf[0], buf[1], buf + 2, len - 2) ? CTRL_ERR : CTRL_OK;
-		vnet_iov_copy(c.iov + c.nout, c.nin, 0, &ack, 1, true);
+		vq_iov_write(c.iov + c.nout, c.nin, 0, &ack, 1);
 		vq_push(vq, c.head, 1);
 	}
 	if (virtio_pci_running(vp) && err != -EAGAIN)

@@ -93,10 +93,6 @@ static inline unsigned vnet_ctrl_vq(const struct virtio_pci *vp)
 	return 2 * (virtio_pci_has_feature(vp, F_MQ) ? n->pairs : 1);
 }
 
-/* Copy between buf and the buffers iov[0, n) from byte off on; returns bytes copied. */
-size_t vnet_iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
-		     bool to_iov);
-
 /* Whether the filter the driver set lets a frame to dst (6 bytes) through. */
 bool vnet_rx_accept(const struct vnet *n, const uint8_t *dst);
 

@@ -222,6 +222,39 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	return 0;
 }
 
+static size_t vq_iov_copy(const struct iovec *iov, unsigned n, size_t off, uint8_t *buf,
+			  size_t len, bool to_iov)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		take = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, buf + done, take);
+		else
+			memcpy(buf + done, (uint8_t *)iov[i].iov_base + off, take);
+		done += take;
+		off = 0;
+	}
+	return done;
+}
+
+size_t vq_iov_read(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	return vq_iov_copy(iov, n, off, buf, len, false);
+}
+
+size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
+{
+	return vq_iov_copy(iov, n, off, (uint8_t *)buf, len, true);
+}
+
 void vq_unpop(struct vq *vq)
 {
 	vq->last_avail--;

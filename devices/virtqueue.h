@@ -83,6 +83,13 @@ void vq_reset(struct vq *vq);
  */
 int vq_pop(struct vq *vq, struct vq_chain *c) __attribute__((warn_unused_result));
 
+/*
+ * Copy between a chain's buffers iov[0, n) (from byte off of them on) and
+ * buf: len bytes, fewer where the buffers end; returns how many.
+ */
+size_t vq_iov_read(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
+size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
+
 /* Give back the chain vq_pop just returned, untouched (only right after it). */
 void vq_unpop(struct vq *vq);
 
