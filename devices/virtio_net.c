@@ -10,9 +10,10 @@
  * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (| IFF_MULTI_QUEUE when N > 1), a
  * 12-byte vnet header (TUNSETVNETHDRSZ, the size of virtio_net_hdr_v1) and
  * O_NONBLOCK: a read gives one frame behind its header, a write takes one.
- * The device opens nothing; its one ioctl is TUNSETOFFLOAD on its tap fds,
- * with the offloads the driver accepted (GUEST_CSUM/TSO4/TSO6/ECN), made
- * when the driver is running and cleared at reset.
+ * The device opens nothing; its one ioctl is TUNSETOFFLOAD on fds[0] (the
+ * offloads are the tap's, whichever queue sets them), with the offloads the
+ * driver accepted (GUEST_CSUM/TSO4/TSO6/ECN), made when the driver is
+ * running and cleared at reset.
  * Param "mac=xx:xx:xx:xx:xx:xx" (default 52:54:00:12:34:56).
  *
  * Receive: the host calls backend(dev, i) while tap queue i is readable and
