@@ -90,7 +90,10 @@ int sandbox_profile_print(const struct sandbox_profile *p, FILE *f)
 		SANDBOX_EXIT_VIOLATION);
 	for (unsigned i = 0; i < sb_kill_count; i++)
 		fprintf(f, " %s", sb_kill_list[i]);
-	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1, NPROC 1 + the device's threads "
+	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1");
+	if (p->fds_received)
+		fprintf(f, " + %u (fds it is handed while it runs)", p->fds_received);
+	fprintf(f, ", NPROC 1 + the device's threads "
 		"(0 without), CORE 0, FSIZE %s\n",
 		p->writes_files ? "inherited (writes to files)" : "0");
 	return 0;

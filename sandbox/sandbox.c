@@ -98,7 +98,7 @@ static int step_rlimits(const struct sandbox_config *cfg, struct sandbox_result 
 	for (unsigned i = 0; i < cfg->nkeep; i++)
 		if (cfg->keep_fds[i] > maxfd)
 			maxfd = cfg->keep_fds[i];
-	if ((err = set_limit(RLIMIT_NOFILE, (rlim_t)maxfd + 1)))
+	if ((err = set_limit(RLIMIT_NOFILE, (rlim_t)maxfd + 1 + cfg->profile->fds_received)))
 		return sb_fail(res, err, "RLIMIT_NOFILE");
 	if ((err = set_limit(RLIMIT_NPROC, cfg->threads ? (rlim_t)cfg->threads + 1 : 0)))
 		return sb_fail(res, err, "RLIMIT_NPROC");

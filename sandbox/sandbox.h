@@ -92,6 +92,13 @@ struct sandbox_profile {
 	 * this many MiB: what the class was measured to grow by, with room.
 	 */
 	unsigned mem_headroom_mib;
+	/*
+	 * Fds the class is handed while it runs (virtio-vsock's stream
+	 * sockets, from its broker): RLIMIT_NOFILE leaves room for this many
+	 * above the highest fd kept. 0 for every class that gets all its fds
+	 * before it is confined.
+	 */
+	unsigned fds_received;
 };
 
 /* The base every profile extends, and its size. */

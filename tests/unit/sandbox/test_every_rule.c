@@ -101,6 +101,7 @@ static const struct harmless harmless[] = {
 	HARMLESS("madvise", CALL_PLAIN, 0, 0, 0, 0),
 	HARMLESS("brk", CALL_PLAIN, 0, 0),
 	HARMLESS("close", CALL_PLAIN, 0, NOFD),
+	HARMLESS("shutdown", CALL_PLAIN, 0, NOFD, 0),
 	HARMLESS("fdatasync", CALL_PLAIN, 0, NOFD),
 	HARMLESS("fallocate", CALL_PLAIN, 0, NOFD, 0, 0, 0),
 	HARMLESS("io_submit", CALL_PLAIN, 0, 0, 0, 0),
