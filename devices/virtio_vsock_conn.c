@@ -205,11 +205,10 @@ static void conn_drained(struct vsock *v, struct vsock_conn *c)
 
 void vsock_conn_flush(struct vsock *v, struct vsock_conn *c)
 {
-	struct iovec one = { c->pend + c->pend_off, c->pend_len };
-	ssize_t w;
-
 	if (c->pend_len && c->fd >= 0) {
-		w = conn_send(c, &one, 1);
+		struct iovec one = { c->pend + c->pend_off, c->pend_len };
+		ssize_t w = conn_send(c, &one, 1);
+
 		if (w < 0) {
 			vsock_conn_close(v, c, true);
 			return;

@@ -4,7 +4,8 @@
 # $VMM_FUZZ_BUILD), build them, replay every committed crasher in
 # tests/fuzz/regressions/<target>/ and fuzz each target for a few seconds
 # ($VMM_FUZZ_CI_SECONDS, default 8), starting from the seeds of
-# tests/fuzz/seeds.py when they exist. Exit 77 (SKIP) without clang or
+# tests/fuzz/seeds.py when they exist and the committed ones of
+# tests/fuzz/seeds/<target>/ (inputs that reach deep paths at once). Exit 77 (SKIP) without clang or
 # without libFuzzer's runtime (Debian: libclang-rt-14-dev).
 set -uo pipefail
 SRC=${VMM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -48,8 +49,10 @@ for t in $TARGETS; do
 	mkdir -p "$corpus" "$FZ/crashes/$t"
 	seeds=$CACHE/fuzz/seeds/$t
 	[ -d "$seeds" ] || seeds=
+	kept=$SRC/tests/fuzz/seeds/$t
+	[ -d "$kept" ] || kept=
 	if "$exe" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$FZ/crashes/$t/" "$corpus" ${seeds:+"$seeds"} ${files[0]:+"$reg"} \
+		-artifact_prefix="$FZ/crashes/$t/" "$corpus" ${seeds:+"$seeds"} ${kept:+"$kept"} ${files[0]:+"$reg"} \
 		>"$tmp/$t.log" 2>&1; then
 		echo "ok $t: $(grep -a 'DONE' "$tmp/$t.log" | tail -n 1 | sed 's/^#[0-9]*[[:space:]]*DONE[[:space:]]*//')"
 	else

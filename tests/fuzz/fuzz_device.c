@@ -13,11 +13,16 @@
  *   1 write    region u8, offset le16, lenc u8, value (len bytes, le)
  *   2 notify   queue u8 (modulo the class's queue count)
  *   3 backend  index u8 (& 3), n u8, n input bytes (written to fds[0] first;
- *              for virtio-net one frame from the network)
+ *              for virtio-net one frame from the network; for virtio-vsock
+ *              see vsock_op: a broker message, host bytes, a guest packet
+ *              or a receive buffer)
  *   4 memwrite gpa le16, n u8, n bytes into guest RAM (wrapping at its end)
  *   5 reset    ops->reset (the host resets the device)
  *   6 eof      close the writing end of the input (fds[0] reads 0)
  *   7 wake     ops->wake (the device's workers finished what was submitted)
+ * virtio-vsock with variant bit 0x80 starts with the driver running (Linux's
+ * init on the check rings), so that its ops reach the packet header and the
+ * credit accounting at once.
  * After the ops the device must be in a defined state: a class-specific
  * check that a well-formed use works after a reset (for virtio: NEEDS_RESET
  * agrees with dev->needs_reset, then a driver reset, Linux's init sequence
@@ -28,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,12 +42,14 @@
 #include "harness.h"
 #include "virtio_guest.h"
 #include "virtio_pci.h"
+#include "vsock_broker.h"
 
 #ifndef FUZZ_CLASS
 #error "build with -DFUZZ_CLASS=\"<device class>\""
 #endif
 
 #define RAM_SIZE	0x10000ull
+#define VSOCK_FUZZ_CID	3
 #define DISK_SIZE	0x10000
 #define MAX_OPS		4096
 
@@ -90,6 +98,10 @@ static void build_spec(struct spec_buf *sb, uint8_t v)
 			snprintf(sb->params[np], 32, "queues=2");
 			fakespec_add_param(fs, sb->params[np++]);
 		}
+		if (strcmp(FUZZ_CLASS, "virtio-vsock") == 0) {
+			snprintf(sb->params[np], 32, "cid=%u", VSOCK_FUZZ_CID);
+			fakespec_add_param(fs, sb->params[np++]);
+		}
 	} else if (strcmp(FUZZ_CLASS, "serial") == 0) {
 		fakespec_add_pio(fs, 0x3f8, 8);
 		fakespec_add_irq(fs, 4);
@@ -128,6 +140,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_ram_init(&ram, RAM_SIZE);
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	disk_fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);	/* as vmm-devproc: a host socket's end is an EPIPE */
 	if (null_fd < 0 || disk_fd < 0)
 		fz_fail("cannot open /dev/null or make a memfd");
 	return 0;
@@ -184,6 +197,20 @@ static void check_legacy(struct fz_host *h)
 #define CHK_RING_STEP	0x400ull	/* one ring of CHK_QSIZE: 0x1b0 bytes; 9 fit below CHK_BUF */
 _Static_assert(CHK_RING + DEVICE_MAX_QUEUES * CHK_RING_STEP <= CHK_BUF, "check rings overlap");
 
+/* Linux's init sequence on fresh rings at CHK_RING: the driver runs. */
+static void driver_init(struct device *dev, struct gvq *g)
+{
+	uint8_t status;
+
+	FZ_CHECK(vdrv_negotiate(dev, 1ull << VIRTIO_F_VERSION_1) != 0, "FEATURES_OK refused");
+	for (unsigned i = 0; i < ident->nqueues; i++) {
+		gvq_init(&g[i], ram.base, CHK_RING + i * CHK_RING_STEP, CHK_QSIZE);
+		FZ_CHECK(vdrv_setup_queue(dev, i, &g[i], 0) == 0, "queue %u: vector 0 refused", i);
+	}
+	status = vdrv_add_status(dev, VIRTIO_STATUS_DRIVER_OK);
+	FZ_CHECK(status == 0x0f, "status 0x%02x after init", status);
+}
+
 /* A driver reset, Linux's init, and one request per class must work. */
 static void check_virtio(struct fz_host *h)
 {
@@ -196,13 +223,7 @@ static void check_virtio(struct fz_host *h)
 
 	FZ_CHECK(!!(status & VIRTIO_STATUS_NEEDS_RESET) == dev->needs_reset,
 		 "status 0x%02x but dev->needs_reset %d", status, dev->needs_reset);
-	FZ_CHECK(vdrv_negotiate(dev, 1ull << VIRTIO_F_VERSION_1) != 0, "FEATURES_OK refused");
-	for (unsigned i = 0; i < ident->nqueues; i++) {
-		gvq_init(&g[i], ram.base, CHK_RING + i * CHK_RING_STEP, CHK_QSIZE);
-		FZ_CHECK(vdrv_setup_queue(dev, i, &g[i], 0) == 0, "queue %u: vector 0 refused", i);
-	}
-	status = vdrv_add_status(dev, VIRTIO_STATUS_DRIVER_OK);
-	FZ_CHECK(status == 0x0f, "status 0x%02x after init", status);
+	driver_init(dev, g);
 	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
 		struct gbuf b[3] = { { CHK_BUF, 16, false }, { CHK_BUF + 0x100, 512, true },
 				     { CHK_BUF + 0x400, 1, true } };
@@ -220,6 +241,16 @@ static void check_virtio(struct fz_host *h)
 		memset(ram.base + CHK_BUF, 0, 12);	/* a plain vnet header, one frame */
 		q = 1;
 		head = gvq_add(&g[1], b, 2);
+	} else if (strcmp(FUZZ_CLASS, "virtio-vsock") == 0) {
+		struct gbuf b = { CHK_BUF, 44, false };	/* a CREDIT_REQUEST for no connection */
+
+		memset(ram.base + CHK_BUF, 0, 44);
+		ram.base[CHK_BUF] = VSOCK_FUZZ_CID;	/* src_cid */
+		ram.base[CHK_BUF + 8] = 2;		/* dst_cid: the host */
+		ram.base[CHK_BUF + 28] = 1;		/* type: stream */
+		ram.base[CHK_BUF + 30] = 7;		/* op: CREDIT_REQUEST */
+		q = 1;
+		head = gvq_add(&g[1], &b, 1);
 	} else {
 		struct gbuf b = { CHK_BUF, 1, false };	/* transmitq: one byte */
 
@@ -244,7 +275,90 @@ struct run {
 	struct fz_host h;
 	int in_rd, in_wr;
 	int tap1[2];		/* virtio-net's second tap queue (queues=2), or -1 */
+	int host[4];		/* virtio-vsock: the host programs' ends of its streams, or -1 */
+	unsigned nhost;
+	struct gvq g[DEVICE_MAX_QUEUES];	/* the driver's rings when it was started (0x80) */
+	bool driver;
 };
+
+#define VSOCK_TX_BUF	0xd000ull	/* a guest packet, up to 0x800 bytes */
+#define VSOCK_RX_BUF	0xe000ull	/* receive buffers: 8 of 0x200 */
+
+/* A stream pair: the device's end is returned, the host program's kept (the oldest goes). */
+static int vsock_stream(struct run *r)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
+		fz_fail("socketpair: %s", strerror(errno));
+	if (r->host[r->nhost % 4] >= 0)
+		close(r->host[r->nhost % 4]);
+	r->host[r->nhost++ % 4] = sp[1];
+	return sp[0];
+}
+
+/*
+ * virtio-vsock's op 3: index 0 a broker message (the first 16 bytes; an
+ * ACCEPTED or a CONNECTED with err 0 comes with a fresh stream socket),
+ * 1 the bytes from a host program (its newest stream), 2 one guest packet
+ * on the transmit queue, 3 one receive buffer of n * 8 bytes; then the
+ * device's turn as the host gives it (backend for the broker, wake for
+ * the streams).
+ */
+static void vsock_op(struct run *r, unsigned index, const uint8_t *buf, unsigned n)
+{
+	struct device *dev = &r->h.dp.dev;
+	struct vsock_broker_msg m;
+	int fd = -1;
+
+	if (index == 0 && n >= sizeof(m)) {
+		union { struct cmsghdr h; char c[CMSG_SPACE(sizeof(int))]; } ctl;
+		struct iovec io = { (void *)buf, n > 32 ? 32 : n };
+		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1 };
+
+		memcpy(&m, buf, sizeof(m));
+		if ((m.op == VSOCK_BROKER_CONNECTED && m.err == 0) || m.op == VSOCK_BROKER_ACCEPTED) {
+			fd = vsock_stream(r);
+			mh.msg_control = ctl.c;
+			mh.msg_controllen = sizeof(ctl.c);
+			CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+			CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
+		}
+		if (r->in_wr >= 0 && sendmsg(r->in_wr, &mh, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+			fz_fail("broker channel: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fz_backend(&r->h, 0);
+	} else if (index == 0 && n && r->in_wr >= 0) {
+		if (send(r->in_wr, buf, n, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+			fz_fail("broker channel: %s", strerror(errno));
+		fz_backend(&r->h, 0);
+	} else if (index == 1 && r->nhost) {
+		if (write(r->host[(r->nhost - 1) % 4], buf, n) < 0 && errno != EAGAIN && errno != EPIPE)
+			fz_fail("host stream: %s", strerror(errno));
+	} else if (index == 2 && r->driver) {
+		struct gbuf b[2] = { { VSOCK_TX_BUF, n < 44 ? n : 44, false },
+				     { VSOCK_TX_BUF + 0x100, n > 44 ? n - 44 : 0, false } };
+
+		memcpy(ram.base + VSOCK_TX_BUF, buf, b[0].len);
+		memcpy(ram.base + VSOCK_TX_BUF + 0x100, buf + b[0].len, b[1].len);
+		if (b[0].len)
+			gvq_add(&r->g[1], b, b[1].len ? 2 : 1);
+		fz_notify(&r->h, 1);
+	} else if (index == 3 && r->driver) {
+		static unsigned slot;
+		struct gbuf b = { VSOCK_RX_BUF + 0x200ull * (slot++ % 8), n * 8 > 0x200 ? 0x200 : n * 8,
+				  true };
+
+		if (b.len)
+			gvq_add(&r->g[0], &b, 1);
+		fz_notify(&r->h, 0);
+	}
+	fz_wake(&r->h);
+	(void)dev;
+}
 
 static unsigned op_len(uint8_t lenc)
 {
@@ -274,6 +388,10 @@ static void run_op(struct run *r, struct fz_in *in)
 	case 3:
 		region = fz_u8(in) & 3;
 		n = (unsigned)fz_bytes(in, buf, fz_u8(in));
+		if (strcmp(FUZZ_CLASS, "virtio-vsock") == 0) {
+			vsock_op(r, region, buf, n);
+			break;
+		}
 		if (n && r->in_wr >= 0 && write(r->in_wr, buf, n) < 0 && errno != EAGAIN)
 			fz_fail("input pipe: %s", strerror(errno));
 		fz_backend(h, region);
@@ -305,10 +423,21 @@ static void give_fds(struct run *r, uint8_t v)
 	int p[2];
 
 	r->in_rd = r->in_wr = r->tap1[0] = r->tap1[1] = -1;
+	r->host[0] = r->host[1] = r->host[2] = r->host[3] = -1;
+	r->nhost = 0;
+	r->driver = false;
 	if (strcmp(FUZZ_CLASS, "virtio-blk") == 0) {
 		if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
 			fz_fail("disk memfd: %s", strerror(errno));
 		dev->fds[0] = disk_fd;
+		dev->nfds = 1;
+		return;
+	}
+	if (strcmp(FUZZ_CLASS, "virtio-vsock") == 0) {	/* the broker channel */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p) < 0)
+			fz_fail("socketpair: %s", strerror(errno));
+		dev->fds[0] = r->in_rd = p[0];
+		r->in_wr = p[1];
 		dev->nfds = 1;
 		return;
 	}
@@ -351,6 +480,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	give_fds(&r, v);
 	if (device_create(dev, cls, &sb.fs.spec) != 0)
 		fz_fail("create refused the monitor's spec (variant 0x%02x)", v);
+	if (strcmp(FUZZ_CLASS, "virtio-vsock") == 0 && (v & 0x80)) {
+		driver_init(dev, r.g);
+		r.driver = true;
+	}
 	for (unsigned i = 0; i < MAX_OPS && fz_more(&in); i++)
 		run_op(&r, &in);
 	if (ident)
@@ -365,5 +498,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 2; i++)
 		if (r.tap1[i] >= 0)
 			close(r.tap1[i]);
+	for (int i = 0; i < 4; i++)
+		if (r.host[i] >= 0)
+			close(r.host[i]);
 	return 0;
 }

@@ -30,6 +30,7 @@ run_one() {
 	mkdir -p "$corpus" "$crashes" "$CACHE/fuzz/logs"
 	[ -d "$seeds" ] && dirs+=("$seeds")
 	[ -d "$reg" ] && dirs+=("$reg")
+	[ -d "$SRC/tests/fuzz/seeds/$t" ] && dirs+=("$SRC/tests/fuzz/seeds/$t")
 	"$FZ/tests/fuzz/fuzz-$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "${dirs[@]}" \
 		>"$CACHE/fuzz/logs/$t.log" 2>&1
