@@ -6,7 +6,7 @@
  * connects to PATH and writes "CONNECT P\n" reaches the guest's listener on
  * port P and reads "OK <port>\n" (its port as the guest sees it) once the
  * guest accepted. The device creates, connects and accepts nothing: fds[0]
- * is its channel to the broker (devices/vsock_broker.h), which does that
+ * is its channel to the broker (devices/vsock_broker_abi.h), which does that
  * and hands over the stream sockets (virtio_vsock_conn.c).
  *
  * Queues: rx 0 (to the guest), tx 1 (from it), event 2 (buffers taken and

@@ -1,6 +1,6 @@
 /*
  * virtio-vsock's connections and their host side: the broker channel
- * (fds[0], devices/vsock_broker.h), the stream sockets it hands over (in
+ * (fds[0], devices/vsock_broker_abi.h), the stream sockets it hands over (in
  * the device's epoll set, dev->wake_fd, edge-triggered: a socket is read
  * until it has nothing more, then waits for its next edge), the handshake
  * of host-initiated connections, and the deadlines of connections that wait

@@ -7,7 +7,7 @@
 #include <sys/uio.h>
 
 #include "virtio_pci.h"
-#include "vsock_broker.h"
+#include "vsock_broker_abi.h"
 
 #define VSOCK_QUEUE_MAX	256
 #define VSOCK_CHAIN_MAX	64	/* buffers in one chain */

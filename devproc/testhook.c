@@ -14,6 +14,10 @@
  *   pwrite-past-end      one byte            fallocate-past-end   1 MiB, mode 0
  *   fallocate-keep-size  1 MiB, KEEP_SIZE (allocates without growing the file)
  *
+ * and on a socket it holds (virtio-vsock: its broker channel):
+ *   unix-connect  connect it to a host path (PATH_1 of a --vsock socket=PATH)
+ *   unix-accept   accept on it            shutdown-read  shut its reading side
+ *
  * and memory: mmap-1g  1 GiB of anonymous memory    brk-1g  the heap grown by 1 GiB
  *
  * kill and ptrace target $VMM_TEST_MONITOR_PID (the monitor's pid on the
@@ -32,6 +36,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "devproc.h"
@@ -78,6 +83,17 @@ static long attempt(struct devproc *dp, const char *what)
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vmm-stolen");
 		return ioctl(dp->dev.fds[0], TUNSETIFF, &ifr);
 	}
+	if (strcmp(what, "unix-connect") == 0) {	/* reach a host program without the broker */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		const char *path = getenv("VMM_TEST_UNIX_PATH");
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path ? path : "/tmp/vmm-test");
+		return connect(dp->dev.fds[0], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (strcmp(what, "unix-accept") == 0)
+		return accept4(dp->dev.fds[0], NULL, NULL, SOCK_CLOEXEC);
+	if (strcmp(what, "shutdown-read") == 0)	/* only SHUT_WR is the device's */
+		return shutdown(dp->dev.fds[0], SHUT_RD);
 	if (strcmp(what, "mmap-1g") == 0)
 		return mmap(NULL, 1ul << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			    -1, 0) == MAP_FAILED ? -1 : 0;

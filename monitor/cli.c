@@ -8,6 +8,7 @@
 
 #include "util.h"
 #include "vm.h"
+#include "vsock_broker.h"
 
 void cli_usage(FILE *f)
 {
@@ -44,6 +45,10 @@ void cli_usage(FILE *f)
 "  --console out=FILE[,in=FILE]\n"
 "                    add a virtio-console: guest output appended to FILE,\n"
 "                    guest input read from in=FILE (a file or FIFO)\n"
+"  --vsock cid=N,socket=PATH\n"
+"                    add a virtio-vsock with guest CID N (3 to 4294967294); host\n"
+"                    programs connect to PATH and write \"CONNECT <port>\\n\";\n"
+"                    guest connections to host port P reach PATH_P\n"
 "  --spin-us N       a vCPU waiting for a device spins N us before sleeping\n"
 "                    (default %u)\n"
 "  --device-spin-us N  a device process spins N us for the next access\n"
@@ -119,7 +124,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
        OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK, OPT_NET,
-       OPT_CONSOLE, OPT_RECORD_TRAPS };
+       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -132,6 +137,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "spin-us", required_argument, NULL, OPT_SPIN },
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
@@ -295,6 +301,39 @@ static int opt_console(char *arg, struct machine_opts *m, FILE *err)
 	return 0;	/* copy stays: the console's paths point into it */
 }
 
+static int vsock_kv(void *ctx, const char *k, const char *v)
+{
+	struct machine_opts *m = ctx;
+	uint64_t cid;
+
+	if (strcmp(k, "cid") == 0 && parse_uint(v, 3, 4294967294ull, &cid) == 0)
+		m->vsock_cid = v;
+	else if (strcmp(k, "socket") == 0 && *v && strlen(v) <= VSOCK_BROKER_PATH_MAX)
+		m->vsock_socket = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* At most one --vsock: its CID is the guest's one address. */
+static int opt_vsock(char *arg, struct machine_opts *m, FILE *err)
+{
+	char *copy;
+
+	if (m->vsock_socket) {
+		fprintf(err, "vmm-monitor: --vsock %s: at most one --vsock\n", arg);
+		return -EINVAL;
+	}
+	copy = strdup(arg);
+	if (!copy || kv_each(copy, vsock_kv, m) || !m->vsock_cid || !m->vsock_socket) {
+		fprintf(err, "vmm-monitor: --vsock %s: want cid=3..4294967294,socket=PATH "
+			"(at most %d bytes)\n", arg, VSOCK_BROKER_PATH_MAX);
+		free(copy);
+		return -EINVAL;
+	}
+	return 0;	/* copy stays: the option's strings point into it */
+}
+
 static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_mem,
 		      unsigned max_cpus, FILE *err)
 {
@@ -320,6 +359,7 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 	case OPT_DISK: return opt_disk((char *)arg, &o->machine, err);
 	case OPT_NET: return opt_net((char *)arg, &o->machine, err);
 	case OPT_CONSOLE: return opt_console((char *)arg, &o->machine, err);
+	case OPT_VSOCK: return opt_vsock((char *)arg, &o->machine, err);
 	case OPT_SPIN:
 		return opt_ns("spin-us", arg, 0, 1000000, 1000, &o->vcpu_spin_ns, err);
 	case OPT_DEV_SPIN:

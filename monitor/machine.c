@@ -17,6 +17,9 @@
 #include "trap.h"
 #include "util.h"
 #include "virtio_pci.h"
+#include "vsock_broker.h"
+
+#define MACHINE_BROKER_STOP_MS 1000	/* the broker's exit once its channel is closed */
 
 /*
  * Where the PC's fixed devices sit: each region's base (its bus, size and
@@ -235,6 +238,29 @@ static int machine_console(struct machine *m, const struct machine_opts *o)
 	return err;
 }
 
+/*
+ * --vsock: the broker first, so that a problem with the socket path (the
+ * user's to fix) is what is reported; then the device, its channel's end
+ * as its backend fd.
+ */
+static int machine_vsock(struct machine *m, const struct machine_opts *o)
+{
+	struct machine_dev *md;
+	int fd, err = vsock_broker_start(o->vsock_socket, &fd, &m->vsock_broker);
+
+	if (err)
+		return err;
+	md = machine_add(m, "virtio-vsock");
+	if (!md) {
+		close(fd);	/* the broker ends by itself; machine_release reaps it */
+		return -E2BIG;
+	}
+	md->fds[0] = fd;
+	md->nfds = 1;
+	machine_param(m, md, "cid=%s", o->vsock_cid);
+	return 0;
+}
+
 void machine_set_console(struct machine *m, const int console_fds[2])
 {
 	m->dev[0].fds[0] = console_fds[0];
@@ -253,6 +279,8 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 		err = machine_disk(m, &o->disk[i]);
 	for (unsigned i = 0; i < o->nnics && !err; i++)
 		err = machine_nic(m, &o->nic[i]);
+	if (!err && o->vsock_socket)
+		err = machine_vsock(m, o);
 	if (!err && !machine_add(m, "virtio-rng"))
 		err = -E2BIG;
 	if (!err && o->console_out)
@@ -272,6 +300,17 @@ void machine_release(struct machine *m)
 			if (m->dev[i].fds[f] >= 0)
 				close(m->dev[i].fds[f]);
 	m->ndevs = 0;
+	if (m->vsock_broker > 0) {
+		int err = vsock_broker_stop(m->vsock_broker, MACHINE_BROKER_STOP_MS);
+
+		if (err == -ETIMEDOUT)
+			log_warn("--vsock: the broker still ran %d ms after its channel closed: killed",
+				 MACHINE_BROKER_STOP_MS);
+		else if (err)
+			log_warn("--vsock: the broker failed (%s)", err == -EIO ?
+				 "an error status or a signal" : strerror(-err));
+		m->vsock_broker = 0;
+	}
 }
 
 void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,

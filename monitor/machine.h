@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "device.h"
 
@@ -56,20 +57,27 @@ struct machine_opts {
 	struct machine_nic nic[MACHINE_MAX_NICS];
 	const char *console_out;	/* --console out=FILE, NULL: no virtio-console */
 	const char *console_in;		/* --console in=FILE */
+	const char *vsock_cid;		/* --vsock cid=N: "3".."4294967294" (checked) */
+	const char *vsock_socket;	/* --vsock socket=PATH, NULL: no virtio-vsock */
 };
 
 struct machine {
 	unsigned ndevs;
 	struct machine_dev dev[MACHINE_MAX_DEVS];
 	char param_buf[MACHINE_MAX_DEVS][MACHINE_MAX_PARAMS][64];
+	pid_t vsock_broker;	/* --vsock's broker process (monitor/vsock_broker.h), 0: none */
 };
 
 /*
  * Build the device list: the PC's fixed devices, then one virtio-blk per
- * disk, one virtio-net per NIC, a virtio-rng, and a virtio-console if asked
- * for. Opens every disk and console file and attaches every tap (they are
- * the devices' backends; disks are locked against other VMs). Returns 0, or -errno after one line on stderr naming
- * the file and the problem; on error nothing stays open.
+ * disk, one virtio-net per NIC, a virtio-vsock if asked for, a virtio-rng,
+ * and a virtio-console if asked for. Opens every disk and console file and
+ * attaches every tap (they are the devices' backends; disks are locked
+ * against other VMs); for the virtio-vsock, listens at its socket path and
+ * forks its broker, whose channel is the device's backend fd. Must be
+ * called before any thread exists (it forks). Returns 0, or -errno after
+ * one line on stderr naming the file and the problem; on error nothing
+ * stays open or running.
  */
 int machine_build(struct machine *m, const struct machine_opts *o)
 	__attribute__((warn_unused_result));
@@ -77,7 +85,11 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 /* Give the serial port the console's {input, output} fds (borrowed). */
 void machine_set_console(struct machine *m, const int console_fds[2]);
 
-/* Close the backend fds machine_build opened. */
+/*
+ * Close the backend fds machine_build opened, then reap the vsock broker,
+ * which exits once every copy of its channel is closed (the device
+ * processes must be gone by then, or it is killed after 1 s).
+ */
 void machine_release(struct machine *m);
 
 /* The spec of one machine device, and the intx= parameter vpci adds to it. */

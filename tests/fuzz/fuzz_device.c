@@ -42,7 +42,7 @@
 #include "harness.h"
 #include "virtio_guest.h"
 #include "virtio_pci.h"
-#include "vsock_broker.h"
+#include "vsock_broker_abi.h"
 
 #ifndef FUZZ_CLASS
 #error "build with -DFUZZ_CLASS=\"<device class>\""

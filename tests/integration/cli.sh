@@ -22,7 +22,7 @@ case_help() {
 	run_monitor --help
 	expect_status 0 "--help"
 	cat "$ERR" >>"$OUT"
-	for opt in --kernel --initrd --cmdline --mem --cpus --devices --sandbox \
+	for opt in --kernel --initrd --cmdline --mem --cpus --devices --sandbox --vsock \
 		   inproc process strict log off; do
 		grep -aqe "$opt" "$OUT" || fail "--help does not mention $opt"
 	done
@@ -177,21 +177,111 @@ case_cmdline_too_long() {
 }
 
 
-# No /dev/kvm (hidden by an empty /dev in a private mount namespace): one
-# line naming the cause and the way out, status 3, before any VM exists.
-case_no_kvm() {
+# run_without_kvm ARGS...: vmm-monitor --kernel hello.elf ARGS with /dev
+# hidden by an empty tmpfs in a private mount namespace; sets STATUS.
+run_without_kvm() {
 	need_guest hello.elf
 	command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
 	local as_root=()
 	[ "$(id -u)" = 0 ] || as_root=(--map-root-user)
-	CMD="unshare --mount ${as_root[*]} (empty /dev) vmm-monitor --kernel hello.elf"
+	CMD="unshare --mount ${as_root[*]} (empty /dev) vmm-monitor --kernel hello.elf $*"
 	STATUS=0
 	timeout --kill-after=5 "$VMM_TIMEOUT" unshare --mount "${as_root[@]}" \
 		bash -c 'mount -t tmpfs none /dev && exec "$@"' - "$VMM_MONITOR" --kernel "$KERNEL" \
-		</dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+		"$@" </dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+}
+
+# No /dev/kvm (hidden by an empty /dev in a private mount namespace): one
+# line naming the cause and the way out, status 3, before any VM exists.
+case_no_kvm() {
+	run_without_kvm
 	expect_status 3 "no usable KVM"
 	expect_one_error_line '^vmm-monitor: /dev/kvm: No such file or directory: this machine has no KVM; scripts/kvm-machine.sh runs'
 	ok "no /dev/kvm: status 3, one line naming the runner"
+}
+
+# ---- --vsock cid=N,socket=PATH ----
+
+# Nothing is left in $TMP but the run's stdout, stderr and the files named.
+expect_only_files() {
+	local want got
+	want=$(printf '%s\n' stderr stdout "$@" | sort | tr '\n' ' ')
+	got=$(ls -A "$TMP" | sort | tr '\n' ' ')
+	[ "$got" = "$want" ] || fail "left in $TMP: $got(want $want)"
+}
+
+VSOCK_WANT='--vsock .*: want cid=3\.\.4294967294,socket=PATH \(at most 96 bytes\)$'
+
+case_vsock_no_cid() {
+	bad_args --vsock "socket=$TMP/v.sock"
+	expect_usage_error "$VSOCK_WANT"
+	expect_only_files
+	ok "--vsock without cid: status 2, says the form"
+}
+
+case_vsock_cid_2() {
+	bad_args --vsock "cid=2,socket=$TMP/v.sock"
+	expect_usage_error "$VSOCK_WANT"
+	expect_only_files
+	ok "--vsock cid=2 (the host's): status 2"
+}
+
+case_vsock_cid_garbage() {
+	bad_args --vsock "cid=abc,socket=$TMP/v.sock"
+	expect_usage_error "$VSOCK_WANT"
+	expect_only_files
+	ok "--vsock cid=abc: status 2"
+}
+
+# 97 bytes: PATH_4294967295 would not fit in sun_path.
+case_vsock_path_too_long() {
+	local p
+	p=$TMP/$(printf '%0*d' $((96 - ${#TMP})) 0)
+	[ ${#p} = 97 ] || fail "test bug: a ${#p}-byte path"
+	bad_args --vsock "cid=3,socket=$p"
+	expect_usage_error "$VSOCK_WANT"
+	expect_only_files
+	ok "--vsock with a 97-byte path: status 2"
+}
+
+case_vsock_twice() {
+	bad_args --vsock "cid=3,socket=$TMP/a.sock" --vsock "cid=4,socket=$TMP/b.sock"
+	expect_usage_error '^vmm-monitor: --vsock cid=4,.*: at most one --vsock$'
+	expect_only_files
+	ok "--vsock twice: status 2"
+}
+
+case_vsock_missing_dir() {
+	bad_args --vsock "cid=3,socket=$TMP/nodir/v.sock"
+	expect_usage_error "^vmm-monitor: --vsock socket=$TMP/nodir/v\.sock: no such directory$"
+	expect_only_files
+	ok "--vsock socket in a missing directory: status 2, nothing created"
+}
+
+case_vsock_not_a_socket() {
+	echo keep >"$TMP/v.sock"
+	bad_args --vsock "cid=3,socket=$TMP/v.sock"
+	expect_usage_error "^vmm-monitor: --vsock socket=$TMP/v\.sock: exists and is not a socket$"
+	[ "$(cat "$TMP/v.sock")" = keep ] || fail "the regular file at PATH was changed"
+	expect_only_files v.sock
+	ok "--vsock socket that is a regular file: status 2, the file untouched"
+}
+
+# Good arguments on a machine without KVM: the broker starts (replacing a
+# leftover socket at PATH), the VM cannot, and on the way out the broker is
+# stopped and PATH removed.
+case_vsock_cleanup() {
+	command -v python3 >/dev/null || skip "python3 is missing (it makes the leftover socket)"
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+		"$TMP/v.sock" || fail "cannot make a leftover socket"
+	[ -S "$TMP/v.sock" ] || fail "no leftover socket"
+	run_without_kvm --vsock "cid=3,socket=$TMP/v.sock"
+	expect_status 3 "no usable KVM"
+	expect_one_error_line '/dev/kvm'
+	expect_only_files
+	# The broker is a fork of the monitor: its command line names PATH.
+	pgrep -f -- "socket=$TMP/v.sock" >/dev/null && fail "the broker still runs"
+	ok "--vsock without KVM: status 3, the leftover socket replaced, then removed"
 }
 
 dispatch "$@"

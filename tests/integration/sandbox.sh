@@ -222,6 +222,23 @@ case_forbidden_virtio_net() {
 	forbidden_case virtio-net virtio-net0 --net tap=vmmf0
 }
 
+# virtio-vsock reaches host programs only through its broker: connecting
+# or accepting on a socket it holds, or shutting its reading side, stops it
+# (socket() itself is in the usual attempts).
+case_forbidden_virtio_vsock() {
+	local a
+	need_kvm
+	need_guest hello.elf
+	for a in unix-connect:connect unix-accept:accept4 shutdown-read:shutdown; do
+		VMM_TEST_UNIX_PATH=$TMP/v.sock_1 run_attempt virtio-vsock "${a%%:*}" \
+			--kernel "$(guest hello.elf)" --vsock "cid=3,socket=$TMP/v.sock"
+		expect_status 1 "the device failed; the monitor itself exits"
+		expect_err "device virtio-vsock0 \\(class virtio-vsock, pid [0-9]+\\) was stopped by its sandbox: forbidden syscall ${a#*:} \\("
+		[ ! -e "$TMP/v.sock" ] || fail "${a%%:*}: $TMP/v.sock is left behind"
+	done
+	forbidden_case virtio-vsock virtio-vsock0 --vsock "cid=3,socket=$TMP/v.sock"
+}
+
 # A device class holds what its descriptor says and no more: guest RAM only
 # where the class uses it; an event its class does not post is refused and
 # costs the device its life (a compromised serial process cannot power the

@@ -20,6 +20,10 @@
 #                         connections at once, MTU 9000
 #   net-kill              virtio-net0's process killed under a running guest:
 #                         reported like any other device, status 1
+#   vsock                 virtio-vsock with host programs on Unix sockets:
+#                         64 MiB each way, 16 connections at once each way,
+#                         refused ports both ways, a connection killed by
+#                         the guest mid-transfer
 
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -348,6 +352,80 @@ case_net_kill() {
 	expect_status 1 "a device died"
 	expect_err "device virtio-net0 \\(class virtio-net, pid $dpid\\) died"
 	ok "virtio-net0 killed under a running Linux: status 1, reported"
+}
+
+# ---- virtio-vsock: host programs on Unix sockets ($TMP/v.sock) -----------
+
+# The host programs of check vsock (tests/linux/rc): listeners on the host
+# ports the guest connects to (PATH_P), a sender the guest kills, and
+# vsock_driver, which reaches the guest's listeners once it says "ready".
+vsock_servers() {
+	local S=$1
+	head -c $((64 << 20)) /dev/urandom >"$TMP/vsock.src" || fail "cannot make $TMP/vsock.src"
+	VSOCK_SRC_MD5=$(md5sum <"$TMP/vsock.src" | cut -d' ' -f1)
+	socat -u UNIX-LISTEN:"${S}_5001" CREATE:"$TMP/vsock.recv" 2>"$TMP/v5001.err" &
+	socat -t 30 UNIX-LISTEN:"${S}_5003",fork,backlog=64 EXEC:cat 2>"$TMP/v5003.err" &
+	(socat -u OPEN:/dev/zero UNIX-LISTEN:"${S}_5005" 2>"$TMP/v5005.err"; echo "exit $?" >"$TMP/v5005.end") &
+	socat -u UNIX-LISTEN:"${S}_5009" CREATE:"$TMP/v.ready" 2>/dev/null &
+	vsock_driver "$S" >"$TMP/vsock.host" 2>&1 &
+	trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
+}
+
+# vsock_connect PATH PORT: stdin after "CONNECT PORT\n" to the guest's
+# port, its answer ("OK <port>" first) on stdout.
+vsock_connect() { { echo "CONNECT $2"; cat; } | socat -t 30 - UNIX-CONNECT:"$1" 2>/dev/null; }
+
+vsock_driver() {
+	local S=$1 i n=0 t0 ms
+	for ((i = 0; i < VMM_LINUX_TIMEOUT * 10; i++)); do
+		[ -d "$TMP" ] || return 0
+		[ -s "$TMP/v.ready" ] && break
+		sleep 0.1
+	done
+	vsock_connect "$S" 5002 <"$TMP/vsock.src" >"$TMP/h2g.ok"
+	echo "to guest port 5002: $(head -n 1 "$TMP/h2g.ok")"
+	for i in $(seq 1 16); do
+		(echo "hconn $i" | vsock_connect "$S" 5004 >"$TMP/hconn.$i") &
+	done
+	wait
+	for i in $(seq 1 16); do
+		[ "$(sed -n 1p "$TMP/hconn.$i" | cut -c1-3)" = "OK " ] &&
+			[ "$(sed -n 2p "$TMP/hconn.$i")" = "hconn $i" ] && n=$((n + 1))
+	done
+	echo "echoed $n of 16"
+	t0=$(date +%s%N)
+	vsock_connect "$S" 5998 </dev/null >"$TMP/refused.out"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "refused in $ms ms: \"$(head -c 40 "$TMP/refused.out")\""
+	for ((i = 0; i < 50; i++)); do
+		echo "host: $n of 16 echoed, guest port 5998 refused in $ms ms" | vsock_connect "$S" 5010 |
+			grep -q '^OK ' && break
+		sleep 0.2
+	done
+}
+
+case_vsock() {
+	local S=$TMP/v.sock m
+	need_kvm
+	command -v socat >/dev/null || skip "needs socat (scripts/setup.sh)"
+	vsock_servers "$S"
+	MONITOR_ARGS=(--vsock "cid=3,socket=$S")
+	EXTRA_IDS="virtio-vsock0"
+	boot_linux 2 vsock
+	expect_status 0 "the guest powered off"
+	expect_checks vsock
+	m=$(sed -n 's/^ok vsock: vsock-tx: 64 MiB sent to the host (md5 \([0-9a-f]*\))$/\1/p' "$OUT.txt")
+	[ -n "$m" ] && [ "$(md5sum <"$TMP/vsock.recv" | cut -d' ' -f1)" = "$m" ] ||
+		fail "the host received $(wc -c <"$TMP/vsock.recv" 2>/dev/null) bytes that do not match the guest's md5 \"$m\""
+	grep -aq "^ok vsock: vsock-rx: 67108864 bytes from the host (md5 $VSOCK_SRC_MD5)\$" "$OUT.txt" ||
+		fail "the guest did not receive the host's 64 MiB intact (md5 $VSOCK_SRC_MD5); host: $(cat "$TMP/vsock.host")"
+	grep -aq '^echoed 16 of 16$' "$TMP/vsock.host" || fail "host to guest: $(cat "$TMP/vsock.host")"
+	grep -aqE '^refused in ([0-9]|[0-9][0-9]|[0-9][0-9][0-9]|1[0-9][0-9][0-9]) ms: ""$' "$TMP/vsock.host" ||
+		fail "guest port 5998 (nobody listens) was not refused within 2 s: $(grep refused "$TMP/vsock.host")"
+	[ -f "$TMP/v5005.end" ] || fail "the host's sender did not notice the guest killed its connection"
+	[ ! -e "$S" ] || fail "$S is left after the VM ended"
+	expect_clean_log
+	ok "virtio-vsock: $(grep -ac '^ok vsock: ' "$OUT.txt") vsock checks passed; 64 MiB each way intact; host side: $(tr '\n' ';' <"$TMP/vsock.host"); $((T_END - T_START)) s in all"
 }
 
 dispatch "$@"

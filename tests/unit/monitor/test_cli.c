@@ -106,6 +106,34 @@ int main(void)
 			  "--disk", "path=4", "--disk", "path=5", "--disk", "path=6", "--disk", "path=7",
 			  "--disk", "path=8", "--disk", "path=9"), "at most 8", "nine disks");
 	expect_error(ARGS("--kernel", "k", "--console", "in=/i"), "out=FILE", "--console without out");
+	CHECK(parse(&o, ARGS("--kernel", "k")) == 0 && !o.machine.vsock_socket, "no --vsock: none");
+	CHECK(parse(&o, ARGS("--kernel", "k", "--vsock", "socket=/run/v.sock,cid=4294967294")) == 0 &&
+	      strcmp(o.machine.vsock_cid, "4294967294") == 0 &&
+	      strcmp(o.machine.vsock_socket, "/run/v.sock") == 0, "--vsock, largest CID");
+	{
+		char p96[128], p97[128];
+
+		snprintf(p96, sizeof(p96), "socket=/%095d,cid=3", 0);
+		snprintf(p97, sizeof(p97), "socket=/%096d,cid=3", 0);
+		CHECK(parse(&o, ARGS("--kernel", "k", "--vsock", p96)) == 0 &&
+		      strlen(o.machine.vsock_socket) == 96, "--vsock with a 96-byte path");
+		expect_error(ARGS("--kernel", "k", "--vsock", p97), "at most 96 bytes",
+			     "--vsock with a 97-byte path");
+	}
+	expect_error(ARGS("--kernel", "k", "--vsock", "socket=/v"), "want cid=3..4294967294",
+		     "--vsock without cid");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=3"), "socket=PATH", "--vsock without socket");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=2,socket=/v"), "cid=3..", "--vsock cid=2");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=4294967295,socket=/v"), "cid=3..",
+		     "--vsock cid=2^32-1");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=abc,socket=/v"), "cid=3..",
+		     "--vsock cid=abc");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=3,socket="), "socket=PATH",
+		     "--vsock with an empty path");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=3,socket=/v,port=1"), "socket=PATH",
+		     "--vsock unknown key");
+	expect_error(ARGS("--kernel", "k", "--vsock", "cid=3,socket=/v", "--vsock", "cid=4,socket=/w"),
+		     "at most one --vsock", "--vsock twice");
 	expect_error(ARGS("--mem", "256M"), "--kernel", "missing --kernel");
 	expect_error(ARGS("--kernel", "k", "--mem", "1M"), "too small", "--mem 1M");
 	expect_error(ARGS("--kernel", "k", "--mem", "100T"), "host", "--mem 100T");

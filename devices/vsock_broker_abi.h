@@ -26,8 +26,8 @@
  * waits for the device: a message the channel cannot take at once is
  * dropped and its fd closed (the host program sees its connection end).
  */
-#ifndef VMM_DEVICES_VSOCK_BROKER_H
-#define VMM_DEVICES_VSOCK_BROKER_H
+#ifndef VMM_DEVICES_VSOCK_BROKER_ABI_H
+#define VMM_DEVICES_VSOCK_BROKER_ABI_H
 
 #include <stdint.h>
 
