@@ -2,8 +2,10 @@
 #ifndef VMM_COMMON_UTIL_H
 #define VMM_COMMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
@@ -41,5 +43,22 @@ int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
+
+/*
+ * Send buf[len] on socket sock as one message (sendmsg with flags), with
+ * fd attached by SCM_RIGHTS if fd >= 0 (the caller keeps its own copy).
+ * Returns the bytes sent or -errno; EINTR is retried.
+ */
+ssize_t sock_send_fd(int sock, const void *buf, size_t len, int fd, int flags);
+
+/*
+ * Receive one message into buf[len] (recvmsg with flags, which should
+ * include MSG_CMSG_CLOEXEC): the first fd it carried in *fd (-1 if none),
+ * every other one closed (fds past RLIMIT_NOFILE never arrive: the kernel
+ * closes them); *truncated set when the message was longer than len.
+ * Returns the bytes received (0: the peer is gone) or -errno (-EAGAIN:
+ * nothing there); EINTR is retried.
+ */
+ssize_t sock_recv_fd(int sock, void *buf, size_t len, int *fd, int flags, bool *truncated);
 
 #endif

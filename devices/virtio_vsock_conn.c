@@ -12,19 +12,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 #include "virtio_vsock_int.h"
-
-uint64_t vsock_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t conn_key(const struct vsock *v, const struct vsock_conn *c)
 {
@@ -44,7 +35,7 @@ struct vsock_conn *vsock_conn_find(struct vsock *v, uint32_t host_port, uint32_t
 
 static void conn_wait(struct vsock *v, struct vsock_conn *c)
 {
-	c->deadline = vsock_now() + VSOCK_WAIT_NS;
+	c->deadline = now_ns() + VSOCK_WAIT_NS;
 	if (!v->next_deadline || c->deadline < v->next_deadline)
 		v->next_deadline = c->deadline;
 }
@@ -119,18 +110,12 @@ int vsock_broker_connect(struct vsock *v, struct vsock_conn *c)
 {
 	struct vsock_broker_msg m = { .op = VSOCK_BROKER_CONNECT, .port = c->host_port,
 				      .id = (uint32_t)(c - v->conn) | (uint32_t)c->gen << 16 };
-	struct iovec io = { &m, sizeof(m) };
-	struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1 };
 	ssize_t w;
 
 	if (v->broker_gone)
 		return -EPIPE;
-	do
-		w = sendmsg(v->dev->fds[0], &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
-	if (w != sizeof(m))
-		return w < 0 ? -errno : -EIO;
-	return 0;
+	w = sock_send_fd(v->dev->fds[0], &m, sizeof(m), -1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return w == sizeof(m) ? 0 : w < 0 ? (int)w : -EIO;
 }
 
 /* Write what the socket takes of buf[len]: bytes written, or -errno (not EAGAIN). */
@@ -276,7 +261,7 @@ static void conn_handshake(struct vsock *v, struct vsock_conn *c)
 /* Give up on connections whose wait ran out. */
 static void conns_expire(struct vsock *v)
 {
-	uint64_t now = vsock_now(), next = 0;
+	uint64_t now = now_ns(), next = 0;
 
 	if (!v->next_deadline || now < v->next_deadline)
 		return;
@@ -355,17 +340,12 @@ void vsock_broker_input(struct vsock *v)
 {
 	for (unsigned k = 0; k < 64; k++) {
 		struct vsock_broker_msg m;
-		union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
-		struct iovec io = { &m, sizeof(m) };
-		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl.buf,
-				     .msg_controllen = sizeof(ctl.buf) };
-		int fd = -1;
-		ssize_t r;
+		bool cut;
+		int fd;
+		ssize_t r = sock_recv_fd(v->dev->fds[0], &m, sizeof(m), &fd,
+					 MSG_CMSG_CLOEXEC | MSG_DONTWAIT, &cut);
 
-		do
-			r = recvmsg(v->dev->fds[0], &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		while (r < 0 && errno == EINTR);
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r == -EAGAIN)
 			break;
 		if (r <= 0) {
 			dev_warn(v->dev, "broker gone: no more connections either way");
@@ -373,18 +353,7 @@ void vsock_broker_input(struct vsock *v)
 			v->dev->poll_mask &= ~1u;
 			break;
 		}
-		for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h))
-			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
-				for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-					int got;
-
-					memcpy(&got, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-					if (fd < 0)
-						fd = got;
-					else
-						close(got);	/* one fd per message */
-				}
-		if (r != sizeof(m) || (mh.msg_flags & MSG_TRUNC)) {
+		if (r != sizeof(m) || cut) {
 			dev_warn_once(v->dev, "broker: a message of %zd bytes ignored", r);
 			if (fd >= 0)
 				close(fd);

@@ -104,9 +104,6 @@ struct vsock {
 
 /* ---- virtio_vsock_conn.c: connections and the host side ---- */
 
-/* Monotonic nanoseconds. */
-uint64_t vsock_now(void);
-
 /* The connection of a guest packet, or NULL. */
 struct vsock_conn *vsock_conn_find(struct vsock *v, uint32_t host_port, uint32_t guest_port);
 

@@ -153,23 +153,11 @@ static void __attribute__((format(printf, 2, 3))) broker_warn(struct log_budget 
 /* Send m, with fd attached if >= 0, without waiting; the channel may refuse it. */
 static void broker_send(struct broker *b, const struct vsock_broker_msg *m, int fd)
 {
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
+	ssize_t n = sock_send_fd(b->chan, m, sizeof(*m), fd, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(b->chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(*m))
+	if (n == (ssize_t)sizeof(*m))
 		return;
+	errno = n < 0 ? (int)-n : EMSGSIZE;
 	if (m->op == VSOCK_BROKER_ACCEPTED)
 		broker_warn(&b->lost, "the device takes no messages (%s): a host connection closed",
 			    strerror(errno));
@@ -219,42 +207,27 @@ static void broker_connect(struct broker *b, const struct vsock_broker_msg *req)
 		close(fd);
 }
 
-/* Close every fd a message brought; how many there were. */
-static unsigned fds_close(struct msghdr *mh)
-{
-	unsigned n = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		for (size_t i = 0; c->cmsg_type == SCM_RIGHTS && i < k; i++, n++)
-			close(((int *)CMSG_DATA(c))[i]);
-	}
-	return n;
-}
-
 /* Serve one message from the device; -EAGAIN once there is none. */
 static int broker_recv(struct broker *b)
 {
-	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } ctl;
 	struct vsock_broker_msg m = { 0 };
-	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			     .msg_controllen = sizeof(ctl.buf) };
-	ssize_t n = recvmsg(b->chan, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	unsigned stray;
+	bool truncated;
+	int stray;
+	ssize_t n = sock_recv_fd(b->chan, &m, sizeof(m), &stray, MSG_CMSG_CLOEXEC | MSG_DONTWAIT,
+				 &truncated);
 
 	if (n < 0)
-		return errno == EINTR ? -EAGAIN : -errno;
-	stray = fds_close(&mh);
-	if (n != sizeof(m) || (mh.msg_flags & MSG_TRUNC) || m.op != VSOCK_BROKER_CONNECT) {
+		return (int)n;
+	if (stray >= 0)
+		close(stray);
+	if (n != sizeof(m) || truncated || m.op != VSOCK_BROKER_CONNECT) {
 		broker_warn(&b->said, "the device sent something other than a %zu-byte CONNECT "
 			    "(%zd bytes%s, op %u): ignored", sizeof(m), n,
-			    mh.msg_flags & MSG_TRUNC ? " and more" : "", m.op);
+			    truncated ? " and more" : "", m.op);
 		return 0;
 	}
-	if (stray)
-		broker_warn(&b->said, "CONNECT %u came with %u fds: closed", m.id, stray);
+	if (stray >= 0)
+		broker_warn(&b->said, "CONNECT %u came with an fd: closed", m.id);
 	broker_connect(b, &m);
 	return 0;
 }

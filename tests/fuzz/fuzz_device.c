@@ -40,6 +40,7 @@
 
 #include "fakehost.h"
 #include "harness.h"
+#include "util.h"
 #include "virtio_guest.h"
 #include "virtio_pci.h"
 #include "vsock_broker_abi.h"
@@ -312,21 +313,11 @@ static void vsock_op(struct run *r, unsigned index, const uint8_t *buf, unsigned
 	int fd = -1;
 
 	if (index == 0 && n >= sizeof(m)) {
-		union { struct cmsghdr h; char c[CMSG_SPACE(sizeof(int))]; } ctl;
-		struct iovec io = { (void *)buf, n > 32 ? 32 : n };
-		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1 };
-
 		memcpy(&m, buf, sizeof(m));
-		if ((m.op == VSOCK_BROKER_CONNECTED && m.err == 0) || m.op == VSOCK_BROKER_ACCEPTED) {
+		if ((m.op == VSOCK_BROKER_CONNECTED && m.err == 0) || m.op == VSOCK_BROKER_ACCEPTED)
 			fd = vsock_stream(r);
-			mh.msg_control = ctl.c;
-			mh.msg_controllen = sizeof(ctl.c);
-			CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-			CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
-		}
-		if (r->in_wr >= 0 && sendmsg(r->in_wr, &mh, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		if (r->in_wr >= 0 && sock_send_fd(r->in_wr, buf, n > 32 ? 32 : n, fd, MSG_DONTWAIT) < 0 &&
+		    errno != EAGAIN)
 			fz_fail("broker channel: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "fakehost.h"
+#include "util.h"
 #include "virtio_guest.h"
 #include "virtio_pci.h"
 #include "virtio_vsock_int.h"
@@ -152,19 +153,8 @@ static int broker_recv(struct vsock_broker_msg *m)
 static void broker_send(uint32_t op, uint32_t id, int32_t err, int fd)
 {
 	struct vsock_broker_msg m = { .op = op, .id = id, .err = err };
-	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
-	struct iovec io = { &m, sizeof(m) };
-	struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
-	}
-	if (sendmsg(chan[1], &mh, 0) != sizeof(m))
+	if (sock_send_fd(chan[1], &m, sizeof(m), fd, 0) != sizeof(m))
 		abort();
 	if (fd >= 0)
 		close(fd);	/* the device holds it now */

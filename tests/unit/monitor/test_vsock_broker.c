@@ -42,43 +42,22 @@ static bool readable(int fd, int ms)
 	return poll(&p, 1, ms) == 1;
 }
 
-/* One message from the broker within WAIT_MS: its size (or -1) and *fd (or -1). */
+/* One message from the broker within ms: its size (or -1) and *fd (or -1). */
 static ssize_t msg_recv(int dev, struct vsock_broker_msg *m, int *fd, int ms)
 {
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			     .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
+	bool truncated;
 
 	*fd = -1;
 	memset(m, 0, sizeof(*m));
 	if (!readable(dev, ms))
 		return -1;
-	n = recvmsg(dev, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	c = CMSG_FIRSTHDR(&mh);
-	if (n >= 0 && c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
-	return n;
+	return sock_recv_fd(dev, m, sizeof(*m), fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, &truncated);
 }
 
 /* Send len bytes as one message, with fd attached if >= 0. */
 static bool msg_send(int dev, const void *buf, size_t len, int fd)
 {
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl = { 0 };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
-	}
-	return sendmsg(dev, &mh, MSG_NOSIGNAL) == (ssize_t)len;
+	return sock_send_fd(dev, buf, len, fd, MSG_NOSIGNAL) == (ssize_t)len;
 }
 
 static bool connect_req(int dev, uint32_t id, uint32_t port)
