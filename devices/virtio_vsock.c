@@ -46,7 +46,7 @@
 
 #define VIRTIO_ID_VSOCK 19
 
-static void rst_queue(struct vsock *v, uint32_t host_port, uint32_t guest_port)
+void vsock_rst_queue(struct vsock *v, uint32_t host_port, uint32_t guest_port)
 {
 	if (v->nrst < VSOCK_RST_MAX)
 		v->rst[v->nrst++] = (struct vsock_rst){ host_port, guest_port };
@@ -226,84 +226,6 @@ void vsock_rx_run(struct virtio_pci *vp)
 		virtio_pci_queue_interrupt(vp, VSOCK_VQ_RX);
 }
 
-/* A guest REQUEST: a new connection through the broker, or RST. */
-static void guest_connect(struct vsock *v, struct vsock_conn *c, const struct vsock_hdr *h)
-{
-	uint32_t host_port = le32toh(h->dst_port), guest_port = le32toh(h->src_port);
-
-	if (c)	/* a second REQUEST on a live connection: both ends start over */
-		vsock_conn_close(v, c, false);
-	c = vsock_conn_new(v, CS_CONNECTING);
-	if (!c) {
-		v->refused++;
-		rst_queue(v, host_port, guest_port);
-		return;
-	}
-	c->host_port = host_port;
-	c->guest_port = guest_port;
-	c->peer_buf_alloc = le32toh(h->buf_alloc);
-	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
-	if (vsock_broker_connect(v, c))
-		vsock_conn_close(v, c, true);
-}
-
-/* The guest accepted a host program's connection: tell the program. */
-static void guest_accepted(struct vsock *v, struct vsock_conn *c)
-{
-	char ok[24];
-	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->host_port);
-
-	if (write(c->fd, ok, (size_t)n) != n) {
-		vsock_conn_close(v, c, true);
-		return;
-	}
-	c->state = CS_OPEN;
-	c->readable = true;	/* what the program wrote after its line */
-}
-
-/* One guest packet on a live connection c (or none). */
-static void guest_packet(struct vsock *v, struct vsock_conn *c, const struct vsock_hdr *h,
-			 const struct vq_chain *ch)
-{
-	uint16_t op = le16toh(h->op);
-	uint32_t flags = le32toh(h->flags);
-
-	if (op == OP_REQUEST) {
-		guest_connect(v, c, h);
-		return;
-	}
-	if (!c || c->state == CS_CLOSING) {
-		if (!c && op != OP_RST)
-			rst_queue(v, le32toh(h->dst_port), le32toh(h->src_port));
-		else if (c && op == OP_RST)
-			vsock_conn_close(v, c, false);
-		return;
-	}
-	c->peer_buf_alloc = le32toh(h->buf_alloc);
-	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
-	c->credit_asked = false;
-	if (op == OP_RST) {
-		vsock_conn_close(v, c, false);
-	} else if (op == OP_RESPONSE && c->state == CS_REQUESTED) {
-		guest_accepted(v, c);
-	} else if (op == OP_RW && c->state == CS_OPEN && !c->guest_shut_send) {
-		if (vsock_conn_write(v, c, ch->iov, ch->nout, VSOCK_HDR_LEN, le32toh(h->len))) {
-			dev_warn_once(v->dev, "guest sent past its credit: connection reset");
-			vsock_conn_close(v, c, true);
-		}
-	} else if (op == OP_SHUTDOWN && (c->state == CS_OPEN || c->state == CS_DRAINING)) {
-		c->guest_shut_rcv |= !!(flags & SHUT_F_RCV);
-		c->guest_shut_send |= !!(flags & SHUT_F_SEND);
-		if (c->guest_shut_rcv && c->guest_shut_send)
-			c->state = CS_DRAINING;
-		vsock_conn_flush(v, c);
-	} else if (op == OP_CREDIT_REQUEST) {
-		c->want |= W_CREDIT_UPDATE;
-	} else if (op != OP_CREDIT_UPDATE || c->state == CS_REQUESTED) {
-		vsock_conn_close(v, c, true);	/* out of order, or an op we do not know */
-	}
-}
-
 /* Why a transmit chain is malformed, or NULL after serving its packet. */
 static const char *guest_tx_one(struct vsock *v, const struct vq_chain *ch)
 {
@@ -327,10 +249,10 @@ static const char *guest_tx_one(struct vsock *v, const struct vq_chain *ch)
 	}
 	if (le16toh(h.type) != VSOCK_TYPE_STREAM) {
 		if (le16toh(h.op) != OP_RST)
-			rst_queue(v, le32toh(h.dst_port), le32toh(h.src_port));
+			vsock_rst_queue(v, le32toh(h.dst_port), le32toh(h.src_port));
 		return NULL;
 	}
-	guest_packet(v, vsock_conn_find(v, le32toh(h.dst_port), le32toh(h.src_port)), &h, ch);
+	vsock_guest_packet(v, vsock_conn_find(v, le32toh(h.dst_port), le32toh(h.src_port)), &h, ch);
 	return NULL;
 }
 

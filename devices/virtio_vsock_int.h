@@ -132,6 +132,13 @@ void vsock_conn_flush(struct vsock *v, struct vsock_conn *c);
 /* Close every connection, forget queued RSTs (device reset, destroy). */
 void vsock_conns_reset(struct vsock *v);
 
+/*
+ * One well-formed guest packet (header h, payload in ch after it) for
+ * connection c, or for none (c NULL: answered with RST unless it is one).
+ */
+void vsock_guest_packet(struct vsock *v, struct vsock_conn *c, const struct vsock_hdr *h,
+			const struct vq_chain *ch);
+
 /* Messages from the broker (fds[0] readable). */
 void vsock_broker_input(struct vsock *v);
 
@@ -139,6 +146,9 @@ void vsock_broker_input(struct vsock *v);
 void vsock_streams_input(struct vsock *v);
 
 /* ---- virtio_vsock.c ---- */
+
+/* Queue an RST to the guest for a packet of no connection (dropped when VSOCK_RST_MAX wait). */
+void vsock_rst_queue(struct vsock *v, uint32_t host_port, uint32_t guest_port);
 
 /* Send what the connections owe the guest while the receive queue has buffers. */
 void vsock_rx_run(struct virtio_pci *vp);
