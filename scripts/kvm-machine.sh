@@ -35,6 +35,11 @@
 #    default npt=0, see below)
 #   --timeout SEC   kill the machine after SEC s; 0 = never
 #                   (VMM_MACHINE_TIMEOUT; 3600, or 0 when stdin is a terminal)
+#   (VMM_MACHINE_STALL=SEC: a machine that shows no sign of life for SEC s,
+#    default 300, 0 = never, has stopped running - its kernel stuck in soft
+#    lockups, or its CPUs halted with no timer - and is killed: status 125.
+#    Its sign of life is a counter its init rewrites every 10 s.
+#    VMM_MACHINE_TEST_NO_HEARTBEAT=1, for the runner's own test: no counter.)
 #   --emulated      use the emulated machine even where /dev/kvm works
 #   --native        run CMD here even on PVM      (VMM_KVM=auto|native|emulated)
 #   --where         print where CMD would run ("native" or "emulated: why"), exit 0
@@ -44,8 +49,9 @@
 # modules.dep, initramfs keyed by the hash of its inputs), made once.
 #
 # Exit status: CMD's own; 124 the deadline passed (the machine was
-# killed); 125 the machine could not be built or started, or stopped
-# without CMD's status; 130/143 interrupted (SIGINT/SIGTERM).
+# killed); 125 the machine could not be built or started, stopped running
+# (no sign of life, above) or stopped without CMD's status; 130/143
+# interrupted (SIGINT/SIGTERM).
 set -uo pipefail
 { # the whole script is read before it runs: editing it meanwhile is safe
 
@@ -57,6 +63,7 @@ tcg=${VMM_MACHINE_TCG:-multi}
 qemu=${VMM_MACHINE_QEMU:-qemu-system-x86_64}
 kvm_amd_params=${VMM_MACHINE_KVM_AMD-npt=0}	# why: where it is passed on, below
 timeout=${VMM_MACHINE_TIMEOUT:-}
+stall=${VMM_MACHINE_STALL:-300}
 mode=${VMM_KVM:-auto}
 action=run
 
@@ -192,6 +199,7 @@ interactive=0
 [ -t 0 ] && [ -t 1 ] && interactive=1
 [ -n "$timeout" ] || { [ $interactive = 1 ] && timeout=0 || timeout=3600; }
 case $timeout in ''|*[!0-9]*) say "--timeout must be a number of seconds"; exit 2 ;; esac
+case $stall in ''|*[!0-9]*) say "VMM_MACHINE_STALL must be a number of seconds"; exit 2 ;; esac
 
 # One emulated machine at a time: it takes every core.
 exec 9>"$CACHE/machine/lock"
@@ -222,6 +230,7 @@ trap cleanup EXIT
     printf 'exec'; printf ' %q' "$@"; printf '\n'
 } >"$run/cmd"
 [ $interactive = 1 ] && stty size >"$run/ttysize" 2>/dev/null
+[ "${VMM_MACHINE_TEST_NO_HEARTBEAT:-}" = 1 ] && : >"$run/no-heartbeat"
 
 if [ $interactive = 1 ]; then
     # QEMU's stdio in raw mode; its escape moved off Ctrl-A (the monitor's).
@@ -252,9 +261,29 @@ timeout --foreground -k 10 "$timeout" \
         "${serial[@]}" -serial "file:$run/console.log" \
         -monitor "unix:$run/qemu-monitor.sock,server=on,wait=off" <"$stdin" &
 qpid=$!
+# Watch the machine's sign of life while it runs (the first one comes
+# after its boot, which the same allowance covers).
+beat= beat_at=$SECONDS stalled=0
+while kill -0 "$qpid" 2>/dev/null; do
+    sleep 5 & wait $!
+    b=$(cat "$run/heartbeat" 2>/dev/null)
+    if [ "$b" != "$beat" ]; then
+        beat=$b beat_at=$SECONDS
+    elif [ "$stall" -gt 0 ] && [ $((SECONDS - beat_at)) -ge "$stall" ] && [ ! -f "$run/status" ]; then
+        stalled=1
+        kill "$qpid" 2>/dev/null
+        break
+    fi
+done
 wait "$qpid"
 qrc=$?
 qpid=
+
+if [ $stalled = 1 ]; then
+    say "the emulated machine stopped running (no sign of life for $stall s) and was killed; its last kernel lines:"
+    tail -n 20 "$run/console.log" >&2 2>/dev/null
+    exit 125
+fi
 
 if [ -f "$run/status" ]; then
     exit "$(cat "$run/status")"

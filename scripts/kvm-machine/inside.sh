@@ -59,6 +59,15 @@ cat /proc/kallsyms >"$run/kallsyms" 2>/dev/null
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 hostname kvm-machine
 
+# A sign of life for the runner outside, which ends a machine that stops
+# running (its kernel stuck, its timer gone) instead of waiting for its
+# deadline: a counter, rewritten every 10 s (none when the runner's own
+# test asks for a machine that looks stuck).
+if [ ! -e "$run/no-heartbeat" ]; then
+    (i=0; while :; do i=$((i + 1)); echo $i >"$run/heartbeat.tmp" && mv "$run/heartbeat.tmp" "$run/heartbeat"; sleep 10; done) \
+        </dev/null >/dev/null 2>&1 &
+fi
+
 # The command's terminal: ttyS0, which the host's QEMU connects to its stdio.
 # Interactive: a controlling tty with the caller's size. Otherwise bytes pass
 # unchanged (no \r added) and stdin is empty.

@@ -46,6 +46,22 @@ case_deadline() {
 	ok "killed at the deadline with status 124"
 }
 
+# A machine that shows no sign of life (here: its counter switched off) is
+# killed after VMM_MACHINE_STALL s as stopped running: 125, which
+# scripts/test.sh takes for the machine's failure and runs the tests again.
+case_stall() {
+	local t0=$SECONDS t1
+	VMM_MACHINE_STALL=45 VMM_MACHINE_TEST_NO_HEARTBEAT=1 run_runner --emulated --timeout 240 sleep 600
+	t1=$((SECONDS - t0))
+	expect_status 125 "a machine with no sign of life"
+	expect_err 'stopped running \(no sign of life for 45 s\) and was killed'
+	pgrep -f "qemu-system-x86_64 .*vmm.stage2=" >/dev/null && fail "a QEMU is left running"
+	[ "$t1" -lt 110 ] || fail "it took $t1 s, not about 45"
+	VMM_MACHINE_STALL=45 run_runner --emulated --timeout 240 sleep 70
+	expect_status 0 "a live machine outlives the stall allowance"
+	ok "no sign of life for 45 s: killed, status 125, after $t1 s; a live one ran 70 s past it"
+}
+
 case_usage() {
 	run_runner --cpus 0 true
 	expect_status 2 "bad --cpus"
