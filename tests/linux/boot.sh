@@ -269,6 +269,19 @@ case_tty() {
 	ok "ttyS0: a command typed at the shell prompt answered; poweroff: status 0"
 }
 
+# expect_both_ways CHECK RECEIVED SENT_MD5 [MORE]: the 64 MiB the guest
+# sent (its "ok CHECK: CHECK-tx: ... (md5 M)" line) is what the host
+# received into RECEIVED, and its "CHECK-rx" line has the md5 of the
+# host's 64 MiB. MORE is added to the failure.
+expect_both_ways() {
+	local c=$1 recv=$2 sent=$3 more=${4:-} m
+	m=$(sed -n "s/^ok $c: $c-tx: 64 MiB sent to the host (md5 \\([0-9a-f]*\\))\$/\\1/p" "$OUT.txt")
+	[ -n "$m" ] && [ "$(md5sum <"$recv" | cut -d' ' -f1)" = "$m" ] ||
+		fail "the host received $(wc -c <"$recv" 2>/dev/null) bytes that do not match the guest's md5 \"$m\"$more"
+	grep -aq "^ok $c: $c-rx: 67108864 bytes from the host (md5 $sent)\$" "$OUT.txt" ||
+		fail "the guest did not receive the host's 64 MiB intact (md5 $sent)$more"
+}
+
 # ---- virtio-net: taps in a network namespace of the test's own ----------
 
 # in_netns CASE: re-run this case in a new network namespace (unshare -n),
@@ -308,7 +321,6 @@ net_servers() {
 }
 
 case_net() {
-	local m
 	need_kvm
 	in_netns net
 	ip link set lo up
@@ -320,11 +332,7 @@ case_net() {
 	boot_linux 2 net
 	expect_status 0 "the guest powered off"
 	expect_checks net
-	m=$(sed -n 's/^ok net: net-tx: 64 MiB sent to the host (md5 \([0-9a-f]*\))$/\1/p' "$OUT.txt")
-	[ -n "$m" ] && [ "$(md5sum <"$TMP/net.recv" | cut -d' ' -f1)" = "$m" ] ||
-		fail "the host received $(wc -c <"$TMP/net.recv") bytes that do not match the guest's md5 \"$m\""
-	grep -aq "^ok net: net-rx: 67108864 bytes from the host (md5 $NET_SRC_MD5)\$" "$OUT.txt" ||
-		fail "the guest did not receive the host's 64 MiB intact (md5 $NET_SRC_MD5)"
+	expect_both_ways net "$TMP/net.recv" "$NET_SRC_MD5"
 	expect_clean_log
 	ok "virtio-net: $(grep -ac '^ok net: ' "$OUT.txt") net checks passed; 64 MiB each way intact; $((T_END - T_START)) s in all"
 }
@@ -405,7 +413,7 @@ vsock_driver() {
 }
 
 case_vsock() {
-	local S=$TMP/v.sock m
+	local S=$TMP/v.sock
 	need_kvm
 	command -v socat >/dev/null || skip "needs socat (scripts/setup.sh)"
 	vsock_servers "$S"
@@ -414,11 +422,7 @@ case_vsock() {
 	boot_linux 2 vsock
 	expect_status 0 "the guest powered off"
 	expect_checks vsock
-	m=$(sed -n 's/^ok vsock: vsock-tx: 64 MiB sent to the host (md5 \([0-9a-f]*\))$/\1/p' "$OUT.txt")
-	[ -n "$m" ] && [ "$(md5sum <"$TMP/vsock.recv" | cut -d' ' -f1)" = "$m" ] ||
-		fail "the host received $(wc -c <"$TMP/vsock.recv" 2>/dev/null) bytes that do not match the guest's md5 \"$m\""
-	grep -aq "^ok vsock: vsock-rx: 67108864 bytes from the host (md5 $VSOCK_SRC_MD5)\$" "$OUT.txt" ||
-		fail "the guest did not receive the host's 64 MiB intact (md5 $VSOCK_SRC_MD5); host: $(cat "$TMP/vsock.host")"
+	expect_both_ways vsock "$TMP/vsock.recv" "$VSOCK_SRC_MD5" "; host: $(cat "$TMP/vsock.host")"
 	grep -aq '^echoed 16 of 16$' "$TMP/vsock.host" || fail "host to guest: $(cat "$TMP/vsock.host")"
 	grep -aqE '^refused in ([0-9]|[0-9][0-9]|[0-9][0-9][0-9]|1[0-9][0-9][0-9]) ms: ""$' "$TMP/vsock.host" ||
 		fail "guest port 5998 (nobody listens) was not refused within 2 s: $(grep refused "$TMP/vsock.host")"

@@ -189,3 +189,12 @@ uint8_t dev_in8(struct device *dev, uint64_t offset)
 {
 	return (uint8_t)dev_in(dev, 0, offset, 1);
 }
+
+void fakespec_init_virtio(struct fakespec *fs, const char *klass, unsigned nirqs)
+{
+	fakespec_init(fs, klass);
+	for (unsigned i = 0; i < 4; i++)
+		fakespec_add_mmio(fs, 0xfe000000ull + 0x1000u * i, 0x1000);
+	for (unsigned i = 0; i < nirqs; i++)
+		fakespec_add_irq(fs, 40u + i);
+}

@@ -64,6 +64,14 @@ void fakespec_add_irq(struct fakespec *fs, uint32_t gsi);
 void fakespec_add_param(struct fakespec *fs, char *param);
 
 /*
+ * A virtio-pci function's spec as the monitor builds it: class klass, its
+ * four BAR0 regions (MMIO at 0xfe000000, 0x1000 each) and nirqs lines on
+ * GSIs 40, 41, ... (MSI-X vectors; an INTx line among them is the caller's
+ * "intx=N" param).
+ */
+void fakespec_init_virtio(struct fakespec *fs, const char *klass, unsigned nirqs);
+
+/*
  * Set up dev on fh (id "<class>0", fds fd0/fd1, -1 for none) and create it
  * with device_create. Returns what that returns.
  */

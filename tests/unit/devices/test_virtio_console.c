@@ -29,11 +29,7 @@ static int con_new(void)
 
 	fakehost_init(&fh);
 	fakehost_set_mem(&fh, mem, MEM_SIZE);
-	fakespec_init(&fs, "virtio-console");
-	for (int i = 0; i < 4; i++)
-		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-	for (int i = 0; i < 4; i++)
-		fakespec_add_irq(&fs, 40u + i);	/* vectors 0-2, INTx */
+	fakespec_init_virtio(&fs, "virtio-console", 4);	/* vectors 0-2, INTx */
 	fakespec_add_param(&fs, "intx=3");
 	return fakehost_create(&fh, &dev, &virtio_console_class, &fs.spec, in_pipe[0], out_pipe[1]);
 }

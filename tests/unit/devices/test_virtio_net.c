@@ -44,11 +44,7 @@ static int net_new(char *param)
 
 	fakehost_init(&fh);
 	fakehost_set_mem(&fh, mem, MEM_SIZE);
-	fakespec_init(&fs, "virtio-net");
-	for (int i = 0; i < 4; i++)
-		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-	for (int i = 0; i < 5; i++)
-		fakespec_add_irq(&fs, 40u + i);	/* vectors 0-3, INTx */
+	fakespec_init_virtio(&fs, "virtio-net", 5);	/* vectors 0-3, INTx */
 	fakespec_add_param(&fs, "intx=4");
 	if (param)
 		fakespec_add_param(&fs, param);
@@ -311,11 +307,7 @@ static void test_mq(void)
 		return;
 	fakehost_init(&fh);
 	fakehost_set_mem(&fh, mem, MEM_SIZE);
-	fakespec_init(&fs, "virtio-net");
-	for (int i = 0; i < 4; i++)
-		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-	for (int i = 0; i < 6; i++)
-		fakespec_add_irq(&fs, 40u + i);
+	fakespec_init_virtio(&fs, "virtio-net", 6);
 	fakespec_add_param(&fs, "queues=2");
 	CHECK(fakehost_create(&fh, &dev, &virtio_net_class, &fs.spec, tap[0], tap1[0]) == 0,
 	      "queues=2 with two tap queues");
@@ -401,10 +393,7 @@ static void test_bad_mac(void)
 	{
 		struct fakespec fs;
 
-		fakespec_init(&fs, "virtio-net");
-		for (int i = 0; i < 4; i++)
-			fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-		fakespec_add_irq(&fs, 40);
+		fakespec_init_virtio(&fs, "virtio-net", 1);
 		CHECK(fakehost_create(&fh, &d2, &virtio_net_class, &fs.spec, -1, -1) != 0,
 		      "no tap: refused");
 	}

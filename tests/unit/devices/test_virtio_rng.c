@@ -27,11 +27,7 @@ static int rng_new(bool intx)
 
 	fakehost_init(&fh);
 	fakehost_set_mem(&fh, mem, MEM_SIZE);
-	fakespec_init(&fs, "virtio-rng");
-	for (int i = 0; i < 4; i++)
-		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-	fakespec_add_irq(&fs, 40);
-	fakespec_add_irq(&fs, 41);
+	fakespec_init_virtio(&fs, "virtio-rng", 2);
 	if (intx) {
 		fakespec_add_irq(&fs, 11);
 		fakespec_add_param(&fs, "intx=2");

@@ -45,11 +45,7 @@ static int vsock_new(char *cid_param, int fd)
 
 	fakehost_init(&fh);
 	fakehost_set_mem(&fh, mem, MEM_SIZE);
-	fakespec_init(&fs, "virtio-vsock");
-	for (int i = 0; i < 4; i++)
-		fakespec_add_mmio(&fs, 0xfe000000ull + 0x1000u * i, 0x1000);
-	for (int i = 0; i < 4; i++)
-		fakespec_add_irq(&fs, 40u + i);
+	fakespec_init_virtio(&fs, "virtio-vsock", 4);
 	if (cid_param)
 		fakespec_add_param(&fs, cid_param);
 	return fakehost_create(&fh, &dev, &virtio_vsock_class, &fs.spec, fd, -1);
