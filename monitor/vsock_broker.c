@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -294,7 +295,7 @@ static int broker_confine(void)
 		SCMP_SYS(exit_group), SCMP_SYS(exit),
 		SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
 		SCMP_SYS(clock_gettime),		/* the log budget (vDSO fallback) */
-		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap),	/* malloc in libc */
+		SCMP_SYS(brk), SCMP_SYS(munmap),	/* malloc in libc (mmap below) */
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int err = ctx ? 0 : -ENOMEM;
@@ -306,6 +307,9 @@ static int broker_confine(void)
 	if (!err)	/* sockets for CONNECT: Unix ones only */
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (!err)	/* malloc's mappings: never executable */
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (!err)	/* log lines, to stderr only */
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
 				       SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
