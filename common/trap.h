@@ -7,6 +7,7 @@
 #ifndef VMM_DEVICES_TRAP_H
 #define VMM_DEVICES_TRAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,6 +40,99 @@ static inline void trap_set_value(struct trap *t, uint64_t v)
 {
 	memset(t->data, 0, sizeof(t->data));
 	memcpy(t->data, &v, t->len <= 8 ? t->len : 8);
+}
+
+
+/*
+ * Shadowed registers: the current value of the registers of a device that
+ * a read returns without changing anything (virtio common and device
+ * configuration, the 8250's LCR or scratch...), as the device publishes
+ * them, so that such a read is answered without asking the device. Regions
+ * 0..TRAP_SHADOW_REGIONS-1 of a device, offsets 0..TRAP_SHADOW_BYTES-1.
+ * lens[r][o] bit k set: a read of (1 << k) bytes at offset o of region r
+ * returns bytes[r][o ...] (little-endian) and has no effect. A register
+ * whose read has an effect (8250 RBR and IIR, virtio ISR) or whose value
+ * is not known in advance is left out: its reads go to the device.
+ * The layout is fixed: it also lives in the ring's shared memory.
+ */
+#define TRAP_SHADOW_REGIONS 4
+#define TRAP_SHADOW_BYTES   64
+
+struct trap_shadow {
+	uint8_t lens[TRAP_SHADOW_REGIONS][TRAP_SHADOW_BYTES];
+	uint8_t bytes[TRAP_SHADOW_REGIONS][TRAP_SHADOW_BYTES];
+};
+_Static_assert(sizeof(struct trap_shadow) == 512, "struct trap_shadow is a fixed shared layout");
+
+/* The lens[] bit of an access of len bytes (1, 2, 4 or 8), else 0. */
+static inline unsigned trap_shadow_len_bit(unsigned len)
+{
+	return len == 1 ? 1u : len == 2 ? 2u : len == 4 ? 4u : len == 8 ? 8u : 0u;
+}
+
+/*
+ * Publish a register of `len` bytes (1, 2, 4 or 8) holding value at
+ * offset of region: a read of exactly that size there is answered. A
+ * register that does not fit the shadow is left out.
+ */
+static inline void trap_shadow_put(struct trap_shadow *s, unsigned region, unsigned offset,
+				   unsigned len, uint64_t value)
+{
+	unsigned bit = trap_shadow_len_bit(len);
+
+	if (!bit || region >= TRAP_SHADOW_REGIONS || offset >= TRAP_SHADOW_BYTES ||
+	    len > TRAP_SHADOW_BYTES - offset)
+		return;
+	for (unsigned i = 0; i < len; i++)
+		s->bytes[region][offset + i] = (uint8_t)(value >> (8 * i));
+	s->lens[region][offset] |= (uint8_t)bit;
+}
+
+/*
+ * Publish n bytes at offset of region as a byte array a read of any size
+ * inside it answers (the little-endian concatenation of the bytes it
+ * covers), as virtio device configuration reads are.
+ */
+static inline void trap_shadow_put_bytes(struct trap_shadow *s, unsigned region, unsigned offset,
+					 const uint8_t *buf, unsigned n)
+{
+	if (region >= TRAP_SHADOW_REGIONS || offset >= TRAP_SHADOW_BYTES)
+		return;
+	if (n > TRAP_SHADOW_BYTES - offset)
+		n = TRAP_SHADOW_BYTES - offset;
+	memcpy(&s->bytes[region][offset], buf, n);
+	for (unsigned o = 0; o < n; o++)
+		for (unsigned len = 1; len <= 8 && len <= n - o; len *= 2)
+			s->lens[region][offset + o] |= (uint8_t)trap_shadow_len_bit(len);
+}
+
+/*
+ * The lens[] bit a read t would need, or 0 if t is not a read the shadow
+ * could hold at all (a write, a size other than 1/2/4/8, out of range).
+ */
+static inline unsigned trap_shadow_bit(const struct trap *t)
+{
+	unsigned bit = trap_shadow_len_bit(t->len);
+
+	if (t->is_write || t->region >= TRAP_SHADOW_REGIONS || t->offset >= TRAP_SHADOW_BYTES ||
+	    t->len > TRAP_SHADOW_BYTES - t->offset)
+		return 0;
+	return bit;
+}
+
+/*
+ * Answer read t from s if s has its register: true with t->data filled,
+ * false (t untouched) if the read must go to the device.
+ */
+static inline bool trap_shadow_answer(const struct trap_shadow *s, struct trap *t)
+{
+	unsigned bit = trap_shadow_bit(t);
+
+	if (!bit || !(s->lens[t->region][t->offset] & bit))
+		return false;
+	memset(t->data, 0, sizeof(t->data));
+	memcpy(t->data, &s->bytes[t->region][t->offset], t->len);
+	return true;
 }
 
 #endif

@@ -89,3 +89,10 @@ const char *dev_param(const struct device_spec *spec, const char *key)
 	}
 	return NULL;
 }
+
+void device_shadow(struct device *dev, struct trap_shadow *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (dev->ops->shadow)
+		dev->ops->shadow(dev, s);
+}

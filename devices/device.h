@@ -15,6 +15,8 @@
 
 struct device;
 
+_Static_assert(TRAP_SHADOW_REGIONS <= DEVICE_MAX_REGIONS, "a shadowed region is a device region");
+
 
 /*
  * What the host provides. Every callback may be called from the thread that
@@ -144,6 +146,17 @@ struct device_ops {
 	int (*start)(struct device *dev) __attribute__((warn_unused_result));
 	/* dev->wake_fd is readable: take the finished work's results. May be NULL. */
 	void (*wake)(struct device *dev);
+	/*
+	 * The registers a read of which changes nothing, with their current
+	 * values (common/trap.h): trap_shadow_put each into s, which the host
+	 * zeroed. Leave out a register whose read has an effect or depends on
+	 * the moment (a clock) - in the state the device is in now: the
+	 * 8250's LSR only while no error bit is set. The host calls it after
+	 * anything it called changed the device, and answers reads from the
+	 * image until the next change, in its own thread: it must change
+	 * nothing and be cheap. May be NULL (every read goes to trap).
+	 */
+	void (*shadow)(struct device *dev, struct trap_shadow *s);
 	/* Back to power-on state. */
 	void (*reset)(struct device *dev);
 	/* Free dev->priv. */
@@ -190,6 +203,12 @@ void dev_log(struct device *dev, int lvl, const char *fmt, ...)
 
 /* Put the device in NEEDS_RESET (bad guest input): log once, post event. */
 void dev_set_needs_reset(struct device *dev, const char *why);
+
+/*
+ * Every host makes a device's shadow through here: s zeroed, then filled by
+ * ops->shadow if the class has one (else it stays empty: no read answered).
+ */
+void device_shadow(struct device *dev, struct trap_shadow *s);
 
 /* Look up "key=value" in spec->params; returns the value or NULL. */
 const char *dev_param(const struct device_spec *spec, const char *key);

@@ -320,6 +320,12 @@ static int i8042_trap(struct device *dev, struct trap *t)
 	return 0;
 }
 
+/* The status port (a byte read): reading the data port pops the output buffer. */
+static void i8042_shadow(struct device *dev, struct trap_shadow *sh)
+{
+	trap_shadow_put(sh, 1, 0, 1, i8042_read_status(dev->priv));
+}
+
 static void i8042_reset(struct device *dev)
 {
 	struct i8042 *c = dev->priv;
@@ -357,6 +363,7 @@ static void i8042_destroy(struct device *dev)
 static const struct device_ops i8042_ops = {
 	.create = i8042_create,
 	.trap = i8042_trap,
+	.shadow = i8042_shadow,
 	.reset = i8042_reset,
 	.destroy = i8042_destroy,
 };

@@ -244,6 +244,21 @@ static void rtc_write_data(struct rtc *r, uint8_t v)
 		r->ram[reg] = v;
 }
 
+/*
+ * The index port (it reads 0xFF) and, while the index selects CMOS RAM,
+ * register B or D, the data port. The clock's registers, A (UIP) and C
+ * (cleared by reading) are never shadowed.
+ */
+static void rtc_shadow(struct device *dev, struct trap_shadow *sh)
+{
+	struct rtc *r = dev->priv;
+	unsigned reg = r->index;
+
+	trap_shadow_put(sh, 0, 0, 1, 0xFF);
+	if (!rtc_is_time_reg(reg) && reg != RTC_REG_A && reg != RTC_REG_C)
+		trap_shadow_put(sh, 0, 1, 1, reg == RTC_REG_D ? D_VRT : r->ram[reg]);
+}
+
 static int rtc_trap(struct device *dev, struct trap *t)
 {
 	struct rtc *r = dev->priv;
@@ -332,6 +347,7 @@ static void rtc_destroy(struct device *dev)
 static const struct device_ops rtc_ops = {
 	.create = rtc_create,
 	.trap = rtc_trap,
+	.shadow = rtc_shadow,
 	.reset = rtc_reset,
 	.destroy = rtc_destroy,
 };

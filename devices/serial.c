@@ -307,6 +307,30 @@ static int serial_trap(struct device *dev, struct trap *t)
 	return 0;
 }
 
+/*
+ * Registers whose read changes nothing now: IER (or DLM), LCR, MCR and the
+ * scratch register always; DLL under DLAB; LSR while no error bit waits
+ * to be cleared by reading it, MSR while no delta bit does. RBR pops a
+ * byte and IIR acknowledges THRE: never.
+ */
+static void serial_shadow(struct device *dev, struct trap_shadow *sh)
+{
+	struct serial *s = dev->priv;
+	bool dlab = s->lcr & LCR_DLAB;
+
+	if (dlab)
+		trap_shadow_put(sh, 0, REG_DATA, 1, s->dll);
+	trap_shadow_put(sh, 0, REG_IER, 1, dlab ? s->dlm : s->ier);
+	trap_shadow_put(sh, 0, REG_LCR, 1, s->lcr);
+	trap_shadow_put(sh, 0, REG_MCR, 1, s->mcr);
+	if (!s->lsr_err)
+		trap_shadow_put(sh, 0, REG_LSR, 1,
+				LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0));
+	if (!s->msr_delta)
+		trap_shadow_put(sh, 0, REG_MSR, 1, serial_msr_lines(s->mcr));
+	trap_shadow_put(sh, 0, REG_SCR, 1, s->scr);
+}
+
 /* fds[0] is readable: take as many bytes as the FIFO has room for. */
 static void serial_backend(struct device *dev, unsigned index)
 {
@@ -371,6 +395,7 @@ static const struct device_ops serial_ops = {
 	.create = serial_create,
 	.trap = serial_trap,
 	.backend = serial_backend,
+	.shadow = serial_shadow,
 	.reset = serial_reset,
 	.destroy = serial_destroy,
 };

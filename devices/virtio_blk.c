@@ -265,6 +265,7 @@ static const struct device_ops virtio_blk_ops = {
 	.notify = virtio_pci_notify,
 	.start = vblk_start_threads,
 	.wake = vblk_wake,
+	.shadow = virtio_pci_shadow,
 	.reset = virtio_pci_reset,
 	.destroy = vblk_destroy,
 };

@@ -209,6 +209,7 @@ static const struct device_ops virtio_console_ops = {
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
 	.backend = vcon_backend,
+	.shadow = virtio_pci_shadow,
 	.reset = virtio_pci_reset,
 	.destroy = vcon_destroy,
 };

@@ -382,6 +382,7 @@ static const struct device_ops virtio_net_ops = {
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
 	.backend = vnet_backend,
+	.shadow = virtio_pci_shadow,
 	.reset = virtio_pci_reset,
 	.destroy = vnet_destroy,
 };

@@ -170,6 +170,16 @@ int virtio_pci_trap(struct device *dev, struct trap *t)
 	return 0;
 }
 
+void virtio_pci_shadow(struct device *dev, struct trap_shadow *sh)
+{
+	struct virtio_pci *vp = virtio_pci_of(dev);
+	uint8_t cfg[VIRTIO_PCI_CONFIG_MAX] = { 0 };
+
+	virtio_pci_common_shadow(vp, sh);
+	vp->cls->config_read(vp, cfg);
+	trap_shadow_put_bytes(sh, VIRTIO_PCI_REGION_DEVICE, 0, cfg, vp->cls->config_size);
+}
+
 void virtio_pci_notify(struct device *dev, unsigned queue)
 {
 	struct virtio_pci *vp = virtio_pci_of(dev);

@@ -213,6 +213,8 @@ void virtio_pci_destroy(struct device *dev);
 int virtio_pci_trap(struct device *dev, struct trap *t);
 void virtio_pci_notify(struct device *dev, unsigned queue);
 void virtio_pci_reset(struct device *dev);
+/* The common and device configuration: every read there is free of effects (ISR's is not). */
+void virtio_pci_shadow(struct device *dev, struct trap_shadow *sh);
 
 /* The transport of dev and the model state of vp. */
 static inline struct virtio_pci *virtio_pci_of(struct device *dev)

@@ -233,3 +233,17 @@ void virtio_pci_common_trap(struct virtio_pci *vp, struct trap *t)
 	else
 		trap_set_value(t, vp_read_common(vp, t->offset, t->len));
 }
+
+void virtio_pci_common_shadow(struct virtio_pci *vp, struct trap_shadow *sh)
+{
+	for (unsigned off = 0; off < VIRTIO_PCI_COMMON_SIZE; off++) {
+		unsigned w = vp_common_width(off);
+
+		if (w)
+			trap_shadow_put(sh, VIRTIO_PCI_REGION_COMMON, off, w,
+					vp_read_common(vp, off, w));
+		if (vp_common_access_ok(off, 8))
+			trap_shadow_put(sh, VIRTIO_PCI_REGION_COMMON, off, 8,
+					vp_read_common(vp, off, 8));
+	}
+}

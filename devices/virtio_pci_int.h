@@ -17,4 +17,7 @@
  */
 void virtio_pci_common_trap(struct virtio_pci *vp, struct trap *t);
 
+/* Every field of the common configuration, at the sizes it serves (no read there has an effect). */
+void virtio_pci_common_shadow(struct virtio_pci *vp, struct trap_shadow *sh);
+
 #endif

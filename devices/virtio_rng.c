@@ -117,6 +117,7 @@ static const struct device_ops virtio_rng_ops = {
 	.create = vrng_create,
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
+	.shadow = virtio_pci_shadow,
 	.reset = virtio_pci_reset,
 	.destroy = vrng_destroy,
 };

@@ -383,6 +383,7 @@ static const struct device_ops virtio_vsock_ops = {
 	.notify = virtio_pci_notify,
 	.backend = vsock_backend,
 	.wake = vsock_wake,
+	.shadow = virtio_pci_shadow,
 	.reset = virtio_pci_reset,
 	.destroy = vsock_destroy,
 };

@@ -24,6 +24,7 @@ struct devproc {
 	struct gmem mem;
 	struct ring_header *ring;
 	size_t ring_size;
+	struct ring_shadow *shadow;	/* in the ring memory, after the rings */
 	int doorbell_fd;
 	int irq_fds[DEVICE_MAX_IRQS];
 	unsigned nirqs;
@@ -60,6 +61,13 @@ void devproc_intx_resample(struct devproc *dp);
  * (tests/fuzz) both go through here.
  */
 int devproc_serve_trap(void *opaque, struct trap *t);
+
+/*
+ * Publish the device's shadowed registers as they are now (ring.h): the
+ * event loop calls it after it served ring requests or handled fds, the
+ * fuzz targets after each access.
+ */
+void devproc_shadow_refresh(struct devproc *dp);
 
 /* Point dp->dev.host at the devproc host callbacks (host.c). */
 void devproc_host_init(struct devproc *dp);

@@ -76,14 +76,25 @@ static void sync_backend_polls(struct devproc *dp)
 	}
 }
 
+void devproc_shadow_refresh(struct devproc *dp)
+{
+	struct trap_shadow s;
+
+	device_shadow(&dp->dev, &s);
+	ring_shadow_publish(dp->shadow, &s);
+}
+
 /* Serve the always-readable backend fds the device wants; true if any. */
 static bool serve_always_ready(struct devproc *dp)
 {
 	uint32_t ready = dp->always & dp->dev.poll_mask;
 
-	for (unsigned i = 0; ready && dp->dev.ops->backend; i++, ready >>= 1)
+	if (!ready || !dp->dev.ops->backend)
+		return ready != 0;
+	for (unsigned i = 0; ready; i++, ready >>= 1)
 		if (ready & 1)
 			dp->dev.ops->backend(&dp->dev, i);
+	devproc_shadow_refresh(dp);
 	return (dp->always & dp->dev.poll_mask) != 0;
 }
 
@@ -93,8 +104,10 @@ static int serve_rings(struct devproc *dp)
 
 	if (n < 0)
 		vmm_log(LOG_ERR, dp->name, "ring: impossible indexes; stopping");
-	else if (n > 0)
+	else if (n > 0) {
 		sync_backend_polls(dp);
+		devproc_shadow_refresh(dp);
+	}
 	return n;
 }
 
@@ -194,6 +207,8 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
 	*busy = n > 0;
 	for (int i = 0; i < n && !err; i++)
 		err = handle_event(dp, ev[i].data.u32);
+	if (n > 0)
+		devproc_shadow_refresh(dp);	/* a kick, a backend or a wake may change registers */
 	return err;
 }
 
@@ -230,6 +245,7 @@ int devproc_run(struct devproc *dp)
 	if (!err && dp->dev.ops->wake)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->dev.wake_fd, TAG_WAKE);
 	sync_backend_polls(dp);
+	devproc_shadow_refresh(dp);
 	while (!err && !dp->stop) {
 		int n = serve_rings(dp);
 		bool busy = false;

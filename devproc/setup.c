@@ -70,6 +70,7 @@ static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
 		return -errno;
 	dp->ring = p;
 	dp->ring_size = s->ring_size;
+	dp->shadow = ring_shadow_of(dp->ring, s->nvcpus);
 	return ring_shm_check(dp->ring, dp->ring_size, s->nvcpus);
 }
 

@@ -21,6 +21,13 @@
  *   actually blocks is not lost either.
  * - gseq order: see ring_consume for why a request is only served once an
  *   earlier scan of the heads already showed it.
+ * - The shadow (a seqlock): the device stores an odd seq before it serves
+ *   (its release store of tail orders that before the tail moves), and
+ *   publishes with an odd seq, a release fence, the image, then an even seq
+ *   (release). The reader loads seq (acquire), every ring's head and tail
+ *   (acquire), the bytes, an acquire fence, seq again: had the device
+ *   served or rewritten anything in between, the second load sees the
+ *   change.
  */
 #include <errno.h>
 #include <limits.h>
@@ -45,7 +52,13 @@ static inline void cpu_relax(void)
 
 static size_t ring_bytes(unsigned nvcpus)
 {
-	return sizeof(struct ring_header) + (size_t)nvcpus * sizeof(struct ring_vcpu);
+	return sizeof(struct ring_header) + (size_t)nvcpus * sizeof(struct ring_vcpu) +
+	       sizeof(struct ring_shadow);
+}
+
+struct ring_shadow *ring_shadow_of(struct ring_header *h, unsigned nvcpus)
+{
+	return (struct ring_shadow *)&h->vcpu[nvcpus];
 }
 
 size_t ring_shm_size(unsigned nvcpus)
@@ -311,4 +324,56 @@ void ring_wake_all(struct ring_header *h, unsigned nvcpus)
 
 	for (unsigned i = 0; i < n; i++)
 		ring_futex(&h->vcpu[i].done.seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+/* ---- Shadowed registers ---- */
+
+void ring_shadow_begin(struct ring_shadow *sh)
+{
+	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_relaxed);
+
+	if (seq % 2 == 0) {
+		atomic_store_explicit(&sh->seq, seq + 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+	}
+}
+
+void ring_shadow_publish(struct ring_shadow *sh, const struct trap_shadow *s)
+{
+	ring_shadow_begin(sh);
+	memcpy(&sh->s, s, sizeof(*s));
+	atomic_store_explicit(&sh->seq, atomic_load_explicit(&sh->seq, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+/* Every ring empty: each head (the producer's) equals its tail (the device's). */
+static bool ring_all_empty(struct ring_header *h, unsigned nvcpus)
+{
+	for (unsigned i = 0; i < nvcpus && i < RING_MAX_VCPUS; i++)
+		if (atomic_load_explicit(&h->vcpu[i].head, memory_order_acquire) !=
+		    atomic_load_explicit(&h->vcpu[i].tail, memory_order_acquire))
+			return false;
+	return true;
+}
+
+bool ring_shadow_read(struct ring_shadow *sh, struct ring_header *h, unsigned nvcpus,
+		      struct trap *t)
+{
+	unsigned bit = trap_shadow_bit(t);
+	uint32_t seq;
+	uint8_t lens, data[8];
+
+	if (!bit)
+		return false;
+	seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
+	if (seq % 2 || (h && !ring_all_empty(h, nvcpus)))
+		return false;
+	lens = sh->s.lens[t->region][t->offset];
+	memcpy(data, &sh->s.bytes[t->region][t->offset], t->len);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&sh->seq, memory_order_relaxed) != seq || !(lens & bit))
+		return false;
+	memset(t->data, 0, sizeof(t->data));
+	memcpy(t->data, data, t->len);
+	return true;
 }

@@ -35,7 +35,7 @@
 #include "trap.h"
 
 #define RING_MAGIC     0x524d4d56u	/* "VMMR" */
-#define RING_VERSION   1u
+#define RING_VERSION   2u
 #define RING_ENTRIES   64u		/* per vCPU; a power of two */
 #define RING_MAX_VCPUS 64u
 #define RING_CACHELINE 64
@@ -94,7 +94,45 @@ struct ring_header {
 };
 _Static_assert(sizeof(struct ring_header) == 3 * RING_CACHELINE, "layout");
 
-/* Bytes of shared memory for nvcpus rings (page-rounded). */
+/*
+ * The device's shadowed registers (common/trap.h), after the rings: a
+ * seqlock (seq odd while the device rewrites them) around a trap_shadow.
+ * The device makes seq odd before it serves a request (ring_consume) and
+ * publishes a new image, seq even, once it has served what it found; the
+ * monitor answers a read from the image only if seq was even and the same
+ * before and after it looked, and if every ring was empty in between: every
+ * access posted before the read has then been served and is in the image.
+ * A device can only make its own registers lie, which it can anyway.
+ */
+struct ring_shadow {
+	_Atomic uint32_t seq;
+	uint8_t _pad[RING_CACHELINE - 4];
+	struct trap_shadow s;
+};
+_Static_assert(sizeof(struct ring_shadow) == RING_CACHELINE + sizeof(struct trap_shadow), "layout");
+
+/* The shadow of the rings at h, of nvcpus vCPUs (the caller's own count). */
+struct ring_shadow *ring_shadow_of(struct ring_header *h, unsigned nvcpus);
+
+/*
+ * Answer read t from sh (monitor side, any vCPU thread): true with t->data
+ * filled, false if it must be sent to the device. h, if not NULL, holds
+ * the rings the device serves (its first nvcpus, the caller's count): any
+ * request still in one means false.
+ */
+bool ring_shadow_read(struct ring_shadow *sh, struct ring_header *h, unsigned nvcpus,
+		      struct trap *t);
+
+/*
+ * Device side (the one thread that serves the device): ring_shadow_begin
+ * marks the image as being rewritten (ring_consume calls it before it
+ * serves anything); ring_shadow_publish replaces the image with s and marks
+ * it current.
+ */
+void ring_shadow_begin(struct ring_shadow *sh);
+void ring_shadow_publish(struct ring_shadow *sh, const struct trap_shadow *s);
+
+/* Bytes of shared memory for nvcpus rings and their shadow (page-rounded). */
 size_t ring_shm_size(unsigned nvcpus);
 
 /*
@@ -178,6 +216,9 @@ typedef int (*ring_serve_fn)(void *opaque, struct trap *t);
  * Serve every request currently posted on any ring of h, in gseq order,
  * completing waited ones (and waking their vCPU if it sleeps). Entries
  * with impossible fields are completed with -EINVAL without calling serve.
+ * Before it serves the first, it marks h's shadow as being rewritten
+ * (ring_shadow_begin): the caller publishes a new image after it, or no
+ * read is answered from the shadow from then on.
  * Returns the number served, or -EPROTO if a ring's indexes are impossible.
  */
 int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)

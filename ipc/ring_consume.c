@@ -99,6 +99,7 @@ int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
 {
 	uint32_t prev[RING_MAX_VCPUS], cur[RING_MAX_VCPUS];
 	unsigned n = ring_count(h);
+	struct ring_shadow *sh = ring_shadow_of(h, n);
 	int served = 0, err = ring_scan(h, n, prev);
 
 	while (!err && served < (int)(n * RING_ENTRIES)) {
@@ -109,6 +110,8 @@ int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
 		if (m < 0)
 			break;
 		if (prev[m] != atomic_load_explicit(&h->vcpu[m].tail, memory_order_relaxed)) {
+			if (served == 0)
+				ring_shadow_begin(sh);	/* before any tail moves */
 			ring_serve_one(&h->vcpu[m], serve, opaque);
 			served++;
 		}

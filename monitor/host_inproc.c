@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ring.h"
 #include "vm.h"
 
 /* Poll codes besides a backend fd's index. */
@@ -32,6 +33,7 @@ struct inproc_dev {
 	bool lock_ready;
 	bool created;
 	bool intx_level;	/* the device holds INTA asserted */
+	struct ring_shadow shadow;	/* its shadowed registers, as in a device process */
 };
 
 static struct inproc_dev *host_dev(struct device_host *h)
@@ -90,17 +92,36 @@ static void inproc_log(struct device_host *h, int lvl, const char *id, const cha
 	vmm_log((enum log_level)lvl, id, "%s", msg);
 }
 
-/* Trap-bus handler: serialise with the control loop, note poll changes. */
+/* Publish the device's shadowed registers as they are now (under d->lock). */
+static void inproc_shadow_refresh(struct inproc_dev *d)
+{
+	struct trap_shadow s;
+
+	device_shadow(&d->dev, &s);
+	ring_shadow_publish(&d->shadow, &s);
+}
+
+/*
+ * Trap-bus handler: a read the shadow holds is answered from it, as for a
+ * device process; the rest is serialised with the control loop, noting
+ * poll changes.
+ */
 static int inproc_trap(void *opaque, struct trap *t)
 {
-	struct inproc_dev *d = ((struct vdev *)opaque)->impl;
+	struct vdev *v = opaque;
+	struct inproc_dev *d = v->impl;
 	uint32_t mask;
 	uint64_t one = 1;
 	int ret;
 
+	if (ring_shadow_read(&d->shadow, NULL, 0, t)) {
+		atomic_fetch_add_explicit(&v->shadowed[t->region], 1, memory_order_relaxed);
+		return 0;
+	}
 	pthread_mutex_lock(&d->lock);
 	mask = d->dev.poll_mask;
 	ret = d->dev.ops->trap(&d->dev, t);
+	inproc_shadow_refresh(d);
 	if (d->dev.poll_mask != mask && write(d->wake_fd, &one, sizeof(one)) < 0)
 		log_debug("%s: cannot wake the control loop", d->dev.id);
 	pthread_mutex_unlock(&d->lock);
@@ -133,6 +154,7 @@ static int inproc_create(struct vdev *v, const struct machine_dev *md, const str
 		return err;
 	}
 	d->created = true;
+	inproc_shadow_refresh(d);
 	if (d->dev.ops->start && (err = d->dev.ops->start(&d->dev)))
 		return err;	/* the device said why */
 	return 0;
@@ -219,6 +241,7 @@ static void inproc_handle(struct vdev *v, uint16_t code, short revents)
 	else if (!(code & CODE_QUEUE) && code < DEVICE_MAX_FDS && d->dev.ops->backend &&
 		 (d->dev.poll_mask & (1u << code)))
 		d->dev.ops->backend(&d->dev, code);
+	inproc_shadow_refresh(d);
 	pthread_mutex_unlock(&d->lock);
 }
 

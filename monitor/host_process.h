@@ -32,6 +32,7 @@ struct process_dev {
 	int irq_fds[DEVICE_MAX_IRQS];	/* not a PCI function: its irqfds */
 	struct ring_header *ring;
 	size_t ring_size;
+	struct ring_shadow *shadow;	/* its registers' shadow, in the ring memory */
 	struct ring_producer *prod;	/* one per vCPU */
 	struct ring_wait_cfg wait;
 	_Atomic bool dead;		/* vCPUs stop waiting on it */

@@ -123,6 +123,7 @@ static int ring_create(struct process_dev *d, unsigned ncpus)
 	if (p == MAP_FAILED)
 		return -errno;
 	d->ring = p;
+	d->shadow = ring_shadow_of(d->ring, ncpus);
 	return ring_shm_init(d->ring, d->ring_size, ncpus);
 }
 

@@ -343,16 +343,22 @@ void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t
 }
 
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
-		       unsigned nregions)
+		       const _Atomic uint64_t *shadowed, unsigned nregions)
 {
 	static const char *const vnames[] = { "common", "isr", "device", "notify" };
 
 	for (unsigned r = 0; r < nregions && r < DEVICE_MAX_REGIONS; r++) {
-		if (pci)
-			log_debug("traps: %s %s %llu", id, vnames[r],
-				  (unsigned long long)atomic_load(&traps[r]));
+		char name[16], from_shadow[48] = "";
+		uint64_t n = atomic_load(&shadowed[r]);
+
+		if (pci && r < 4)
+			snprintf(name, sizeof(name), "%s", vnames[r]);
 		else
-			log_debug("traps: %s region%u %llu", id, r,
-				  (unsigned long long)atomic_load(&traps[r]));
+			snprintf(name, sizeof(name), "region%u", r);
+		if (n)
+			snprintf(from_shadow, sizeof(from_shadow), " (%llu reads from its shadow)",
+				 (unsigned long long)n);
+		log_debug("traps: %s %s %llu%s", id, name,
+			  (unsigned long long)atomic_load(&traps[r]), from_shadow);
 	}
 }

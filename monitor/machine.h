@@ -113,10 +113,12 @@ void machine_dev_id(const struct machine_dev *md, char *buf, size_t len);
 
 /*
  * Log (at debug level) how many trapped accesses each region of device id
- * served: "traps: virtio-blk0 notify 0". pci: name the virtio regions.
+ * served, and how many of them were reads answered from its shadow:
+ * "traps: virtio-blk0 notify 0", "traps: serial0 region0 812 (530 reads
+ * from its shadow)". pci: name the virtio regions.
  */
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
-		       unsigned nregions);
+		       const _Atomic uint64_t *shadowed, unsigned nregions);
 
 /*
  * Point spec's regions at a virtio-pci function's BAR0 (the four regions

@@ -81,7 +81,7 @@ static void vdevs_release(struct vm *vm)
 	for (unsigned i = 0; i < vm->ndevs; i++) {
 		struct vdev *d = &vm->devs[i];
 
-		machine_traps_log(d->id, d->pci, d->traps, (unsigned)d->spec.spec.nregions);
+		machine_traps_log(d->id, d->pci, d->traps, d->shadowed, (unsigned)d->spec.spec.nregions);
 		for (size_t r = 0; r < d->nregistered; r++)
 			trapbus_unregister(&vm->bus, (enum trap_bus)d->spec.spec.regions[r].bus,
 					   d->spec.spec.regions[r].addr);

@@ -50,6 +50,7 @@ struct vdev {
 	struct vpci *pci;		/* a virtio-pci function: its PCI side, else NULL */
 	unsigned nregistered;		/* regions on the trap bus */
 	_Atomic uint64_t traps[DEVICE_MAX_REGIONS];	/* accesses served, per region (-v) */
+	_Atomic uint64_t shadowed[DEVICE_MAX_REGIONS];	/* of those, reads from its shadow */
 	void *impl;			/* the host's own state for it */
 };
 

@@ -16,11 +16,13 @@
  *   4 consume   the real device side (ring_consume) serving status le32
  *   5 dead      toggle the supervisor's "device is dead" flag
  *   6 wake      ring_wake_all(h, 2)
- *   7 nop
+ *   7 shadow    region u8, offset u8, lenc u8: a read answered from the
+ *               shadow (ring_shadow_read), whose bytes poke can write
  * Checks: ring_send returns 0, RING_STATUS_STOP, -ETIMEDOUT, -EPIPE,
  * -EPROTO or another -errno (1..4095); a failed read leaves t->data as it
  * was; a served read writes only its len bytes; a write's t is untouched;
- * nothing outside the ring memory is touched (guard pages).
+ * a read the shadow did not answer is untouched, one it did has zeros
+ * past its len; nothing outside the ring memory is touched (guard pages).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +76,25 @@ static void check_send(struct ring_producer *p, struct fz_in *in, const _Atomic 
 	}
 	for (unsigned i = t.len; i < 8; i++)
 		FZ_CHECK(t.data[i] == 0xa5, "a %u-byte read wrote byte %u", t.len, i);
+}
+
+static void check_shadow_read(struct fz_in *in)
+{
+	struct trap t = { .bus = TRAP_MMIO, .region = fz_u8(in), .offset = fz_u8(in) };
+	uint8_t before[8];
+
+	t.len = (uint8_t)(fz_u8(in) & 15);
+	memset(t.data, 0xa5, 8);
+	memcpy(before, t.data, 8);
+	if (!ring_shadow_read(ring_shadow_of(ring, NVCPUS), ring, NVCPUS, &t)) {
+		FZ_CHECK(memcmp(before, t.data, 8) == 0, "an unanswered shadow read changed t->data");
+		return;
+	}
+	FZ_CHECK(trap_shadow_len_bit(t.len) && t.region < TRAP_SHADOW_REGIONS &&
+		 t.offset + t.len <= TRAP_SHADOW_BYTES, "shadow answered a %u-byte read at %u/+%llu",
+		 t.len, t.region, (unsigned long long)t.offset);
+	for (unsigned i = t.len; i < 8; i++)
+		FZ_CHECK(t.data[i] == 0, "a %u-byte shadow read left byte %u", t.len, i);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -133,6 +154,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 6:
 			ring_wake_all(ring, NVCPUS);
+			break;
+		case 7:
+			check_shadow_read(&in);
 			break;
 		}
 	}

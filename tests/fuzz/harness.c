@@ -134,6 +134,7 @@ void fz_host_init(struct fz_host *h, struct fz_ram *ram, unsigned nirqs)
 		fz_fail("ring_shm_init");
 	h->dp.ring = ring;
 	h->dp.ring_size = rsize;
+	h->dp.shadow = ring_shadow_of(ring, 1);
 	h->dp.name = "fuzz";
 	h->dp.host = (struct device_host){ .mem_ptr = fz_mem_ptr, .irq_set = fz_irq_set,
 					   .event = fz_event, .log = fz_log, .opaque = h };
@@ -168,9 +169,22 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 	struct ring_vcpu *r = &h->ring->vcpu[0];
 	uint32_t head = atomic_load(&r->head);
 	struct ring_entry *e = &r->e[head % RING_ENTRIES];
+	struct trap shadowed = { .bus = bus, .len = (uint8_t)len, .region = region,
+				 .addr = offset, .offset = offset };
+	struct trap_shadow before;
+	bool from_shadow;
+	uint64_t dv;
 	uint32_t seq = 0;
 	int n, status;
 
+	/*
+	 * The shadow oracle: publish the registers as the event loop would
+	 * after whatever the last op did; a read the shadow answers must get
+	 * the same value from the device and change no shadowed register.
+	 */
+	devproc_shadow_refresh(&h->dp);
+	memcpy(&before, &h->dp.shadow->s, sizeof(before));
+	from_shadow = !is_write && ring_shadow_read(h->dp.shadow, h->ring, 1, &shadowed);
 	e->gseq = atomic_fetch_add(&h->ring->gseq, 1) + 1;
 	e->flags = is_write ? 0 : RING_F_WAIT;
 	if (!is_write)
@@ -187,8 +201,17 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 	n = ring_consume(h->ring, devproc_serve_trap, &h->dp);
 	FZ_CHECK(n == 1, "ring_consume served %d requests, want 1", n);
+	devproc_shadow_refresh(&h->dp);
 	if (is_write)
 		return 0;
+	memcpy(&dv, r->done.data, sizeof(dv));
+	FZ_CHECK(!from_shadow || (r->done.status == 0 && dv == trap_value(&shadowed)),
+		 "%u-byte read at region %u +0x%llx: shadow 0x%llx, device 0x%llx (status %d)",
+		 len, region, (unsigned long long)offset, (unsigned long long)trap_value(&shadowed),
+		 (unsigned long long)dv, r->done.status);
+	FZ_CHECK(!from_shadow || memcmp(&before, &h->dp.shadow->s, sizeof(before)) == 0,
+		 "%u-byte read at region %u +0x%llx was in the shadow but changed it",
+		 len, region, (unsigned long long)offset);
 	FZ_CHECK(atomic_load(&r->done.seq) == seq, "read %u not completed", seq);
 	status = r->done.status;
 	FZ_CHECK(status == 0 || status == RING_STATUS_STOP || (status < 0 && status >= -4095),

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct fakehost *fh_of(struct device_host *h)
@@ -148,6 +149,15 @@ bool fakehost_wake(struct device *dev, int timeout_ms)
 	return true;
 }
 
+unsigned long fake_shadow_reads;
+
+static void fake_shadow_broken(struct device *dev, const struct trap *t, const char *what)
+{
+	fprintf(stderr, "fakehost: %s: %u-byte read at region %u +0x%llx: %s\n", dev->id,
+		t->len, t->region, (unsigned long long)t->offset, what);
+	abort();
+}
+
 static void dev_trap(struct device *dev, struct trap *t, unsigned region,
 		     uint64_t offset, unsigned len)
 {
@@ -169,14 +179,36 @@ int dev_out(struct device *dev, unsigned region, uint64_t offset,
 	return dev->ops->trap(dev, &t);
 }
 
+/*
+ * Every read a test makes is also held against the device's shadow (as a
+ * host would answer it, device_shadow): where the shadow has the register,
+ * the device must answer the same and the read must change no shadowed
+ * register. A broken promise aborts the test program.
+ */
 uint64_t dev_in(struct device *dev, unsigned region, uint64_t offset, unsigned len)
 {
-	struct trap t = { 0 };
+	struct trap t = { 0 }, st;
+	struct trap_shadow before, after;
+	bool in_shadow;
 
 	dev_trap(dev, &t, region, offset, len);
+	st = t;
+	device_shadow(dev, &before);
+	in_shadow = trap_shadow_answer(&before, &st);
 	memset(t.data, 0xAB, sizeof(t.data));	/* the device must fill it */
-	if (dev->ops->trap(dev, &t) < 0)
+	if (dev->ops->trap(dev, &t) < 0) {
+		if (in_shadow)
+			fake_shadow_broken(dev, &t, "the device refused a read its shadow holds");
 		return ~0ull;
+	}
+	if (in_shadow) {
+		device_shadow(dev, &after);
+		if (trap_value(&st) != trap_value(&t))
+			fake_shadow_broken(dev, &t, "the shadow and the device disagree");
+		if (memcmp(&before, &after, sizeof(before)))
+			fake_shadow_broken(dev, &t, "a read its shadow holds changed the shadow");
+		fake_shadow_reads++;
+	}
 	return trap_value(&t);
 }
 

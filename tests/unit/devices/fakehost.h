@@ -85,6 +85,12 @@ int fakehost_create(struct fakehost *fh, struct device *dev,
  */
 bool fakehost_wake(struct device *dev, int timeout_ms);
 
+/*
+ * Reads dev_in also found in the device's shadow (and checked against it:
+ * a mismatch, or a shadowed read that changes the shadow, aborts).
+ */
+extern unsigned long fake_shadow_reads;
+
 /* A guest write / read of len bytes at region/offset through ops->trap. */
 int dev_out(struct device *dev, unsigned region, uint64_t offset,
 	    unsigned len, uint64_t val);

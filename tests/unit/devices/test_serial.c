@@ -1,5 +1,6 @@
 /* The 8250/16550A UART, driven the way Linux's 8250 driver drives it. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -158,6 +159,55 @@ static void test_fifo_full(void)
 	CHECK(read(in_pipe[0], &c, 1) < 0, "input pipe drained by the device");
 }
 
+/* What a host may answer without asking the device (device_shadow). */
+static bool in_shadow(unsigned reg, uint8_t *v)
+{
+	struct trap_shadow sh;
+	struct trap t = { .bus = TRAP_PIO, .len = 1, .offset = reg };
+
+	device_shadow(&dev, &sh);
+	if (!trap_shadow_answer(&sh, &t))
+		return false;
+	*v = t.data[0];
+	return true;
+}
+
+/*
+ * The shadow: only registers whose read changes nothing, in the state the
+ * device is in (dev_in holds every read against it as well).
+ */
+static void test_shadow(void)
+{
+	uint8_t v = 0;
+	int ok = 1;
+
+	dev_out8(&dev, LCR, 0x03);
+	CHECK(!in_shadow(RBR, &v) && !in_shadow(IIR, &v), "RBR and IIR are never shadowed");
+	dev_out8(&dev, SCR, 0x3C);
+	CHECK(in_shadow(SCR, &v) && v == 0x3C, "scratch shadowed: 0x%02x", v);
+	CHECK(in_shadow(LSR, &v) && v == 0x60, "LSR shadowed while no error bit is set: 0x%02x", v);
+	dev_out8(&dev, IIR, 0x01);		/* FIFO on: 16 bytes */
+	dev_out8(&dev, MCR, 0x10);		/* loopback: THR goes to RBR */
+	for (int i = 0; i < 17; i++)
+		dev_out8(&dev, RBR, (uint8_t)('a' + i));
+	CHECK(!in_shadow(LSR, &v), "LSR with OE pending: not shadowed (reading clears it)");
+	CHECK_EQ(dev_in8(&dev, LSR) & 0x03, 0x03, "the device's LSR: OE and DR");
+	CHECK(in_shadow(LSR, &v) && v == 0x61, "OE read: LSR shadowed again, DR set: 0x%02x", v);
+	for (int i = 0; i < 16; i++)
+		ok &= dev_in8(&dev, RBR) == (uint8_t)('a' + i);
+	CHECK(ok, "loopback bytes read through the device");
+	CHECK(in_shadow(LSR, &v) && v == 0x60, "FIFO empty: shadow follows: 0x%02x", v);
+	dev_out8(&dev, MCR, 0);
+	CHECK(!in_shadow(MSR, &v), "MSR with delta bits pending: not shadowed");
+	(void)dev_in8(&dev, MSR);
+	CHECK(in_shadow(MSR, &v), "MSR deltas read: shadowed");
+	dev_out8(&dev, LCR, 0x83);
+	CHECK(in_shadow(RBR, &v) && v == dev_in8(&dev, RBR), "DLAB: DLL shadowed");
+	dev_out8(&dev, LCR, 0x03);
+	CHECK(fake_shadow_reads > 10, "%lu of the test's reads were checked against the shadow",
+	      fake_shadow_reads);
+}
+
 static void test_thri(void)
 {
 	dev_out8(&dev, IER, 0x02);
@@ -261,6 +311,7 @@ int main(void)
 	test_thri();
 	test_loopback();
 	test_wide_and_reset();
+	test_shadow();
 	test_eof_and_drops();
 	return check_done();
 }

@@ -434,6 +434,64 @@ static void test_doorbell(void)
 	rt_mem_close(&m);
 }
 
+/*
+ * The shadow: a read is answered from it only at the size published, while
+ * seq is even and no request waits in any ring; serving (ring_consume)
+ * takes it away until the device publishes again.
+ */
+static void test_shadow(void)
+{
+	struct rt_mem m;
+	struct ring_producer p;
+	struct rec_dev d = { 0 };
+	struct trap_shadow img = { 0 };
+	struct ring_shadow *sh;
+	struct trap r4 = mk_trap(0, 4, 0x1008, 0), r2 = mk_trap(0, 2, 0x1008, 0), t;
+	struct trap w = mk_trap(1, 4, 0x1010, 7);
+
+	if (rt_mem_open(&m, 2))
+		{ CHECK(0, "rt_mem_open"); return; }
+	sh = ring_shadow_of(m.h, 2);
+	CHECK((uint8_t *)(sh + 1) <= (uint8_t *)m.mem + m.len, "the shadow fits the ring memory");
+	t = r4;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "a fresh shadow answers nothing");
+	trap_shadow_put(&img, 2, 8, 4, 0x11223344);
+	ring_shadow_publish(sh, &img);
+	t = r4;
+	CHECK(ring_shadow_read(sh, m.h, 2, &t) && trap_value(&t) == 0x11223344,
+	      "published: a 4-byte read there is answered (0x%llx)",
+	      (unsigned long long)trap_value(&t));
+	t = r2;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "another size is not");
+	t = r4;
+	t.region = 1;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "nor another region");
+	t = r4;
+	t.is_write = 1;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "nor a write");
+	ring_producer_init(&p, m.h, 1, m.efd, NULL);
+	CHECK_EQ(ring_send(&p, &w, false, &cfg_fast), 0, "vCPU 1 posts a write");
+	t = r4;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "a request in vCPU 1's ring: vCPU 0 is not answered");
+	CHECK(ring_shadow_read(sh, m.h, 1, &t), "(a caller that says it has one vCPU only looks at ring 0)");
+	CHECK_EQ(ring_consume(m.h, rec_serve, &d), 1, "the device serves it");
+	t = r4;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "served but not yet published: not answered");
+	trap_shadow_put(&img, 2, 8, 4, 0x55667788);
+	ring_shadow_publish(sh, &img);
+	t = r4;
+	CHECK(ring_shadow_read(sh, m.h, 2, &t) && trap_value(&t) == 0x55667788,
+	      "published again: the new value");
+	ring_shadow_begin(sh);
+	t = r4;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "while the device rewrites it: not answered");
+	ring_shadow_publish(sh, &img);
+	atomic_store(&m.h->vcpu[0].tail, 5);	/* a device that broke its ring */
+	t = r4;
+	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "impossible indexes: not answered");
+	rt_mem_close(&m);
+}
+
 int main(void)
 {
 	test_shm();
@@ -447,5 +505,6 @@ int main(void)
 	test_bad_tail();
 	test_bad_entry();
 	test_doorbell();
+	test_shadow();
 	return check_done();
 }
