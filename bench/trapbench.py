@@ -11,9 +11,14 @@ from benchlib import run_markers
 
 MARKS = [b"trap: writes begin\n", b"trap: writes end\n", b"trap: reads begin\n",
          b"trap: reads end\n", b"trap: mmio writes begin\n", b"trap: mmio writes end\n",
-         b"trap: mmio reads begin\n", b"trap: mmio reads end\n"]
+         b"trap: mmio reads begin\n", b"trap: mmio reads end\n",
+         b"trap: rbr reads begin\n", b"trap: rbr reads end\n",
+         b"trap: isr reads begin\n", b"trap: isr reads end\n"]
 
-COLUMNS = ["PIO write", "PIO read", "MMIO write", "MMIO read"]
+# The first four: the 8250 scratch register and virtio queue_select, whose
+# reads change nothing; the last two: reads with an effect (8250 RBR,
+# virtio ISR), which always reach the device.
+COLUMNS = ["PIO write", "PIO read", "MMIO write", "MMIO read", "RBR read", "ISR read"]
 
 def run_once(argv):
     seen, buf, _, _ = run_markers(argv, MARKS)

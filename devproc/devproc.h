@@ -15,6 +15,7 @@
 #include "gmem.h"
 #include "log.h"
 #include "ring.h"
+#include "spin.h"
 
 struct devproc {
 	int sock;			/* control socket */
@@ -33,7 +34,8 @@ struct devproc {
 	int intx_line;			/* level-triggered line, -1: none */
 	int intx_resample_fd;		/* KVM says the guest EOId it */
 	bool intx_level;		/* the device holds it asserted */
-	uint64_t spin_ns;
+	uint64_t spin_ns;		/* the most it spins for the next request */
+	struct spin_gov spin;		/* how long it spins now (spin.h) */
 	int epoll_fd;
 	uint32_t polled;		/* backend fds currently in the epoll set */
 	uint32_t always;		/* backend fds epoll refuses (regular files) */

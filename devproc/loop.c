@@ -15,6 +15,7 @@
 
 #include "devproc.h"
 #include "log.h"
+#include "spin.h"
 #include "util.h"
 
 #define TAG_DOORBELL 0x100
@@ -113,7 +114,14 @@ static int serve_rings(struct devproc *dp)
 
 static void send_stats(struct devproc *dp)
 {
-	if (control_send_stats(dp->sock, dp->traps, dp->sleeps, 0))
+	struct control_stats cs = {
+		.traps = dp->traps, .sleeps = dp->sleeps,
+		.spins_paid = dp->spin.paid, .spins_wasted = dp->spin.wasted,
+		.spins_preempted = dp->spin.preempted,
+		.spin_budget_ns = spin_gov_budget(&dp->spin, dp->spin_ns, now_ns()),
+	};
+
+	if (control_send_stats(dp->sock, &cs))
 		dp->stop = true;
 }
 
@@ -132,8 +140,10 @@ static int control_input(struct devproc *dp)
 		err = -EBADMSG;
 	if (err == 0 && m->body_case == CONTROL_MSG__BODY_STATS_REQUEST)
 		send_stats(dp);
-	else if (err == 0 && m->body_case == CONTROL_MSG__BODY_SHUTDOWN)
+	else if (err == 0 && m->body_case == CONTROL_MSG__BODY_SHUTDOWN) {
+		send_stats(dp);		/* the monitor prints them with -v */
 		dp->stop = true;
+	}
 	else if (err == 0)
 		err = -EBADMSG;
 	for (unsigned i = 0; i < nfds; i++)
@@ -212,25 +222,42 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
 	return err;
 }
 
+enum spin_end { SPIN_WORK, SPIN_TIMEOUT, SPIN_PREEMPTED };
+
 /*
  * Spin on the rings until `until` (the earlier of the next look at the fds
- * and the end of the spin window); true if a request came in.
+ * and the end of the spin budget): work came, time ran out, or the loop
+ * was preempted (spin.h).
  */
-static bool spin_for_work(struct devproc *dp, uint64_t until)
+static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
 {
-	while (now_ns() < until) {
+	uint64_t prev = now_ns(), now;
+
+	for (;; prev = now) {
 		if (ring_pending(dp->ring))
-			return true;
+			return SPIN_WORK;
+		now = now_ns();
+		if (spin_gap(prev, now))
+			return SPIN_PREEMPTED;
+		if (now >= until)
+			return SPIN_TIMEOUT;
 		cpu_relax();
 	}
-	return false;
 }
 
+/*
+ * The loop: serve what the rings hold; then spin for the next request as
+ * long as the spin budget says (dp->spin, adapting: spin.h), looking at the
+ * fds every POLL_EVERY_NS; then sleep in epoll until a doorbell, a kick, a
+ * wake or a backend fd.
+ */
 int devproc_run(struct devproc *dp)
 {
-	uint64_t last_poll = now_ns(), idle_since = now_ns(), spin_until;
+	uint64_t last_poll = now_ns(), idle_since = now_ns();
+	bool spun = false;
 	int err = 0;
 
+	spin_gov_init(&dp->spin);
 	if (dp->epoll_fd < 0)	/* devproc_confine made it before the sandbox */
 		dp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (dp->epoll_fd < 0)
@@ -249,6 +276,7 @@ int devproc_run(struct devproc *dp)
 	while (!err && !dp->stop) {
 		int n = serve_rings(dp);
 		bool busy = false;
+		uint64_t now, spin_end, sleep_at;
 
 		if (n < 0)
 			return n;
@@ -256,13 +284,38 @@ int devproc_run(struct devproc *dp)
 			idle_since = now_ns();
 			continue;
 		}
-		spin_until = idle_since + dp->spin_ns;
-		if (last_poll + POLL_EVERY_NS < spin_until)
-			spin_until = last_poll + POLL_EVERY_NS;
-		if (spin_for_work(dp, spin_until))
-			continue;
-		if (serve_always_ready(dp) || now_ns() - idle_since < dp->spin_ns) {
-			err = poll_fds(dp, 0, &busy);	/* in the spin window, or a file to read */
+		now = now_ns();
+		spin_end = idle_since + spin_gov_budget(&dp->spin, dp->spin_ns, now);
+		if (now < spin_end) {
+			enum spin_end r = spin_for_work(dp, last_poll + POLL_EVERY_NS < spin_end ?
+							    last_poll + POLL_EVERY_NS : spin_end);
+
+			spun = true;
+			if (r == SPIN_WORK) {
+				spin_gov_paid(&dp->spin);
+				spun = false;
+				continue;
+			}
+			if (r == SPIN_PREEMPTED) {
+				spin_gov_preempted(&dp->spin, now_ns());
+				spun = false;
+			}
+			if (r == SPIN_TIMEOUT || now_ns() < spin_end) {
+				err = poll_fds(dp, 0, &busy);	/* in the spin window */
+				last_poll = now_ns();
+				if (busy) {
+					idle_since = last_poll;
+					spin_gov_paid(&dp->spin);
+					spun = false;
+				}
+				continue;
+			}
+		}
+		if (spun)
+			spin_gov_wasted(&dp->spin, dp->spin_ns);
+		spun = false;
+		if (serve_always_ready(dp)) {
+			err = poll_fds(dp, 0, &busy);	/* a file to read: never sleep */
 			last_poll = now_ns();
 			if (busy)
 				idle_since = last_poll;
@@ -271,9 +324,11 @@ int devproc_run(struct devproc *dp)
 		if (!ring_dev_sleep_begin(dp->ring))
 			continue;
 		dp->sleeps++;
+		sleep_at = now_ns();
 		err = poll_fds(dp, -1, &busy);
 		ring_dev_sleep_end(dp->ring);
 		idle_since = last_poll = now_ns();
+		spin_gov_slept(&dp->spin, idle_since - sleep_at, dp->spin_ns, idle_since);
 	}
 	/*
 	 * Shutdown can overtake posted writes to this device (the stop came

@@ -147,14 +147,20 @@ int control_send_log(int sock, int level, const char *text)
 	return control_send(sock, &m, NULL, 0);
 }
 
-int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notifies)
+int control_send_stats(int sock, const struct control_stats *cs)
 {
 	Stats st = STATS__INIT;
 	ControlMsg m = CONTROL_MSG__INIT;
 
-	st.traps = traps;
-	st.sleeps = sleeps;
-	st.notifies = notifies;
+	st.traps = cs->traps;
+	st.sleeps = cs->sleeps;
+	st.notifies = cs->notifies;
+	st.has_spins_paid = st.has_spins_wasted = st.has_spins_preempted = 1;
+	st.has_spin_budget_ns = 1;
+	st.spins_paid = cs->spins_paid;
+	st.spins_wasted = cs->spins_wasted;
+	st.spins_preempted = cs->spins_preempted;
+	st.spin_budget_ns = cs->spin_budget_ns;
 	m.body_case = CONTROL_MSG__BODY_STATS;
 	m.stats = &st;
 	return control_send(sock, &m, NULL, 0);

@@ -114,8 +114,17 @@ int control_send_log(int sock, int level, const char *text)
 int control_send_violation(int sock, uint32_t nr, uint32_t arch, bool allowed)
 	__attribute__((warn_unused_result));
 
-/* Device side: answer a StatsRequest. Returns what control_send returns. */
-int control_send_stats(int sock, uint64_t traps, uint64_t sleeps, uint64_t notifies)
+/* What a device reports about itself (Stats in control.proto). */
+struct control_stats {
+	uint64_t traps, sleeps, notifies;
+	uint64_t spins_paid, spins_wasted, spins_preempted, spin_budget_ns;
+};
+
+/*
+ * Device side: answer a StatsRequest, or say it once more before exiting.
+ * Returns what control_send returns.
+ */
+int control_send_stats(int sock, const struct control_stats *cs)
 	__attribute__((warn_unused_result));
 
 /*

@@ -115,6 +115,7 @@ void ring_producer_init(struct ring_producer *p, struct ring_header *h, unsigned
 	p->head = atomic_load_explicit(&p->r->head, memory_order_relaxed);
 	p->doorbell_fd = doorbell_fd;
 	p->dead = dead;
+	spin_gov_init(&p->spin);
 }
 
 static bool ring_is_dead(const struct ring_producer *p)
@@ -200,18 +201,34 @@ static bool ring_done(const struct ring_vcpu *r, uint32_t seq, uint32_t *seen)
 	return *seen == seq;
 }
 
-/* Spin until seq completes or until spin_end: 0, -EPIPE or -EAGAIN. */
-static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_end)
+/*
+ * Spin until seq completes or until spin_end: 0, -EPIPE or -EAGAIN, the
+ * spin's outcome told to p->spin (spin.h).
+ */
+static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_end,
+			  uint64_t cap_ns)
 {
+	uint64_t prev = now_ns(), now;
 	uint32_t seen;
 
-	for (;;) {
-		if (ring_done(p->r, seq, &seen))
+	if (prev >= spin_end)
+		return -EAGAIN;		/* no spin at all */
+	for (;; prev = now) {
+		if (ring_done(p->r, seq, &seen)) {
+			spin_gov_paid(&p->spin);
 			return 0;
+		}
 		if (ring_is_dead(p))
 			return -EPIPE;
-		if (now_ns() >= spin_end)
+		now = now_ns();
+		if (spin_gap(prev, now)) {
+			spin_gov_preempted(&p->spin, now);
 			return -EAGAIN;
+		}
+		if (now >= spin_end) {
+			spin_gov_wasted(&p->spin, cap_ns);
+			return -EAGAIN;
+		}
 		cpu_relax();
 	}
 }
@@ -272,11 +289,16 @@ static int ring_take(const struct ring_vcpu *r, struct trap *t)
 static int ring_wait_done(struct ring_producer *p, struct trap *t, uint32_t seq,
 			  const struct ring_wait_cfg *cfg, uint64_t start)
 {
-	uint64_t end = start + cfg->deadline_ns, spin_end = now_ns() + cfg->spin_ns;
-	int err = ring_spin_done(p, seq, spin_end < end ? spin_end : end);
+	uint64_t now = now_ns(), end = start + cfg->deadline_ns;
+	uint64_t spin_end = now + spin_gov_budget(&p->spin, cfg->spin_ns, now);
+	int err = ring_spin_done(p, seq, spin_end < end ? spin_end : end, cfg->spin_ns);
 
-	if (err == -EAGAIN)
+	if (err == -EAGAIN) {
 		err = ring_sleep_done(p, seq, end);
+		now = now_ns();
+		if (!err)	/* a spin as long as this wait would have caught it */
+			spin_gov_slept(&p->spin, now - start, cfg->spin_ns, now);
+	}
 	return err ? err : ring_take(p->r, t);
 }
 

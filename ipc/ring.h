@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spin.h"
 #include "trap.h"
 
 #define RING_MAGIC     0x524d4d56u	/* "VMMR" */
@@ -153,7 +154,7 @@ int ring_shm_check(const void *mem, size_t len, unsigned nvcpus)
 /* ---- Producer side: one per vCPU, in the monitor ---- */
 
 struct ring_wait_cfg {
-	uint64_t spin_ns;		/* spin this long before sleeping */
+	uint64_t spin_ns;		/* spin at most this long before sleeping (spin.h) */
 	uint64_t deadline_ns;		/* give up after this long in all */
 };
 
@@ -167,6 +168,7 @@ struct ring_producer {
 	const _Atomic bool *dead;	/* set by the supervisor: stop waiting */
 	bool timed_out;			/* the last ring_send gave up waiting... */
 	bool published;			/* ...after publishing its request */
+	struct spin_gov spin;		/* how long it spins for a completion now */
 };
 
 /* Bind producer p to vCPU vcpu's ring of h. dead may be NULL. */

@@ -170,8 +170,18 @@ static void process_message(struct process_dev *d, const ControlMsg *m)
 	case CONTROL_MSG__BODY_VIOLATION:
 		process_violation(d, m->violation);
 		break;
+	case CONTROL_MSG__BODY_STATS:	/* sent as it shuts down */
+		log_debug("device %s: served %llu requests, slept %llu times; spun for the next: "
+			  "%llu found one, %llu ran out, %llu preempted; spin budget %llu us",
+			  d->vdev->id, (unsigned long long)m->stats->traps,
+			  (unsigned long long)m->stats->sleeps,
+			  (unsigned long long)m->stats->spins_paid,
+			  (unsigned long long)m->stats->spins_wasted,
+			  (unsigned long long)m->stats->spins_preempted,
+			  (unsigned long long)(m->stats->spin_budget_ns / 1000));
+		break;
 	default:
-		break;	/* Stats: nothing asks for them yet */
+		break;
 	}
 }
 

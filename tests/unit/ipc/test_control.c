@@ -315,11 +315,14 @@ static void test_helpers(int sv[2])
 	CHECK(control_send_log(sv[1], -1, "x") == -EINVAL, "send_log level -1: -EINVAL");
 	CHECK(control_send_log(sv[1], 0, NULL) == -EINVAL, "send_log NULL: -EINVAL");
 
-	CHECK(control_send_stats(sv[1], 1, 2, 3) == 0, "send_stats");
+	CHECK(control_send_stats(sv[1], &(struct control_stats){ .traps = 1, .sleeps = 2,
+								  .notifies = 3, .spins_paid = 4 }) == 0,
+	      "send_stats");
 	in = NULL;
 	r = control_recv(sv[0], &in, NULL, &n, 0);
 	CHECK(r == 0 && in && in->body_case == CONTROL_MSG__BODY_STATS && in->stats->traps == 1 &&
-	      in->stats->sleeps == 2 && in->stats->notifies == 3, "stats arrive");
+	      in->stats->sleeps == 2 && in->stats->notifies == 3 && in->stats->has_spins_paid &&
+	      in->stats->spins_paid == 4, "stats arrive");
 	control_msg_free(in);
 }
 
