@@ -45,7 +45,7 @@ static void dev_sleep(struct bench *b)
 	struct pollfd pfd = { .fd = b->efd, .events = POLLIN };
 	uint64_t v;
 
-	if (!ring_dev_sleep_begin(b->h))
+	if (!ring_dev_sleep_begin(b->h, false))
 		return;
 	atomic_fetch_add(&b->sh->dev_sleeps, 1);
 	if (poll(&pfd, 1, 100) > 0 && read(b->efd, &v, sizeof(v)) < 0)

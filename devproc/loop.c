@@ -29,6 +29,12 @@
  * noticed while the device spins (an epoll_wait(0) costs well under 1 µs).
  */
 #define POLL_EVERY_NS 10000ull
+/*
+ * For this long after its last work a device dozes (ring.h: posted writes
+ * need no doorbell, it looks every RING_DOZE_NS) rather than sleeping;
+ * then it sleeps until something rings: an idle device uses no CPU.
+ */
+#define DOZE_WINDOW_NS 20000000ull
 
 static inline void cpu_relax(void)
 {
@@ -233,15 +239,18 @@ static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
 {
 	uint64_t prev = now_ns(), now;
 
-	for (;; prev = now) {
+	for (unsigned i = 1;; i++) {
 		if (ring_pending(dp->ring))
 			return SPIN_WORK;
+		cpu_relax();
+		if (i % SPIN_CLOCK_EVERY)
+			continue;
 		now = now_ns();
 		if (spin_gap(prev, now))
 			return SPIN_PREEMPTED;
 		if (now >= until)
 			return SPIN_TIMEOUT;
-		cpu_relax();
+		prev = now;
 	}
 }
 
@@ -249,11 +258,12 @@ static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
  * The loop: serve what the rings hold; then spin for the next request as
  * long as the spin budget says (dp->spin, adapting: spin.h), looking at the
  * fds every POLL_EVERY_NS; then sleep in epoll until a doorbell, a kick, a
- * wake or a backend fd.
+ * wake or a backend fd - dozing (waking every RING_DOZE_NS to look) within
+ * DOZE_WINDOW_NS of its last work.
  */
 int devproc_run(struct devproc *dp)
 {
-	uint64_t last_poll = now_ns(), idle_since = now_ns();
+	uint64_t last_poll = now_ns(), idle_since = now_ns(), dozed_at = 0;
 	bool spun = false;
 	int err = 0;
 
@@ -277,13 +287,19 @@ int devproc_run(struct devproc *dp)
 		int n = serve_rings(dp);
 		bool busy = false;
 		uint64_t now, spin_end, sleep_at;
+		bool doze;
 
 		if (n < 0)
 			return n;
 		if (n > 0) {
 			idle_since = now_ns();
+			if (dozed_at)	/* n requests came in a doze: one every (doze / n) */
+				spin_gov_slept(&dp->spin, (idle_since - dozed_at) / (unsigned)n,
+					       dp->spin_ns, idle_since);
+			dozed_at = 0;
 			continue;
 		}
+		dozed_at = 0;
 		now = now_ns();
 		spin_end = idle_since + spin_gov_budget(&dp->spin, dp->spin_ns, now);
 		if (now < spin_end) {
@@ -321,14 +337,21 @@ int devproc_run(struct devproc *dp)
 				idle_since = last_poll;
 			continue;
 		}
-		if (!ring_dev_sleep_begin(dp->ring))
+		sleep_at = now_ns();
+		doze = sleep_at - idle_since < DOZE_WINDOW_NS;
+		if (!ring_dev_sleep_begin(dp->ring, doze))
 			continue;
 		dp->sleeps++;
-		sleep_at = now_ns();
-		err = poll_fds(dp, -1, &busy);
+		err = poll_fds(dp, doze ? (int)(RING_DOZE_NS / 1000000) : -1, &busy);
 		ring_dev_sleep_end(dp->ring);
-		idle_since = last_poll = now_ns();
-		spin_gov_slept(&dp->spin, idle_since - sleep_at, dp->spin_ns, idle_since);
+		last_poll = now_ns();
+		if (!busy && doze) {
+			dozed_at = sleep_at;	/* the rings may hold posted writes: see above */
+			continue;	/* idle_since stays */
+		}
+		/* Work came idle_since + gap: a spin that long would have caught it. */
+		spin_gov_slept(&dp->spin, last_poll - idle_since, dp->spin_ns, last_poll);
+		idle_since = last_poll;
 	}
 	/*
 	 * Shutdown can overtake posted writes to this device (the stop came

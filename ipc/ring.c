@@ -137,19 +137,26 @@ static int ring_room(const struct ring_producer *p)
 	return (int)(RING_ENTRIES - used);
 }
 
-/* Wait for a free slot: spin for spin_ns, then nap, until the deadline. */
+/*
+ * Wait for a free slot: spin for spin_ns, then nap, until the deadline
+ * (from *start, read from the clock only once there is no room: a clock
+ * read is not free on every host).
+ */
 static int ring_wait_room(struct ring_producer *p, const struct ring_wait_cfg *cfg,
-			  uint64_t start)
+			  uint64_t *startp)
 {
 	for (unsigned i = 0;; i++) {
 		int room = ring_room(p);
-		uint64_t now;
+		uint64_t now, start;
 
 		if (room != 0)
 			return room < 0 ? room : 0;
 		if (ring_is_dead(p))
 			return -EPIPE;
 		now = now_ns();
+		if (!*startp)
+			*startp = now;
+		start = *startp;
 		if (now - start >= cfg->deadline_ns)
 			return -ETIMEDOUT;
 		if (now - start < cfg->spin_ns) {
@@ -176,17 +183,23 @@ static void ring_publish(struct ring_producer *p, const struct trap *t, uint32_t
 }
 
 /*
- * Ring the device's doorbell if it said it sleeps. The fence pairs with the
- * one in ring_dev_sleep_begin (see the top of this file). A failed write is
- * not the access's failure: the request is published and is served when the
- * device next looks; a waited one is bounded by its deadline anyway.
+ * Ring the device's doorbell if it said it sleeps - for a posted write to a
+ * dozing device only once its ring is half full (ring.h). The fence pairs
+ * with the one in ring_dev_sleep_begin (see the top of this file). A failed
+ * write is not the access's failure: the request is published and is
+ * served when the device next looks; a waited one is bounded by its
+ * deadline anyway.
  */
-static void ring_doorbell(struct ring_producer *p)
+static void ring_doorbell(struct ring_producer *p, bool waited)
 {
 	uint64_t one = 1;
+	uint32_t how;
 
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(&p->h->dev_sleeping, memory_order_relaxed))
+	how = atomic_load_explicit(&p->h->dev_sleeping, memory_order_relaxed);
+	if (how == RING_DEV_AWAKE)
+		return;
+	if (how == RING_DEV_DOZING && !waited && ring_room(p) > (int)RING_ENTRIES / 2)
 		return;
 	if (p->doorbell_fd < 0)
 		return;
@@ -213,13 +226,16 @@ static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_e
 
 	if (prev >= spin_end)
 		return -EAGAIN;		/* no spin at all */
-	for (;; prev = now) {
+	for (unsigned i = 1;; i++) {
 		if (ring_done(p->r, seq, &seen)) {
 			spin_gov_paid(&p->spin);
 			return 0;
 		}
 		if (ring_is_dead(p))
 			return -EPIPE;
+		cpu_relax();
+		if (i % SPIN_CLOCK_EVERY)
+			continue;
 		now = now_ns();
 		if (spin_gap(prev, now)) {
 			spin_gov_preempted(&p->spin, now);
@@ -229,7 +245,7 @@ static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_e
 			spin_gov_wasted(&p->spin, cap_ns);
 			return -EAGAIN;
 		}
-		cpu_relax();
+		prev = now;
 	}
 }
 
@@ -305,8 +321,8 @@ static int ring_wait_done(struct ring_producer *p, struct trap *t, uint32_t seq,
 int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct ring_wait_cfg *cfg)
 {
 	bool waited = !t->is_write || sync;
-	uint64_t start = now_ns();
-	int err = ring_wait_room(p, cfg, start);
+	uint64_t start = 0;
+	int err = ring_wait_room(p, cfg, &start);
 	uint32_t seq = 0;
 
 	p->timed_out = err == -ETIMEDOUT;
@@ -317,10 +333,10 @@ int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct r
 	if (waited)
 		seq = ++p->seq;
 	ring_publish(p, t, waited ? RING_F_WAIT : 0, seq);
-	ring_doorbell(p);
+	ring_doorbell(p, waited);
 	if (!waited)
 		return 0;
-	err = ring_wait_done(p, t, seq, cfg, start);
+	err = ring_wait_done(p, t, seq, cfg, start ? start : now_ns());
 	p->timed_out = err == -ETIMEDOUT;
 	p->published = true;
 	return err;

@@ -48,6 +48,19 @@
  */
 #define RING_STATUS_STOP 1
 
+/*
+ * How the device waits (the header's dev_sleeping). AWAKE: it looks at the
+ * rings by itself. ASLEEP: it sleeps until its doorbell rings; every
+ * request rings it. DOZING: it sleeps at most RING_DOZE_NS and then looks:
+ * a posted write does not ring (a store is all it costs the vCPU; it is
+ * applied within RING_DOZE_NS), a waited request does, and so does a
+ * posted write that finds its ring half full.
+ */
+#define RING_DEV_AWAKE  0u
+#define RING_DEV_ASLEEP 1u
+#define RING_DEV_DOZING 2u
+#define RING_DOZE_NS    1000000ull
+
 /* Request flags. */
 #define RING_F_WAIT 1u			/* the vCPU waits for a completion */
 
@@ -89,7 +102,7 @@ struct ring_header {
 	uint32_t _pad0[RING_CACHELINE / 4 - 5];
 	_Atomic uint64_t gseq;		/* last global sequence number taken */
 	uint8_t _pad1[RING_CACHELINE - 8];
-	_Atomic uint32_t dev_sleeping;	/* 1: the device sleeps on its doorbell */
+	_Atomic uint32_t dev_sleeping;	/* RING_DEV_*: how the device waits */
 	uint8_t _pad2[RING_CACHELINE - 4];
 	struct ring_vcpu vcpu[];	/* nvcpus of them */
 };
@@ -227,11 +240,12 @@ int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
 	__attribute__((warn_unused_result));
 
 /*
- * The device is about to sleep on its doorbell: mark it sleeping and
- * re-check. Returns true if it may sleep (no request is pending), false if
- * work arrived (the mark is cleared again).
+ * The device is about to sleep on its doorbell: mark it ASLEEP, or DOZING
+ * if doze (it then sleeps RING_DOZE_NS at most), and re-check. Returns true
+ * if it may sleep (no request is pending), false if work arrived (the mark
+ * is cleared again).
  */
-bool ring_dev_sleep_begin(struct ring_header *h);
+bool ring_dev_sleep_begin(struct ring_header *h, bool doze);
 
 /* The device woke up: clear the sleeping mark. */
 void ring_dev_sleep_end(struct ring_header *h);

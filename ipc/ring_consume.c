@@ -134,17 +134,17 @@ bool ring_pending(struct ring_header *h)
 	return false;
 }
 
-bool ring_dev_sleep_begin(struct ring_header *h)
+bool ring_dev_sleep_begin(struct ring_header *h, bool doze)
 {
-	atomic_store(&h->dev_sleeping, 1);
+	atomic_store(&h->dev_sleeping, doze ? RING_DEV_DOZING : RING_DEV_ASLEEP);
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with ring_doorbell's */
 	if (!ring_pending(h))
 		return true;
-	atomic_store(&h->dev_sleeping, 0);
+	atomic_store(&h->dev_sleeping, RING_DEV_AWAKE);
 	return false;
 }
 
 void ring_dev_sleep_end(struct ring_header *h)
 {
-	atomic_store_explicit(&h->dev_sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->dev_sleeping, RING_DEV_AWAKE, memory_order_relaxed);
 }

@@ -22,8 +22,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SPIN_GAP_NS  50000ull		/* a loop iteration this long: we were preempted */
+#define SPIN_GAP_NS  500000ull	/* a loop iteration this long: we were preempted */
 #define SPIN_CALM_NS 100000000ull	/* no spinning for this long after that */
+/*
+ * A spin loop reads the clock once every this many turns: where the clock
+ * source is not the TSC (an emulated machine's HPET), each read is a
+ * syscall and a device access.
+ */
+#define SPIN_CLOCK_EVERY 32u
 
 struct spin_gov {
 	uint64_t budget_ns;		/* spin this long now (before the cap) */

@@ -416,21 +416,36 @@ static void test_doorbell(void)
 	struct ring_producer p;
 	struct rec_dev d = { 0 };
 	struct trap t = mk_trap(1, 1, 0x1000, 1);
+	unsigned fails = 0;
 
 	if (rt_mem_open(&m, 1))
 		{ CHECK(0, "rt_mem_open"); return; }
 	ring_producer_init(&p, m.h, 0, m.efd, NULL);
-	CHECK(ring_dev_sleep_begin(m.h), "may sleep with nothing pending");
-	CHECK_EQ(m.h->dev_sleeping, 1, "marked sleeping");
+	CHECK(ring_dev_sleep_begin(m.h, false), "may sleep with nothing pending");
+	CHECK_EQ(m.h->dev_sleeping, RING_DEV_ASLEEP, "marked sleeping");
 	CHECK_EQ(ring_send(&p, &t, false, &cfg_fast), 0, "post to a sleeping device");
 	CHECK_EQ(doorbell_count(m.efd), 1, "the doorbell rang");
 	ring_dev_sleep_end(m.h);
 	CHECK_EQ(m.h->dev_sleeping, 0, "mark cleared");
-	CHECK(!ring_dev_sleep_begin(m.h), "may not sleep with a request pending");
+	CHECK(!ring_dev_sleep_begin(m.h, false), "may not sleep with a request pending");
 	CHECK_EQ(m.h->dev_sleeping, 0, "and the mark is cleared again");
 	CHECK_EQ(ring_send(&p, &t, false, &cfg_fast), 0, "post to an awake device");
 	CHECK_EQ(doorbell_count(m.efd), 0, "no doorbell");
 	CHECK_EQ(ring_consume(m.h, rec_serve, &d), 2, "both served");
+	CHECK(ring_dev_sleep_begin(m.h, true), "may doze with nothing pending");
+	CHECK_EQ(m.h->dev_sleeping, RING_DEV_DOZING, "marked dozing");
+	for (unsigned i = 0; i < RING_ENTRIES / 2 - 1; i++)
+		fails += ring_send(&p, &t, false, &cfg_fast) != 0;
+	CHECK_EQ(fails, 0, "posts to a dozing device");
+	CHECK_EQ(doorbell_count(m.efd), 0, "no doorbell while the ring is less than half full");
+	CHECK_EQ(ring_send(&p, &t, false, &cfg_fast), 0, "one more post");
+	CHECK_EQ(doorbell_count(m.efd), 1, "the ring half full: the doorbell rang");
+	CHECK(ring_consume(m.h, rec_serve, &d) > 0, "served");
+	ring_dev_sleep_end(m.h);
+	CHECK(ring_dev_sleep_begin(m.h, true), "dozing again");
+	t = mk_trap(0, 1, 0x1000, 0);
+	CHECK_EQ(ring_send(&p, &t, false, &cfg_short), -ETIMEDOUT, "a read nobody serves times out");
+	CHECK_EQ(doorbell_count(m.efd), 1, "a read to a dozing device rang the doorbell");
 	rt_mem_close(&m);
 }
 

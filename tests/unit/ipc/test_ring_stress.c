@@ -80,7 +80,7 @@ static void consumer_sleep(struct consumer *c)
 	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
 	uint64_t v;
 
-	if (!ring_dev_sleep_begin(c->h))
+	if (!ring_dev_sleep_begin(c->h, false))
 		return;
 	c->sleeps++;
 	if (poll(&pfd, 1, 100) > 0 && read(c->efd, &v, sizeof(v)) == sizeof(v))
