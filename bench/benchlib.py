@@ -45,12 +45,13 @@ def tree_memory(pid, ram_kib=0, skip_root=False):
     return len(procs), pss, rss, ram
 
 
-def run_markers(argv, markers, timeout=120, on_first=None):
+def run_markers(argv, markers, timeout=120, on_first=None, on_each=None):
     """Run argv (stdin from /dev/null); return (seen, out, err, status):
     seen maps each marker (bytes) that appeared as a whole line's start to
     the monotonic time it arrived; out/err are the bytes printed. The
     process is killed if it outlives `timeout` seconds. on_first(pid) is
-    called once, as the first marker arrives, while the process runs."""
+    called once, as the first marker arrives, and on_each(marker, pid) as
+    each one does, while the process runs."""
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     fd, buf, seen = p.stdout.fileno(), b"", {}
@@ -70,6 +71,8 @@ def run_markers(argv, markers, timeout=120, on_first=None):
             if m not in seen and m in buf:
                 if not seen and on_first:
                     on_first(p.pid)
+                if on_each:
+                    on_each(m, p.pid)
                 seen[m] = now
     if p.poll() is None and len(seen) < len(markers):
         p.kill()

@@ -13,13 +13,15 @@
 # process, or of QEMU, minus the Pss of the guest-RAM mapping), and ratios
 # against vmm-strict.
 # QUIET=0 boots without `quiet`: every kernel line through the 8250, a
-# trap-heavy path.
+# trap-heavy path. Then (IDLE_S seconds, default 60; 0: not) the guest sits
+# idle under vmm-monitor --sandbox strict and bench/idlecpu.py prints the
+# CPU the monitor and each device process used meanwhile.
 #
 # usage: bench/linux.sh [RUNS]   (default 3; runs in the emulated machine
 #                                 where there is no real KVM)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-BENCH_KNOBS="QUIET"
+BENCH_KNOBS="QUIET IDLE_S"
 bench_enter "$0" "$@"
 RUNS=${1:-3}
 IMG=$(tests/linux/image.sh)
@@ -40,4 +42,11 @@ TIMERUN_TIMEOUT=300 TIMERUN_RAM_MB=512 python3 bench/timerun.py "$RUNS" "vmm-lin
     "vmm-inproc=$VMM --devices inproc" \
     "qemu-pc=$QEMU -M pc -device virtio-blk-pci,drive=d0,disable-legacy=on -device virtio-rng-pci,disable-legacy=on" \
     "qemu-microvm=$QEMU -M microvm -device virtio-blk-device,drive=d0 -device virtio-rng-device"
-echo "reproduce: QUIET=${QUIET:-1} bench/linux.sh $RUNS"
+IDLE_S=${IDLE_S:-60}
+if [ "$IDLE_S" -gt 0 ]; then
+	ICMD="console=ttyS0 reboot=k panic=-1 $Q vmm.check=idle vmm.idle=$IDLE_S"
+	eval "python3 bench/idlecpu.py $BUILD/monitor/vmm-monitor --kernel $IMG/bzImage \
+		--initrd $IMG/initramfs.cpio.gz --cpus 2 --mem 512M --disk path=$WORK/disk.img \
+		--sandbox strict --cmdline '$ICMD'"
+fi
+echo "reproduce: QUIET=${QUIET:-1} IDLE_S=$IDLE_S bench/linux.sh $RUNS"

@@ -53,6 +53,10 @@ static inline void trap_set_value(struct trap *t, uint64_t v)
  * returns bytes[r][o ...] (little-endian) and has no effect. A register
  * whose read has an effect (8250 RBR and IIR, virtio ISR) or whose value
  * is not known in advance is left out: its reads go to the device.
+ * neutral[r][o] bit k set: a write of (1 << k) bytes at offset o of region
+ * r changes no register in the shadow, nor which writes are neutral (the
+ * 8250's THR outside loopback): a read need not wait for such a write,
+ * since the image already shows what the read would see after it.
  * The layout is fixed: it also lives in the ring's shared memory.
  */
 #define TRAP_SHADOW_REGIONS 4
@@ -61,8 +65,9 @@ static inline void trap_set_value(struct trap *t, uint64_t v)
 struct trap_shadow {
 	uint8_t lens[TRAP_SHADOW_REGIONS][TRAP_SHADOW_BYTES];
 	uint8_t bytes[TRAP_SHADOW_REGIONS][TRAP_SHADOW_BYTES];
+	uint8_t neutral[TRAP_SHADOW_REGIONS][TRAP_SHADOW_BYTES];
 };
-_Static_assert(sizeof(struct trap_shadow) == 512, "struct trap_shadow is a fixed shared layout");
+_Static_assert(sizeof(struct trap_shadow) == 768, "struct trap_shadow is a fixed shared layout");
 
 /* The lens[] bit of an access of len bytes (1, 2, 4 or 8), else 0. */
 static inline unsigned trap_shadow_len_bit(unsigned len)
@@ -104,6 +109,25 @@ static inline void trap_shadow_put_bytes(struct trap_shadow *s, unsigned region,
 	for (unsigned o = 0; o < n; o++)
 		for (unsigned len = 1; len <= 8 && len <= n - o; len *= 2)
 			s->lens[region][offset + o] |= (uint8_t)trap_shadow_len_bit(len);
+}
+
+/* Declare a write of `len` bytes at offset of region neutral (above). */
+static inline void trap_shadow_neutral(struct trap_shadow *s, unsigned region, unsigned offset,
+				       unsigned len)
+{
+	unsigned bit = trap_shadow_len_bit(len);
+
+	if (bit && region < TRAP_SHADOW_REGIONS && offset < TRAP_SHADOW_BYTES)
+		s->neutral[region][offset] |= (uint8_t)bit;
+}
+
+/* Whether s declares the write t neutral. */
+static inline bool trap_shadow_is_neutral(const struct trap_shadow *s, const struct trap *t)
+{
+	unsigned bit = trap_shadow_len_bit(t->len);
+
+	return t->is_write && bit && t->region < TRAP_SHADOW_REGIONS &&
+	       t->offset < TRAP_SHADOW_BYTES && (s->neutral[t->region][t->offset] & bit);
 }
 
 /*

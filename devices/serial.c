@@ -311,7 +311,10 @@ static int serial_trap(struct device *dev, struct trap *t)
  * Registers whose read changes nothing now: IER (or DLM), LCR, MCR and the
  * scratch register always; DLL under DLAB; LSR while no error bit waits
  * to be cleared by reading it, MSR while no delta bit does. RBR pops a
- * byte and IIR acknowledges THRE: never.
+ * byte and IIR acknowledges THRE: never. A byte written to THR outside
+ * loopback only leaves (THRE stays set: output never blocks) and re-arms
+ * THRI, which IIR shows: it changes nothing here, so a read of LSR need not
+ * wait for it (Linux's console writes THR, then polls LSR, per character).
  */
 static void serial_shadow(struct device *dev, struct trap_shadow *sh)
 {
@@ -329,6 +332,8 @@ static void serial_shadow(struct device *dev, struct trap_shadow *sh)
 	if (!s->msr_delta)
 		trap_shadow_put(sh, 0, REG_MSR, 1, serial_msr_lines(s->mcr));
 	trap_shadow_put(sh, 0, REG_SCR, 1, s->scr);
+	if (!dlab && !(s->mcr & MCR_LOOP))
+		trap_shadow_neutral(sh, 0, REG_DATA, 1);
 }
 
 /* fds[0] is readable: take as many bytes as the FIFO has room for. */

@@ -25,9 +25,9 @@
  *   (its release store of tail orders that before the tail moves), and
  *   publishes with an odd seq, a release fence, the image, then an even seq
  *   (release). The reader loads seq (acquire), every ring's head and tail
- *   (acquire), the bytes, an acquire fence, seq again: had the device
- *   served or rewritten anything in between, the second load sees the
- *   change.
+ *   (acquire) and the requests between them, the bytes, an acquire fence,
+ *   seq again: had the device served or rewritten anything in between, the
+ *   second load sees the change.
  */
 #include <errno.h>
 #include <limits.h>
@@ -384,13 +384,30 @@ void ring_shadow_publish(struct ring_shadow *sh, const struct trap_shadow *s)
 			      memory_order_release);
 }
 
-/* Every ring empty: each head (the producer's) equals its tail (the device's). */
-static bool ring_all_empty(struct ring_header *h, unsigned nvcpus)
+/*
+ * Every request still in the first nvcpus rings of h is a write s declares
+ * neutral (most often: every ring is empty). Each entry is copied before it
+ * is judged; one the device rewrote meanwhile is caught by the seqlock.
+ */
+static bool ring_only_neutral(struct ring_header *h, unsigned nvcpus,
+			      const struct trap_shadow *s)
 {
-	for (unsigned i = 0; i < nvcpus && i < RING_MAX_VCPUS; i++)
-		if (atomic_load_explicit(&h->vcpu[i].head, memory_order_acquire) !=
-		    atomic_load_explicit(&h->vcpu[i].tail, memory_order_acquire))
+	for (unsigned i = 0; i < nvcpus && i < RING_MAX_VCPUS; i++) {
+		struct ring_vcpu *r = &h->vcpu[i];
+		uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+
+		if (head - tail > RING_ENTRIES)
 			return false;
+		for (uint32_t k = tail; k != head; k++) {
+			struct trap t;
+
+			memcpy(&t, &r->e[k % RING_ENTRIES].trap, sizeof(t));
+			atomic_signal_fence(memory_order_seq_cst);
+			if (!trap_shadow_is_neutral(s, &t))
+				return false;
+		}
+	}
 	return true;
 }
 
@@ -404,7 +421,7 @@ bool ring_shadow_read(struct ring_shadow *sh, struct ring_header *h, unsigned nv
 	if (!bit)
 		return false;
 	seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
-	if (seq % 2 || (h && !ring_all_empty(h, nvcpus)))
+	if (seq % 2 || (h && !ring_only_neutral(h, nvcpus, &sh->s)))
 		return false;
 	lens = sh->s.lens[t->region][t->offset];
 	memcpy(data, &sh->s.bytes[t->region][t->offset], t->len);

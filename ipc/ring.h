@@ -114,8 +114,10 @@ _Static_assert(sizeof(struct ring_header) == 3 * RING_CACHELINE, "layout");
  * The device makes seq odd before it serves a request (ring_consume) and
  * publishes a new image, seq even, once it has served what it found; the
  * monitor answers a read from the image only if seq was even and the same
- * before and after it looked, and if every ring was empty in between: every
- * access posted before the read has then been served and is in the image.
+ * before and after it looked, and if every request still in a ring in
+ * between is a write the image declares neutral: every access posted
+ * before the read has then been served and is in the image, or changes
+ * nothing the read can see.
  * A device can only make its own registers lie, which it can anyway.
  */
 struct ring_shadow {
@@ -132,7 +134,7 @@ struct ring_shadow *ring_shadow_of(struct ring_header *h, unsigned nvcpus);
  * Answer read t from sh (monitor side, any vCPU thread): true with t->data
  * filled, false if it must be sent to the device. h, if not NULL, holds
  * the rings the device serves (its first nvcpus, the caller's count): any
- * request still in one means false.
+ * request still in one but a neutral write means false.
  */
 bool ring_shadow_read(struct ring_shadow *sh, struct ring_header *h, unsigned nvcpus,
 		      struct trap *t);

@@ -172,7 +172,7 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 	struct trap shadowed = { .bus = bus, .len = (uint8_t)len, .region = region,
 				 .addr = offset, .offset = offset };
 	struct trap_shadow before;
-	bool from_shadow;
+	bool from_shadow, neutral;
 	uint64_t dv;
 	uint32_t seq = 0;
 	int n, status;
@@ -180,11 +180,14 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 	/*
 	 * The shadow oracle: publish the registers as the event loop would
 	 * after whatever the last op did; a read the shadow answers must get
-	 * the same value from the device and change no shadowed register.
+	 * the same value from the device and change no shadowed register; a
+	 * write it declares neutral must change nothing in it.
 	 */
 	devproc_shadow_refresh(&h->dp);
 	memcpy(&before, &h->dp.shadow->s, sizeof(before));
 	from_shadow = !is_write && ring_shadow_read(h->dp.shadow, h->ring, 1, &shadowed);
+	shadowed.is_write = is_write;
+	neutral = trap_shadow_is_neutral(&before, &shadowed);
 	e->gseq = atomic_fetch_add(&h->ring->gseq, 1) + 1;
 	e->flags = is_write ? 0 : RING_F_WAIT;
 	if (!is_write)
@@ -202,6 +205,9 @@ int fz_trap(struct fz_host *h, uint8_t bus, uint8_t region, uint64_t offset, uns
 	n = ring_consume(h->ring, devproc_serve_trap, &h->dp);
 	FZ_CHECK(n == 1, "ring_consume served %d requests, want 1", n);
 	devproc_shadow_refresh(&h->dp);
+	FZ_CHECK(!neutral || memcmp(&before, &h->dp.shadow->s, sizeof(before)) == 0,
+		 "%u-byte write at region %u +0x%llx was declared neutral but changed the shadow",
+		 len, region, (unsigned long long)offset);
 	if (is_write)
 		return 0;
 	memcpy(&dv, r->done.data, sizeof(dv));

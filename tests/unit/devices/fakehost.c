@@ -149,12 +149,13 @@ bool fakehost_wake(struct device *dev, int timeout_ms)
 	return true;
 }
 
-unsigned long fake_shadow_reads;
+unsigned long fake_shadow_reads, fake_shadow_writes;
 
 static void fake_shadow_broken(struct device *dev, const struct trap *t, const char *what)
 {
-	fprintf(stderr, "fakehost: %s: %u-byte read at region %u +0x%llx: %s\n", dev->id,
-		t->len, t->region, (unsigned long long)t->offset, what);
+	fprintf(stderr, "fakehost: %s: %u-byte %s at region %u +0x%llx: %s\n", dev->id,
+		t->len, t->is_write ? "write" : "read", t->region, (unsigned long long)t->offset,
+		what);
 	abort();
 }
 
@@ -168,15 +169,26 @@ static void dev_trap(struct device *dev, struct trap *t, unsigned region,
 	t->addr = offset;	/* tests do not care about the base */
 }
 
+/* A write the device's shadow declares neutral must change nothing in it. */
 int dev_out(struct device *dev, unsigned region, uint64_t offset,
 	    unsigned len, uint64_t val)
 {
 	struct trap t = { 0 };
+	struct trap_shadow before, after;
+	bool neutral;
+	int ret;
 
 	dev_trap(dev, &t, region, offset, len);
 	t.is_write = 1;
 	trap_set_value(&t, val);
-	return dev->ops->trap(dev, &t);
+	device_shadow(dev, &before);
+	neutral = trap_shadow_is_neutral(&before, &t);
+	ret = dev->ops->trap(dev, &t);
+	device_shadow(dev, &after);
+	if (neutral && memcmp(&before, &after, sizeof(before)))
+		fake_shadow_broken(dev, &t, "a write its shadow declares neutral changed the shadow");
+	fake_shadow_writes += neutral;
+	return ret;
 }
 
 /*

@@ -86,10 +86,11 @@ int fakehost_create(struct fakehost *fh, struct device *dev,
 bool fakehost_wake(struct device *dev, int timeout_ms);
 
 /*
- * Reads dev_in also found in the device's shadow (and checked against it:
- * a mismatch, or a shadowed read that changes the shadow, aborts).
+ * Reads dev_in also found in the device's shadow, and writes dev_out found
+ * declared neutral there (both checked: a mismatch, a shadowed read or a
+ * neutral write that changes the shadow, aborts).
  */
-extern unsigned long fake_shadow_reads;
+extern unsigned long fake_shadow_reads, fake_shadow_writes;
 
 /* A guest write / read of len bytes at region/offset through ops->trap. */
 int dev_out(struct device *dev, unsigned region, uint64_t offset,

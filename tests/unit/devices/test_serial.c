@@ -206,6 +206,8 @@ static void test_shadow(void)
 	dev_out8(&dev, LCR, 0x03);
 	CHECK(fake_shadow_reads > 10, "%lu of the test's reads were checked against the shadow",
 	      fake_shadow_reads);
+	CHECK(fake_shadow_writes > 0, "%lu THR writes were neutral (and changed no shadowed register)",
+	      fake_shadow_writes);
 }
 
 static void test_thri(void)

@@ -454,6 +454,16 @@ static void test_doorbell(void)
  * seq is even and no request waits in any ring; serving (ring_consume)
  * takes it away until the device publishes again.
  */
+/* ring_shadow_read on a copy of t: true with the value in *v if answered. */
+static bool shadow_read(struct ring_shadow *sh, struct ring_header *h, unsigned n, struct trap t,
+			uint64_t *v)
+{
+	bool answered = ring_shadow_read(sh, h, n, &t);
+
+	*v = trap_value(&t);
+	return answered;
+}
+
 static void test_shadow(void)
 {
 	struct rt_mem m;
@@ -461,49 +471,48 @@ static void test_shadow(void)
 	struct rec_dev d = { 0 };
 	struct trap_shadow img = { 0 };
 	struct ring_shadow *sh;
-	struct trap r4 = mk_trap(0, 4, 0x1008, 0), r2 = mk_trap(0, 2, 0x1008, 0), t;
+	struct trap r4 = mk_trap(0, 4, 0x1008, 0), r2 = mk_trap(0, 2, 0x1008, 0), t = r4;
 	struct trap w = mk_trap(1, 4, 0x1010, 7);
+	uint64_t v = 0;
 
 	if (rt_mem_open(&m, 2))
 		{ CHECK(0, "rt_mem_open"); return; }
 	sh = ring_shadow_of(m.h, 2);
 	CHECK((uint8_t *)(sh + 1) <= (uint8_t *)m.mem + m.len, "the shadow fits the ring memory");
-	t = r4;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "a fresh shadow answers nothing");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "a fresh shadow answers nothing");
 	trap_shadow_put(&img, 2, 8, 4, 0x11223344);
 	ring_shadow_publish(sh, &img);
-	t = r4;
-	CHECK(ring_shadow_read(sh, m.h, 2, &t) && trap_value(&t) == 0x11223344,
-	      "published: a 4-byte read there is answered (0x%llx)",
-	      (unsigned long long)trap_value(&t));
-	t = r2;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "another size is not");
-	t = r4;
+	CHECK(shadow_read(sh, m.h, 2, r4, &v) && v == 0x11223344,
+	      "published: a 4-byte read there is answered (0x%llx)", (unsigned long long)v);
+	CHECK(!shadow_read(sh, m.h, 2, r2, &v), "another size is not");
 	t.region = 1;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "nor another region");
+	CHECK(!shadow_read(sh, m.h, 2, t, &v), "nor another region");
 	t = r4;
 	t.is_write = 1;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "nor a write");
+	CHECK(!shadow_read(sh, m.h, 2, t, &v), "nor a write");
 	ring_producer_init(&p, m.h, 1, m.efd, NULL);
 	CHECK_EQ(ring_send(&p, &w, false, &cfg_fast), 0, "vCPU 1 posts a write");
-	t = r4;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "a request in vCPU 1's ring: vCPU 0 is not answered");
-	CHECK(ring_shadow_read(sh, m.h, 1, &t), "(a caller that says it has one vCPU only looks at ring 0)");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "a request in vCPU 1's ring: vCPU 0 is not answered");
+	CHECK(shadow_read(sh, m.h, 1, r4, &v), "(a caller that says it has one vCPU only looks at ring 0)");
 	CHECK_EQ(ring_consume(m.h, rec_serve, &d), 1, "the device serves it");
-	t = r4;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "served but not yet published: not answered");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "served but not yet published: not answered");
 	trap_shadow_put(&img, 2, 8, 4, 0x55667788);
 	ring_shadow_publish(sh, &img);
-	t = r4;
-	CHECK(ring_shadow_read(sh, m.h, 2, &t) && trap_value(&t) == 0x55667788,
-	      "published again: the new value");
+	CHECK(shadow_read(sh, m.h, 2, r4, &v) && v == 0x55667788, "published again: the new value");
+	trap_shadow_neutral(&img, 2, 0x10, 4);
+	ring_shadow_publish(sh, &img);
+	CHECK_EQ(ring_send(&p, &w, false, &cfg_fast), 0, "vCPU 1 posts a write the image declares neutral");
+	CHECK(shadow_read(sh, m.h, 2, r4, &v) && v == 0x55667788, "a neutral write pending: answered");
+	w.len = 2;
+	CHECK_EQ(ring_send(&p, &w, false, &cfg_fast), 0, "and one of another size");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "a write not declared neutral pending: not answered");
+	CHECK_EQ(ring_consume(m.h, rec_serve, &d), 2, "the device serves both");
+	ring_shadow_publish(sh, &img);
 	ring_shadow_begin(sh);
-	t = r4;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "while the device rewrites it: not answered");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "while the device rewrites it: not answered");
 	ring_shadow_publish(sh, &img);
 	atomic_store(&m.h->vcpu[0].tail, 5);	/* a device that broke its ring */
-	t = r4;
-	CHECK(!ring_shadow_read(sh, m.h, 2, &t), "impossible indexes: not answered");
+	CHECK(!shadow_read(sh, m.h, 2, r4, &v), "impossible indexes: not answered");
 	rt_mem_close(&m);
 }
 
