@@ -216,15 +216,18 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
 {
 	struct epoll_event ev[8];
 	int n = epoll_wait(dp->epoll_fd, ev, 8, timeout_ms);
+	bool reached_device = false;
 	int err = 0;
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	*busy = n > 0;
-	for (int i = 0; i < n && !err; i++)
+	for (int i = 0; i < n && !err; i++) {
 		err = handle_event(dp, ev[i].data.u32);
-	if (n > 0)
-		devproc_shadow_refresh(dp);	/* a kick, a backend or a wake may change registers */
+		reached_device |= ev[i].data.u32 != TAG_DOORBELL && ev[i].data.u32 != TAG_CONTROL;
+	}
+	if (reached_device)	/* a kick, a backend or a wake may change registers */
+		devproc_shadow_refresh(dp);	/* (a doorbell's requests: serve_rings does) */
 	return err;
 }
 
@@ -264,7 +267,6 @@ static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
 int devproc_run(struct devproc *dp)
 {
 	uint64_t last_poll = now_ns(), idle_since = now_ns(), dozed_at = 0;
-	bool spun = false;
 	int err = 0;
 
 	spin_gov_init(&dp->spin);
@@ -303,33 +305,26 @@ int devproc_run(struct devproc *dp)
 		now = now_ns();
 		spin_end = idle_since + spin_gov_budget(&dp->spin, dp->spin_ns, now);
 		if (now < spin_end) {
-			enum spin_end r = spin_for_work(dp, last_poll + POLL_EVERY_NS < spin_end ?
-							    last_poll + POLL_EVERY_NS : spin_end);
+			/* Spin to the next look at the fds, or to the budget's end. */
+			bool last = last_poll + POLL_EVERY_NS >= spin_end;
+			enum spin_end r = spin_for_work(dp, last ? spin_end : last_poll + POLL_EVERY_NS);
 
-			spun = true;
 			if (r == SPIN_WORK) {
 				spin_gov_paid(&dp->spin);
-				spun = false;
 				continue;
 			}
-			if (r == SPIN_PREEMPTED) {
+			if (r == SPIN_PREEMPTED)	/* budget 0: the next turn sleeps */
 				spin_gov_preempted(&dp->spin, now_ns());
-				spun = false;
+			err = poll_fds(dp, 0, &busy);
+			last_poll = now_ns();
+			if (busy) {
+				idle_since = last_poll;
+				spin_gov_paid(&dp->spin);
+			} else if (r == SPIN_TIMEOUT && last) {
+				spin_gov_wasted(&dp->spin, dp->spin_ns);	/* the next turn sleeps */
 			}
-			if (r == SPIN_TIMEOUT || now_ns() < spin_end) {
-				err = poll_fds(dp, 0, &busy);	/* in the spin window */
-				last_poll = now_ns();
-				if (busy) {
-					idle_since = last_poll;
-					spin_gov_paid(&dp->spin);
-					spun = false;
-				}
-				continue;
-			}
+			continue;
 		}
-		if (spun)
-			spin_gov_wasted(&dp->spin, dp->spin_ns);
-		spun = false;
 		if (serve_always_ready(dp)) {
 			err = poll_fds(dp, 0, &busy);	/* a file to read: never sleep */
 			last_poll = now_ns();

@@ -114,10 +114,8 @@ static int inproc_trap(void *opaque, struct trap *t)
 	uint64_t one = 1;
 	int ret;
 
-	if (ring_shadow_read(&d->shadow, NULL, 0, t)) {
-		atomic_fetch_add_explicit(&v->shadowed[t->region], 1, memory_order_relaxed);
+	if (vdev_shadow_read(v, &d->shadow, NULL, t))
 		return 0;
-	}
 	pthread_mutex_lock(&d->lock);
 	mask = d->dev.poll_mask;
 	ret = d->dev.ops->trap(&d->dev, t);

@@ -93,10 +93,8 @@ static int process_trap(void *opaque, struct trap *t)
 
 	if (t->vcpu >= v->vm->ncpus)
 		return -EINVAL;
-	if (ring_shadow_read(d->shadow, d->ring, v->vm->ncpus, t)) {
-		atomic_fetch_add_explicit(&v->shadowed[t->region], 1, memory_order_relaxed);
+	if (vdev_shadow_read(v, d->shadow, d->ring, t))
 		return 0;
-	}
 	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
 	if (err == -ETIMEDOUT)
 		err = process_wait_slow(d, t, sync, why, sizeof(why));

@@ -12,6 +12,15 @@
 
 #define TAG_DEV_SHIFT 16	/* a poll tag: device index, then the host's code */
 
+bool vdev_shadow_read(struct vdev *d, struct ring_shadow *sh, struct ring_header *rings,
+		      struct trap *t)
+{
+	if (!ring_shadow_read(sh, rings, d->vm->ncpus, t))
+		return false;
+	atomic_fetch_add_explicit(&d->shadowed[t->region], 1, memory_order_relaxed);
+	return true;
+}
+
 int vdev_event(struct vdev *d, enum device_event ev)
 {
 	char msg[96];

@@ -20,6 +20,7 @@
 
 #include "device.h"
 #include "machine.h"
+#include "ring.h"
 #include "trapbus.h"
 #include "vpci.h"
 
@@ -127,5 +128,14 @@ void vdevs_handle(struct vm *vm, uint32_t tag, short revents);
  * not post (the host decides what that costs the device; nothing happens).
  */
 int vdev_event(struct vdev *d, enum device_event ev) __attribute__((warn_unused_result));
+
+/*
+ * Both hosts' first step for an access to d (vCPU threads): answer a read
+ * from d's shadowed registers sh if ring_shadow_read allows it (rings: the
+ * device process's rings, NULL in the monitor), counting it per region.
+ * True if t is answered.
+ */
+bool vdev_shadow_read(struct vdev *d, struct ring_shadow *sh, struct ring_header *rings,
+		      struct trap *t);
 
 #endif
