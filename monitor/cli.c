@@ -30,8 +30,13 @@ void cli_usage(FILE *f)
 "                    namespaces, empty root, Landlock, no capabilities and a\n"
 "                    seccomp profile per class, a syscall outside it stops the\n"
 "                    VM; log: the same, but such syscalls are reported and run;\n"
-"                    off: no confinement (debugging). --devices inproc cannot\n"
-"                    be confined: it takes the default or off, not strict|log\n"
+"                    off: no confinement (debugging). The monitor's own threads\n"
+"                    get a seccomp profile each in strict and log mode too.\n"
+"                    --devices inproc cannot be confined: it takes the default\n"
+"                    or off, not strict|log\n"
+"  --print-profile THREAD  print the seccomp profile of the monitor's main or\n"
+"                    vcpu threads and exit (vmm-devproc --print-profile CLASS\n"
+"                    prints a device's)\n"
 "  --disk path=FILE[,readonly=on][,direct=on][,aio=native|threads][,serial=S]\n"
 "                    attach FILE (a raw image) as a virtio-blk disk; repeatable\n"
 "                    (at most %d); readonly disks refuse writes; direct=on\n"
@@ -124,7 +129,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
        OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK, OPT_NET,
-       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS };
+       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS, OPT_PRINT_PROFILE };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -142,6 +147,7 @@ static const struct option long_opts[] = {
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
 	{ "record-traps", required_argument, NULL, OPT_RECORD_TRAPS },
+	{ "print-profile", required_argument, NULL, OPT_PRINT_PROFILE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -368,6 +374,13 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		return opt_ns("device-timeout-ms", arg, 10, 600000, 1000000, &o->dev_timeout_ns, err);
 	case 'v': o->verbose = true; return 0;
 	case 'h': o->help = true; return 0;
+	case OPT_PRINT_PROFILE: {
+		static const char *const threads[] = { "main", "vcpu" };
+
+		r = opt_choice("print-profile", arg, threads, 2, err);
+		o->print_profile = r < 0 ? NULL : threads[r];
+		return r < 0 ? r : 0;
+	}
 	case OPT_VERSION: o->version = true; return 0;
 	}
 	/* getopt_long already printed "unrecognized option" or similar. */
@@ -400,7 +413,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
 		fprintf(err, "vmm-monitor: unexpected argument: %s\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->help && !o->version && !o->kernel) {
+	if (!o->help && !o->version && !o->print_profile && !o->kernel) {
 		fprintf(err, "vmm-monitor: --kernel FILE is required (see --help)\n");
 		return -EINVAL;
 	}

@@ -1,5 +1,5 @@
 /*
- * The device-process host, spawning: find vmm-devproc, fork and exec it,
+ * The device-process host, spawning: have the spawner start vmm-devproc,
  * make the ring, irqfds and doorbell it is handed, and send its Setup.
  * See host_process.h.
  */
@@ -25,85 +25,24 @@
 #include "control.h"
 #include "log.h"
 #include "sandbox.h"
+#include "spawner.h"
 #include "util.h"
 #include "vm.h"
 
-static char devproc_path[PATH_MAX];
-
-/* vmm-devproc: $VMM_DEVPROC, else beside vmm-monitor, else the build tree. */
-static int devproc_find(void)
+/* The device's control socket, and vmm-devproc started by the spawner with the other end. */
+static int process_exec(struct process_dev *d, const struct vdev_cfg *cfg)
 {
-	static const char *const rel[] = { "vmm-devproc", "../devproc/vmm-devproc" };
-	const char *env = getenv("VMM_DEVPROC");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (devproc_path[0])
-		return 0;
-	if (env && access(env, X_OK) == 0)
-		return snprintf(devproc_path, sizeof(devproc_path), "%s", env) < 0 ? -EINVAL : 0;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-		int len = snprintf(devproc_path, sizeof(devproc_path), "%s/%s", self, rel[i]);
-
-		if (len > 0 && (size_t)len < sizeof(devproc_path) && access(devproc_path, X_OK) == 0)
-			return 0;
-	}
-	devproc_path[0] = '\0';
-	log_err("cannot find vmm-devproc next to %s (set VMM_DEVPROC)", self);
-	return -ENOENT;
-}
-
-/* In the child: fd 3 is the control socket, stdin/stdout /dev/null, exec. */
-static void child_exec(int sock, const char *name, const char *vm_name)
-{
-	char *argv[] = { "vmm-devproc", "--control-fd", "3", "--name", (char *)name,
-			 "--vm", (char *)vm_name, NULL };
-	int null = open("/dev/null", O_RDWR);
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
-		_exit(126);
-	if (sock == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sock, 3) < 0)
-		_exit(126);
-	execv(devproc_path, argv);
-	_exit(127);
-}
-
-/*
- * fork(), or when the device confines itself, a fork into a new pid
- * namespace (the one namespace a process cannot enter by itself: unshare
- * moves only its children). The child only execs.
- */
-static pid_t process_fork(unsigned sandbox)
-{
-	if (sandbox == SANDBOX_OFF)
-		return fork();
-	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
-}
-
-static int process_exec(struct process_dev *d, const char *vm_name)
-{
-	int sv[2];
+	int sv[2], err;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	d->pid = process_fork(d->sandbox);
-	if (d->pid == 0)
-		child_exec(sv[1], d->vdev->id, vm_name);
+	err = spawner_spawn(cfg->spawner, d->vdev->id, cfg->vm_name, d->sandbox, sv[1],
+			    &d->pid, &d->pidfd);
 	close(sv[1]);
 	d->sock = sv[0];
-	if (d->pid < 0)
-		return -errno;
-	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
-	return d->pidfd < 0 ? -errno : 0;
+	if (err)
+		log_err("device %s: cannot start vmm-devproc: %s", d->vdev->id, strerror(-err));
+	return err;
 }
 
 /* ---- Resources handed to the device ---- */
@@ -241,12 +180,10 @@ static int process_send_setup(struct process_dev *d, const struct machine_dev *m
 int process_spawn(struct process_dev *d, const struct machine_dev *md,
 		  const struct vdev_cfg *cfg)
 {
-	int err = devproc_find();
+	int err = process_resources(d, cfg);
 
 	if (!err)
-		err = process_resources(d, cfg);
-	if (!err)
-		err = process_exec(d, cfg->vm_name);
+		err = process_exec(d, cfg);
 	if (!err)
 		err = process_send_setup(d, md, cfg);
 	return err;

@@ -13,10 +13,12 @@
 
 #include "boot.h"
 #include "cli.h"
+#include "confine.h"
 #include "console.h"
 #include "log.h"
 #include "pci.h"
 #include "sandbox.h"
+#include "spawner.h"
 #include "util.h"
 #include "vdev.h"
 #include "vm.h"
@@ -170,13 +172,20 @@ static unsigned sandbox_mode(const struct cli_opts *o)
 	return o->sandbox == CLI_SANDBOX_LOG ? SANDBOX_LOG : SANDBOX_STRICT;
 }
 
+/* The monitor confines itself as its devices are, when they are processes (confine.h). */
+static unsigned monitor_confine_mode(const struct cli_opts *o)
+{
+	return o->devices == CLI_DEVICES_PROCESS ? sandbox_mode(o) : SANDBOX_OFF;
+}
+
 static int devices_start(struct vm *vm, const struct cli_opts *o, struct machine *m,
-			 int wake_fd)
+			 int wake_fd, struct spawner *spawner)
 {
 	char name[32];
 	struct vdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
 				.timeout_ns = o->dev_timeout_ns, .vm_name = name,
-				.sandbox = sandbox_mode(o), .wake_fd = wake_fd };
+				.sandbox = sandbox_mode(o), .spawner = spawner,
+				.wake_fd = wake_fd };
 
 	snprintf(name, sizeof(name), "vm%d", (int)getpid());
 	return vdevs_start(vm, o->devices == CLI_DEVICES_INPROC ? &vdev_host_inproc
@@ -184,7 +193,7 @@ static int devices_start(struct vm *vm, const struct cli_opts *o, struct machine
 }
 
 /* Create, run and tear down the VM; returns the exit status. */
-static int vm_run(const struct cli_opts *o, struct inputs *in)
+static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *spawner)
 {
 	struct vm_config cfg = { .kernel = o->kernel, .initrd = o->initrd,
 				 .cmdline = o->cmdline, .mem_size = o->mem_size,
@@ -219,11 +228,13 @@ static int vm_run(const struct cli_opts *o, struct inputs *in)
 		vm.pci = &pci;
 	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
 	if (!err)
-		err = devices_start(&vm, o, &in->machine, wake_fd);
+		err = devices_start(&vm, o, &in->machine, wake_fd, spawner);
 	if (!err) {
 		vm_hugepage_hint();
-		err = vcpus_start(&vm, &bi);
+		err = vcpus_start(&vm, &bi, monitor_confine_mode(o));
 	}
+	if (!err)
+		err = confine_thread(vm.confine, CONFINE_MAIN);
 	if (err) {
 		char why[80];
 
@@ -270,6 +281,7 @@ static void inputs_free(struct inputs *in)
 int main(int argc, char **argv)
 {
 	static struct inputs in;
+	struct spawner spawner = { .sock = -1 };
 	struct cli_opts o;
 	int status;
 
@@ -284,12 +296,21 @@ int main(int argc, char **argv)
 		printf("vmm-monitor %s\n", VMM_VERSION);
 		return VM_EXIT_OK;
 	}
+	if (o.print_profile)
+		return confine_print_profile(o.print_profile, stdout) ? VM_EXIT_FAILED : VM_EXIT_OK;
 	log_set_level(o.verbose ? LOG_DEBUG : LOG_INFO);
-	if (mode_check(&o) || inputs_load(&o, &in)) {
+	if (mode_check(&o))
+		return VM_EXIT_USAGE;
+	/* Forked first: before any thread, confinement or large buffer exists. */
+	if (o.devices == CLI_DEVICES_PROCESS && spawner_start(&spawner))
+		return VM_EXIT_FAILED;
+	if (inputs_load(&o, &in)) {
 		inputs_free(&in);
+		spawner_stop(&spawner);
 		return VM_EXIT_USAGE;
 	}
-	status = vm_run(&o, &in);
+	status = vm_run(&o, &in, &spawner);
 	inputs_free(&in);
+	spawner_stop(&spawner);
 	return status;
 }

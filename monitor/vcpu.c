@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
+#include "confine.h"
 #include "log.h"
 #include "vm.h"
 
@@ -24,8 +26,11 @@ struct vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;
+	_Atomic pid_t tid;	/* its thread's, once it runs: the kick's target */
 	bool running;		/* thread started and not yet joined */
 };
+
+static pid_t monitor_pid;	/* the kick's tgkill names the process too */
 
 static const char *exit_reason_name(uint32_t r)
 {
@@ -182,6 +187,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	atomic_store(&v->tid, (pid_t)syscall(SYS_gettid));
+	if (confine_thread(v->vm->confine, (int)v->index)) {
+		vm_request_stop(v->vm, VM_EXIT_FAILED, NULL);
+		return NULL;
+	}
 
 	while (!atomic_load(&v->vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -256,12 +266,24 @@ static int kick_signal_install(void)
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi)
+/* Every thread's filter, built before the first vCPU thread starts. */
+static int vcpus_confine_prepare(struct vm *vm, unsigned mode)
+{
+	int fds[VM_MAX_CPUS], err;
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		fds[i] = vm->vcpus[i].fd;
+	vm->confine = confine_prepare((enum sandbox_mode)mode, vm->vm_fd, fds, vm->ncpus, &err);
+	return err;
+}
+
+int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_mode)
 {
 	int err = kick_signal_install();
 
 	if (err)
 		return err;
+	monitor_pid = getpid();
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -269,6 +291,8 @@ int vcpus_start(struct vm *vm, const struct x86_boot_info *bi)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->ncpus && !err; i++)
 		err = vcpu_create(vm, &vm->vcpus[i], i, bi);
+	if (!err && confine_mode != SANDBOX_OFF)
+		err = vcpus_confine_prepare(vm, confine_mode);
 	for (unsigned i = 0; i < vm->ncpus && !err; i++) {
 		err = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		vm->vcpus[i].running = !err;
@@ -291,7 +315,9 @@ static void vcpus_kick(struct vm *vm)
 			continue;
 		if (v->run)
 			v->run->immediate_exit = 1;
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+		/* tgkill, not pthread_kill: that blocks signals around it, which confinement forbids */
+		if (atomic_load(&v->tid) > 0)
+			syscall(SYS_tgkill, monitor_pid, atomic_load(&v->tid), VCPU_KICK_SIGNAL);
 	}
 }
 

@@ -38,6 +38,7 @@ struct vdev_cfg {
 	uint64_t timeout_ns;		/* process: an access unanswered this long = failed */
 	const char *vm_name;		/* process: shown in ps(1) */
 	unsigned sandbox;		/* process: enum sandbox_mode */
+	struct spawner *spawner;	/* process: starts vmm-devproc (spawner.h) */
 	int wake_fd;			/* inproc: written when a vCPU changed a poll mask */
 };
 

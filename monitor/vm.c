@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "log.h"
 
 /* KVM wants these for VMX real-mode emulation; keep them out of RAM. */
@@ -220,6 +221,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->irq_ready)
 		irq_routes_destroy(&vm->irq);
 	trapbus_destroy(&vm->bus);
+	confine_free(vm->confine);
+	vm->confine = NULL;
 }
 
 /* Claim the stop for `status`: true for the first caller only. */

@@ -24,6 +24,7 @@
 #define VM_MAX_CPUS  64
 
 struct vcpu;
+struct confine;
 struct vdev;
 struct pci_host;
 struct x86_boot_info;
@@ -52,6 +53,7 @@ struct vm {
 	struct vdev *devs;	/* the machine's devices, wherever they run (vdev.h) */
 	unsigned ndevs;
 	struct pci_host *pci;	/* bus 0 (borrowed) */
+	struct confine *confine;	/* the threads' filters (confine.h); NULL: unconfined */
 };
 
 /*
@@ -93,9 +95,13 @@ void vm_request_stop_signal(struct vm *vm, int status);
 
 /*
  * Create the vCPUs (CPUID, boot registers on vCPU 0) and start one thread
- * each. Returns 0 or -errno (logged); on error no thread is left running.
+ * each. With confine_mode LOG or STRICT (enum sandbox_mode), every thread's
+ * filter is built first (vm->confine) and each vCPU thread loads its own
+ * before its first KVM_RUN; the caller then confines the main thread
+ * (confine.h). Returns 0 or -errno (logged); on error no thread is left
+ * running.
  */
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi)
+int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_mode)
 	__attribute__((warn_unused_result));
 
 /*

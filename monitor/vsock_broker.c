@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper_proc.h"
 #include "log.h"
 #include "util.h"
 
@@ -263,18 +264,6 @@ static int broker_run(struct broker *b)
 	return status;
 }
 
-/* Close every fd but stderr, the listener and the channel (the monitor's disks, taps...). */
-static int broker_close_others(const struct broker *b)
-{
-	int top = b->lfd > b->chan ? b->lfd : b->chan;
-
-	top = top > STDERR_FILENO ? top : STDERR_FILENO;
-	for (int fd = 0; fd < top; fd++)
-		if (fd != STDERR_FILENO && fd != b->lfd && fd != b->chan)
-			close(fd);	/* the monitor's few; EBADF for the holes */
-	return close_range((unsigned)top + 1, ~0u, 0) < 0 ? -errno : 0;
-}
-
 /*
  * What the broker may do once set up, each with why; anything else kills
  * it (the device sees its channel end). The monitor is not confined, but
@@ -322,22 +311,14 @@ static int broker_confine(void)
 /* The forked broker: confine, serve, exit. */
 static void __attribute__((noreturn)) broker_main(struct broker *b)
 {
-	/* The terminal's signals are for the monitor, which decides when this ends. */
-	static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGPIPE };
-	sigset_t none;
 	int err;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != b->parent) {
+	log_set_program("vmm-vsock-broker");
+	err = helper_proc_detach(b->parent, "vmm-vsock-brk", (int[]){ b->lfd, b->chan }, 2);
+	if (err == -ESRCH) {	/* the monitor is gone already */
 		broker_unlink(b);
 		_exit(1);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
-		signal(ignored[i], SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	log_set_program("vmm-vsock-broker");
-	prctl(PR_SET_NAME, "vmm-vsock-brk");
-	err = broker_close_others(b);
 	if (err || (err = broker_confine())) {
 		log_err("--vsock socket=%s: cannot confine the broker: %s", b->path,
 			strerror(-err));
@@ -383,28 +364,7 @@ undo:
 	return err;
 }
 
-/* Reap pid by the deadline: its pid, 0 while it runs, or -errno. */
-static pid_t broker_reap(pid_t pid, uint64_t deadline, int *status)
-{
-	pid_t r;
-
-	while ((r = waitpid(pid, status, WNOHANG)) == 0 && now_ns() < deadline)
-		poll(NULL, 0, 2);
-	return r < 0 ? -errno : r;
-}
-
 int vsock_broker_stop(pid_t pid, unsigned timeout_ms)
 {
-	uint64_t wait_ns = timeout_ms * 1000000ull;
-	int status = 0;
-	pid_t r = broker_reap(pid, now_ns() + wait_ns, &status);
-
-	if (r == 0) {
-		kill(pid, SIGKILL);
-		r = broker_reap(pid, now_ns() + wait_ns, &status);
-		return r < 0 ? (int)r : -ETIMEDOUT;
-	}
-	if (r < 0)
-		return (int)r;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return helper_proc_stop(pid, timeout_ms);
 }

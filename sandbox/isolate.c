@@ -153,6 +153,9 @@ struct sb_landlock_attr {
 #define LL_FS_REFER (1ull << 13)	/* ABI 2 */
 #define LL_FS_TRUNCATE (1ull << 14)	/* ABI 3 */
 #define LL_FS_IOCTL_DEV (1ull << 15)	/* ABI 5 */
+#define LL_FS_READ_FILE (1ull << 2)
+#define LL_FS_READ_DIR (1ull << 3)
+#define LL_RULE_PATH_BENEATH 1
 #define LL_NET_BIND_TCP (1ull << 0)	/* ABI 4 */
 #define LL_NET_CONNECT_TCP (1ull << 1)
 #define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)	/* ABI 6 */
@@ -200,4 +203,46 @@ int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res)
 	}
 	close(fd);
 	return 0;
+}
+
+/* ---- A thread's ruleset (the monitor's threads) ---- */
+
+int sandbox_thread_landlock(const char *read_dir, int *abi, struct sandbox_result *res)
+{
+	struct sb_landlock_attr attr;
+	struct {
+		uint64_t allowed_access;
+		int32_t parent_fd;
+	} __attribute__((packed)) beneath;
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+	size_t size;
+	int fd, err = 0;
+
+	*abi = 0;
+	if (v < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
+		return -1;
+	if (v < 1)
+		return sb_fail(res, -errno, "Landlock ABI version");
+	*abi = (int)v;
+	size = landlock_attr((int)v, &attr);
+	attr.scoped = 0;	/* the monitor signals its devices, which have rulesets of their own */
+	if (size > 16)
+		size = 16;
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+	if (fd < 0)
+		return sb_fail(res, -errno, "landlock_create_ruleset (ABI %ld)", v);
+	if (read_dir) {
+		beneath.allowed_access = LL_FS_READ_FILE | LL_FS_READ_DIR;
+		beneath.parent_fd = open(read_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (beneath.parent_fd < 0 ||
+		    syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &beneath, 0) < 0)
+			err = sb_fail(res, -errno, "Landlock rule for %s", read_dir);
+		if (beneath.parent_fd >= 0)
+			close(beneath.parent_fd);
+	}
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }

@@ -31,18 +31,31 @@ const char *sandbox_mode_name(enum sandbox_mode m)
 	return "?";
 }
 
-/* Has a rule before rules[i] (base first, then the class) named the same syscall? */
+unsigned sb_profile_nrules(const struct sandbox_profile *p)
+{
+	return (p->no_base ? 0 : sandbox_base_nrules) + p->nrules;
+}
+
+const struct sandbox_rule *sb_profile_rule(const struct sandbox_profile *p, unsigned i)
+{
+	unsigned nbase = p->no_base ? 0 : sandbox_base_nrules;
+
+	return i < nbase ? &sandbox_base_rules[i] : &p->rules[i - nbase];
+}
+
+unsigned sb_profile_max(const struct sandbox_profile *p)
+{
+	return p->max_syscalls ? p->max_syscalls : SANDBOX_MAX_SYSCALLS;
+}
+
+/* Has a rule before rule i (base first, then the class) named the same syscall? */
 static bool seen_before(const struct sandbox_profile *p, unsigned i)
 {
-	const char *name = i < sandbox_base_nrules ? sandbox_base_rules[i].syscall
-						   : p->rules[i - sandbox_base_nrules].syscall;
+	const char *name = sb_profile_rule(p, i)->syscall;
 
-	for (unsigned j = 0; j < i; j++) {
-		const char *other = j < sandbox_base_nrules ? sandbox_base_rules[j].syscall
-							    : p->rules[j - sandbox_base_nrules].syscall;
-		if (strcmp(name, other) == 0)
+	for (unsigned j = 0; j < i; j++)
+		if (strcmp(name, sb_profile_rule(p, j)->syscall) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -50,7 +63,7 @@ unsigned sandbox_profile_count(const struct sandbox_profile *p)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < sandbox_base_nrules + p->nrules; i++)
+	for (unsigned i = 0; i < sb_profile_nrules(p); i++)
 		n += !seen_before(p, i);
 	return n;
 }
@@ -74,22 +87,26 @@ int sandbox_profile_print(const struct sandbox_profile *p, FILE *f)
 {
 	int err = 0;
 
-	fprintf(f, "profile %s: %u syscalls (at most %d), base rules first\n", p->klass,
-		sandbox_profile_count(p), SANDBOX_MAX_SYSCALLS);
-	for (unsigned i = 0; i < sandbox_base_nrules && !err; i++)
+	fprintf(f, "profile %s: %u syscalls (at most %u)%s\n", p->klass,
+		sandbox_profile_count(p), sb_profile_max(p), p->no_base ? "" : ", base rules first");
+	for (unsigned i = 0; i < sandbox_base_nrules && !err && !p->no_base; i++)
 		err = print_rule(&sandbox_base_rules[i], "base", f);
 	for (unsigned i = 0; i < p->nrules && !err; i++)
 		err = print_rule(&p->rules[i], p->klass, f);
 	if (err)
 		return err;
-	fprintf(f, "anything else: strict: SIGSYS trap, reported to the monitor, exit %d;"
+	fprintf(f, "anything else: strict: SIGSYS trap, reported %s, exit %d;"
 		   " log: reported once per syscall and run;\n"
 		   "  non-native arch or x32: killed (SECCOMP_RET_KILL_PROCESS)\n"
 		   "  strict, killed outright (they could disarm the report) but for what a\n"
 		   "  rule above allows:",
-		SANDBOX_EXIT_VIOLATION);
+		p->no_base ? "on stderr" : "to the monitor", SANDBOX_EXIT_VIOLATION);
 	for (unsigned i = 0; i < sb_kill_count; i++)
 		fprintf(f, " %s", sb_kill_list[i]);
+	if (p->no_base) {	/* a monitor thread: no rlimits of its own */
+		fputc('\n', f);
+		return 0;
+	}
 	fprintf(f, "\nrlimits: NOFILE = highest kept fd + 1");
 	if (p->fds_received)
 		fprintf(f, " + %u (fds it is handed while it runs)", p->fds_received);

@@ -99,6 +99,13 @@ struct sandbox_profile {
 	 * before it is confined.
 	 */
 	unsigned fds_received;
+	/*
+	 * A monitor thread's profile (monitor/confine.c): its own rules
+	 * without the device base, and at most max_syscalls distinct syscalls
+	 * (0: SANDBOX_MAX_SYSCALLS, the bound for device classes).
+	 */
+	bool no_base;
+	unsigned max_syscalls;
 };
 
 /* The base every profile extends, and its size. */
@@ -114,7 +121,7 @@ const struct sandbox_profile *sandbox_profile_find(const char *klass);
 /* Every profile, in table order; *n receives the count. */
 const struct sandbox_profile *const *sandbox_profiles(unsigned *n);
 
-/* Distinct syscalls a profile allows, base included. */
+/* Distinct syscalls a profile allows, base included (unless no_base). */
 unsigned sandbox_profile_count(const struct sandbox_profile *p);
 
 /*
@@ -190,5 +197,59 @@ struct sandbox_result {
  */
 int sandbox_enter(const struct sandbox_config *cfg, struct sandbox_result *res)
 	__attribute__((warn_unused_result));
+
+/* ---- Confining one thread: the monitor's threads ---- */
+
+/*
+ * The monitor confines each of its threads with its own filter and no
+ * other step (it keeps its files, namespaces and rights; see
+ * monitor/confine.h). The main thread builds every filter while it is
+ * still the only thread; each thread then loads its own.
+ */
+struct sandbox_thread_filter {
+	void *prog;		/* struct sock_filter[len] */
+	unsigned short len;
+	int landlock_fd;	/* a ruleset to enforce first (not owned), or -1 */
+};
+
+/*
+ * A Landlock ruleset for threads to enforce: every filesystem right the
+ * kernel's ABI knows is handled and none granted, but reading files and
+ * directories beneath read_dir (NULL: nothing); TCP bind and connect
+ * handled (ABI >= 4); no scoping (the monitor signals its devices). Returns
+ * its fd, -1 with *abi 0 when the kernel has no Landlock, or -errno with
+ * res->detail saying why.
+ */
+int sandbox_thread_landlock(const char *read_dir, int *abi, struct sandbox_result *res)
+	__attribute__((warn_unused_result));
+
+/*
+ * Build cfg->profile's filter for cfg->mode (LOG or STRICT) as a BPF
+ * program. The first call also installs the SIGSYS handler for the whole
+ * process with cfg->report and cfg->opaque (every later call must pass the
+ * same), and fills the table sandbox_syscall_name_safe reads: call it from
+ * the main thread before any other thread exists. Other cfg fields are
+ * ignored. Returns 0 or -errno with res->detail saying why.
+ */
+int sandbox_thread_filter_build(const struct sandbox_config *cfg,
+				struct sandbox_thread_filter *f, struct sandbox_result *res)
+	__attribute__((warn_unused_result));
+
+/*
+ * In the thread to confine: unblock SIGSYS, set no_new_privs, enforce
+ * f->landlock_fd's ruleset if any, load f on the calling thread only. Makes
+ * those syscalls and nothing else, so the thread's own profile need not
+ * allow what a build would. 0 or -errno.
+ */
+int sandbox_thread_filter_load(const struct sandbox_thread_filter *f)
+	__attribute__((warn_unused_result));
+
+void sandbox_thread_filter_free(struct sandbox_thread_filter *f);
+
+/*
+ * The name of syscall nr (native architecture), or NULL: async-signal-safe,
+ * for a report callback, once sandbox_thread_filter_build has run.
+ */
+const char *sandbox_syscall_name_safe(int nr);
 
 #endif

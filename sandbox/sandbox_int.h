@@ -32,6 +32,11 @@ int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res);
 extern const struct sandbox_profile *const sb_profile_table[];
 extern const unsigned sb_profile_count;
 
+/* A profile's rules, base first unless no_base: how many, rule i, and its bound. */
+unsigned sb_profile_nrules(const struct sandbox_profile *p);
+const struct sandbox_rule *sb_profile_rule(const struct sandbox_profile *p, unsigned i);
+unsigned sb_profile_max(const struct sandbox_profile *p);
+
 /* Syscalls that strict mode kills outright, without the trap handler. */
 extern const char *const sb_kill_list[];
 extern const unsigned sb_kill_count;

@@ -20,6 +20,7 @@
  * (rt_sigprocmask, rt_sigreturn, ...) are only approximated there.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -71,8 +72,14 @@ static struct {
 	enum sandbox_mode mode;
 	sandbox_report_fn *report;
 	void *opaque;
-	uint64_t seen[1024 / 64];	/* log mode: syscalls already reported */
 } sb_trap;
+
+/* Log mode: syscalls this thread already reported (each thread has its own profile). */
+static __thread uint64_t sb_seen[1024 / 64];
+
+/* Syscall names for reports made in signal context (sandbox_syscall_name_safe). */
+#define SB_NAMES 1024
+static const char *sb_names[SB_NAMES];
 
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -82,8 +89,8 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	bool first = true;
 
 	if (nr >= 0 && nr < 1024) {
-		first = !(sb_trap.seen[nr / 64] & (1ull << (nr % 64)));
-		sb_trap.seen[nr / 64] |= 1ull << (nr % 64);
+		first = !(sb_seen[nr / 64] & (1ull << (nr % 64)));
+		sb_seen[nr / 64] |= 1ull << (nr % 64);
 	}
 	if (sb_trap.mode != SANDBOX_LOG) {
 		sb_trap.report(nr, si->si_arch, false, sb_trap.opaque);
@@ -181,9 +188,9 @@ static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, stru
 	const struct sandbox_profile *p = cfg->profile;
 	int err = 0;
 
-	if (sandbox_profile_count(p) > SANDBOX_MAX_SYSCALLS) {
-		snprintf(res->detail, sizeof(res->detail), "profile %s allows %u syscalls, over %d",
-			 p->klass, sandbox_profile_count(p), SANDBOX_MAX_SYSCALLS);
+	if (sandbox_profile_count(p) > sb_profile_max(p)) {
+		snprintf(res->detail, sizeof(res->detail), "profile %s allows %u syscalls, over %u",
+			 p->klass, sandbox_profile_count(p), sb_profile_max(p));
 		return -E2BIG;
 	}
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) ||
@@ -191,10 +198,8 @@ static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, stru
 		snprintf(res->detail, sizeof(res->detail), "filter attributes");
 		return -EINVAL;
 	}
-	for (unsigned i = 0; i < sandbox_base_nrules && !err; i++)
-		err = add_rule(ctx, &sandbox_base_rules[i], res);
-	for (unsigned i = 0; i < p->nrules && !err; i++)
-		err = add_rule(ctx, &p->rules[i], res);
+	for (unsigned i = 0; i < sb_profile_nrules(p) && !err; i++)
+		err = add_rule(ctx, sb_profile_rule(p, i), res);
 	for (unsigned i = 0; i < sb_kill_count && !err && cfg->mode == SANDBOX_STRICT; i++)
 		err = add_kill_rule(ctx, p, sb_kill_list[i], res);
 	if (err && !res->detail[0])
@@ -203,11 +208,12 @@ static int build_ctx(const struct sandbox_config *cfg, scmp_filter_ctx ctx, stru
 }
 
 /*
- * Log mode: libseccomp's program, behind "instruction pointer is just past
- * sb_raw_syscall's syscall instruction: allow". Its jumps are relative, so
- * prepending leaves them intact.
+ * libseccomp's program as BPF; in log mode behind "instruction pointer is
+ * just past sb_raw_syscall's syscall instruction: allow". Its jumps are
+ * relative, so prepending leaves them intact.
  */
-static int export_with_prefix(scmp_filter_ctx ctx, struct sb_filter *f, struct sandbox_result *res)
+static int export_prog(scmp_filter_ctx ctx, bool log_prefix, struct sb_filter *f,
+		       struct sandbox_result *res)
 {
 	uint64_t ip = (uint64_t)(uintptr_t)sb_raw_syscall_after;
 	struct sock_filter prefix[] = {
@@ -218,7 +224,7 @@ static int export_with_prefix(scmp_filter_ctx ctx, struct sb_filter *f, struct s
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(ip >> 32), 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	size_t np = sizeof(prefix) / sizeof(prefix[0]), nbytes;
+	size_t np = log_prefix ? sizeof(prefix) / sizeof(prefix[0]) : 0, nbytes;
 	int fd = memfd_create("vmm-seccomp", MFD_CLOEXEC);
 	off_t size;
 
@@ -237,7 +243,7 @@ static int export_with_prefix(scmp_filter_ctx ctx, struct sb_filter *f, struct s
 		return -EIO;
 	}
 	close(fd);
-	memcpy(f->prog, prefix, sizeof(prefix));
+	memcpy(f->prog, prefix, np * sizeof(prefix[0]));
 	return 0;
 }
 
@@ -253,15 +259,15 @@ int sb_filter_build(const struct sandbox_config *cfg, struct sb_filter *f, struc
 	}
 	err = build_ctx(cfg, f->ctx, res);
 	if (!err && cfg->mode == SANDBOX_LOG)
-		err = export_with_prefix(f->ctx, f, res);
+		err = export_prog(f->ctx, true, f, res);
 	return err;
 }
 
-int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct sandbox_result *res)
+/* The SIGSYS handler for the whole process, unblocked in the calling thread. */
+static int handler_install(const struct sandbox_config *cfg, struct sandbox_result *res)
 {
 	struct sigaction sa = { .sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO };
 	sigset_t sys;
-	int err;
 
 	sb_trap.mode = cfg->mode;
 	sb_trap.report = cfg->report;
@@ -273,6 +279,15 @@ int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct
 		snprintf(res->detail, sizeof(res->detail), "SIGSYS handler: %s", strerror(errno));
 		return -errno;
 	}
+	return 0;
+}
+
+int sb_filter_load(const struct sandbox_config *cfg, struct sb_filter *f, struct sandbox_result *res)
+{
+	int err = handler_install(cfg, res);
+
+	if (err)
+		return err;
 	if (cfg->mode == SANDBOX_LOG) {
 		struct sock_fprog prog = { .len = f->len, .filter = f->prog };
 
@@ -302,4 +317,87 @@ void sb_filter_free(struct sb_filter *f)
 		seccomp_release(f->ctx);
 	free(f->prog);
 	*f = (struct sb_filter){ 0 };
+}
+
+/* ---- One thread's filter (the monitor's threads) ---- */
+
+static int names_fill(void)
+{
+	for (int nr = 0; nr < SB_NAMES; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		sb_names[nr] = name;	/* kept for the process's life; NULL if unknown */
+	}
+	return sb_names[0] ? 0 : -ENOMEM;	/* read (x86-64) or io_setup (arm64) */
+}
+
+const char *sandbox_syscall_name_safe(int nr)
+{
+	return nr >= 0 && nr < SB_NAMES ? sb_names[nr] : NULL;
+}
+
+int sandbox_thread_filter_build(const struct sandbox_config *cfg,
+				struct sandbox_thread_filter *tf, struct sandbox_result *res)
+{
+	struct sb_filter f = { 0 };
+	int err;
+
+	*tf = (struct sandbox_thread_filter){ .landlock_fd = -1 };
+	if (!cfg->profile || !cfg->report ||
+	    (cfg->mode != SANDBOX_STRICT && cfg->mode != SANDBOX_LOG)) {
+		snprintf(res->detail, sizeof(res->detail), "no profile, no report callback or mode off");
+		return -EINVAL;
+	}
+	if (!sb_trap.report) {
+		err = names_fill();
+		if (!err)
+			err = handler_install(cfg, res);
+		if (err) {
+			if (!res->detail[0])
+				snprintf(res->detail, sizeof(res->detail), "naming syscalls");
+			return err;
+		}
+	}
+	f.ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!f.ctx) {
+		snprintf(res->detail, sizeof(res->detail), "seccomp_init failed");
+		return -ENOMEM;
+	}
+	err = build_ctx(cfg, f.ctx, res);
+	if (!err)
+		err = export_prog(f.ctx, cfg->mode == SANDBOX_LOG, &f, res);
+	if (!err) {
+		tf->prog = f.prog;
+		tf->len = f.len;
+		f.prog = NULL;
+	}
+	sb_filter_free(&f);
+	return err;
+}
+
+int sandbox_thread_filter_load(const struct sandbox_thread_filter *tf)
+{
+	struct sock_fprog prog = { .len = tf->len, .filter = tf->prog };
+	sigset_t sys;
+
+	int err;
+
+	if (!tf->prog)
+		return -EINVAL;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	err = pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	if (err)
+		return -err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    (tf->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, tf->landlock_fd, 0) < 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
+void sandbox_thread_filter_free(struct sandbox_thread_filter *tf)
+{
+	free(tf->prog);
+	*tf = (struct sandbox_thread_filter){ .landlock_fd = -1 };
 }

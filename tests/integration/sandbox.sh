@@ -141,7 +141,7 @@ case_proc_status() {
 	THREADS=0
 	truncate -s 1M "$TMP/d.img"
 	start_uart_guest --disk "path=$TMP/d.img,aio=threads"
-	pids=$(pgrep -P "$MON_PID") || fail "no child processes of the monitor"
+	pids=$(pgrep -P "$MON_PID" -f -- "--vm vm$MON_PID\$") || fail "no device processes of the monitor"
 	for pid in $pids; do
 		check_confined "$pid"
 		n=$((n + 1))
@@ -324,6 +324,121 @@ case_log_attempts() {
 	expect_pass hello
 	expect_err "test attempt ftruncate returned -1 \\(Operation not permitted\\)"
 	ok "log mode: reported and run; the empty root and the memfd seals still stop them"
+}
+
+
+# ---- The monitor's own confinement (monitor/confine.h) ----
+
+# Both thread profiles print, each rule with a reason, at most 40 syscalls;
+# the production monitor carries no test hook.
+case_monitor_print_profile() {
+	local t n
+	for t in main vcpu; do
+		run_monitor --print-profile "$t"
+		expect_status 0
+		n=$(sed -n "s/^profile $t: \([0-9]*\) syscalls.*/\1/p" "$OUT")
+		[ -n "$n" ] && [ "$n" -le 40 ] || fail "$t: syscall count \"$n\" not 1..40"
+		[ "$(awk -v t="$t" '$2 == t && !/ # [a-zA-Z]/' "$OUT" | wc -l)" = 0 ] ||
+			fail "$t: a rule without a reason"
+		grep -q '^  mmap .*prot without PROT_EXEC' "$OUT" || fail "$t: mmap not limited"
+		grep -qE '^  (execve|clone|clone3|fork|socket|connect) ' "$OUT" && fail "$t: may start processes or make sockets"
+		eval "n_$t=$n"
+	done
+	grep -q "fd == its own vCPU's && request == KVM_RUN" "$OUT" || fail "vcpu: KVM_RUN not limited to its own fd"
+	run_monitor --print-profile bogus
+	expect_usage_error 'print-profile'
+	grep -q VMM_TEST_MONITOR_ATTEMPT "$VMM_MONITOR" && fail "the production vmm-monitor contains the test hook"
+	grep -q VMM_TEST_MONITOR_ATTEMPT "$VMM_MONITOR_TEST" || fail "vmm-monitor-test lacks the test hook"
+	ok "main $n_main syscalls, vcpu $n_vcpu, each rule with a reason; no hook in vmm-monitor"
+}
+
+# Every thread of a running strict monitor has its filter; the spawner is its child.
+case_monitor_proc_status() {
+	local task status n=0 names="" sp
+	start_uart_guest --cpus 2 -v
+	for task in /proc/$MON_PID/task/*; do
+		status=$(<"$task/status") || fail "no $task/status"
+		pid=$MON_PID expect_status_field Seccomp 2
+		pid=$MON_PID expect_status_field NoNewPrivs 1
+		names="$names $(<"$task/comm")"
+		n=$((n + 1))
+	done
+	[ "$n" = 3 ] || fail "$n threads, expected 3 (main, vcpu0, vcpu1):$names"
+	sp=$(pgrep -P "$MON_PID" -x vmm-spawner) || fail "no vmm-spawner child of the monitor"
+	printf Z >&3
+	wait_monitor
+	expect_status 0
+	expect_line "PASS uart"
+	expect_err 'sandbox strict: monitor threads: main [0-9]+ syscalls, vcpu0..1 [0-9]+ syscalls each'
+	kill -0 "$sp" 2>/dev/null && fail "the spawner outlived the monitor"
+	ok "monitor threads$names: Seccomp 2, NoNewPrivs 1; spawner pid $sp gone with it"
+}
+
+# run_monitor_attempt THREAD WHAT MONITOR-ARGS...: vmm-monitor-test with the attempt.
+run_monitor_attempt() {
+	local thread=$1 what=$2
+	shift 2
+	[ -x "${VMM_MONITOR_TEST:-}" ] || fail "VMM_MONITOR_TEST not set or not executable"
+	CMD="VMM_TEST_MONITOR_ATTEMPT=$thread:$what vmm-monitor-test $*"
+	STATUS=0
+	VMM_TEST_MONITOR_ATTEMPT=$thread:$what timeout --kill-after=5 "$VMM_TIMEOUT" \
+		bash -c 'echo $$ >"$0.pid"; exec "$@"' "$TMP/mon" \
+		"$VMM_MONITOR_TEST" "$@" </dev/null >"$OUT" 2>"$ERR" || STATUS=$?
+	MON_PID=$(cat "$TMP/mon.pid")
+}
+
+# Each attempt in thread $1 stops the monitor (status 159), named with the
+# thread and syscall, and no process of the VM is left.
+monitor_forbidden_case() {
+	local thread=$1 a what sys left
+	shift
+	need_kvm
+	need_guest hello.elf
+	for a in open-write:openat socket:socket execve:execve fork:clone ptrace:ptrace \
+		 mmap-exec:mmap kvm-ioctl:ioctl; do
+		what=${a%%:*}
+		sys=${a#*:}
+		run_monitor_attempt "$thread" "$what" --kernel "$(guest hello.elf)" "$@"
+		expect_status 159 "$what: the monitor stops itself"
+		expect_err "^vmm-monitor: thread $thread made a forbidden syscall $sys \\([0-9]+\\): the monitor stops"
+		grep -q "vmm-monitor-test: thread" "$ERR" && fail "$what: the attempt returned"
+		for ((i = 0; i < 100; i++)); do
+			left=$(pgrep -f -- "--vm vm$MON_PID\$"; pgrep -P "$MON_PID" || true)
+			[ -z "$left" ] && break
+			sleep 0.05
+		done
+		[ -z "$left" ] || fail "$what: processes left: $left"
+	done
+	ok "thread $thread: write-open, socket, execve, fork, ptrace, mmap(PROT_EXEC), a KVM ioctl each stop the monitor with status 159, named"
+}
+
+case_monitor_forbidden_main() { monitor_forbidden_case main; }
+case_monitor_forbidden_vcpu() { monitor_forbidden_case vcpu1 --cpus 2; }
+
+# A read-only open passes seccomp (for /proc) but Landlock refuses any other file.
+case_monitor_landlock() {
+	local t
+	need_kvm
+	need_guest hello.elf
+	for t in main vcpu0; do
+		run_monitor_attempt "$t" openat --kernel "$(guest hello.elf)"
+		expect_status 0
+		expect_pass hello
+		expect_err "^vmm-monitor-test: thread $t: openat returned -1 \\(Permission denied\\)"
+	done
+	ok "open(/etc/passwd) in main and vcpu0: Permission denied (Landlock); the guest passes"
+}
+
+# Log mode reports a thread's syscall outside its profile once and runs it.
+case_monitor_log() {
+	need_kvm
+	need_guest hello.elf
+	run_monitor_attempt vcpu0 socket --kernel "$(guest hello.elf)" --sandbox log
+	expect_status 0
+	expect_pass hello
+	expect_err "^vmm-monitor: sandbox log: thread vcpu0: syscall socket \\([0-9]+\\) is not in its profile; allowed"
+	expect_err "^vmm-monitor-test: thread vcpu0: socket returned [0-9]+ \\(no error\\)"
+	ok "--sandbox log: vcpu0's socket() reported and run; the guest passes"
 }
 
 dispatch "$@"
