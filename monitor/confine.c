@@ -97,11 +97,8 @@ static const struct sandbox_rule main_rules[] = {
 	      SB_EQ(1, F_GETPIPE_SZ, "cmd == F_GETPIPE_SZ")),
 	SB_IF("ioctl", "how much console input waits in its pipe", 1,
 	      SB_EQ(1, FIONREAD, "request == FIONREAD")),
-	SB_IF("ioctl", "the terminal's settings restored at the end", 1,
-	      SB_EQ(1, TCSETS, "request == TCSETS")),
-	SB_IF("ioctl", "the terminal's settings restored at the end", 1,
-	      SB_EQ(1, TCSETSW, "request == TCSETSW")),
-	SB_IF("ioctl", "isatty and the terminal's settings", 1, SB_EQ(1, TCGETS, "request == TCGETS")),
+	SB_IF("ioctl", "the terminal's settings restored at the end (tcsetattr TCSAFLUSH)", 1,
+	      SB_EQ(1, TCSETSF, "request == TCSETSF")),
 };
 
 struct role {
