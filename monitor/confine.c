@@ -277,6 +277,13 @@ int confine_thread(struct confine *c, int index)
 	return 0;
 }
 
+const struct sandbox_profile *confine_profile(const struct confine *c, int index)
+{
+	if (index == CONFINE_MAIN)
+		return &c->main.profile;
+	return index >= 0 && (unsigned)index < c->ncpus ? &c->vcpus[index].profile : NULL;
+}
+
 void confine_free(struct confine *c)
 {
 	if (!c)

@@ -50,6 +50,9 @@ struct confine *confine_prepare(enum sandbox_mode mode, int vm_fd, const int *vc
  */
 int confine_thread(struct confine *c, int index) __attribute__((warn_unused_result));
 
+/* The profile thread index (CONFINE_MAIN or a vCPU's) loads, for tests; NULL if none. */
+const struct sandbox_profile *confine_profile(const struct confine *c, int index);
+
 /* Free what confine_prepare made (threads keep their filters). */
 void confine_free(struct confine *c);
 

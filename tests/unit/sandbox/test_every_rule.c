@@ -16,8 +16,12 @@
  * allowed call does nothing, and neither does a changed call that a broken
  * filter lets through. Every child has a deadline (alarm): a call that
  * blocks fails its check instead of hanging the test. Needs seccomp, not KVM.
+ * The monitor's thread profiles (monitor/confine.c, no device base) are
+ * tried the same way, built for fds that are not open here.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -31,6 +35,7 @@
 #include <sys/ioctl.h>
 
 #include "../check.h"
+#include "confine.h"
 #include "sandbox.h"
 #include "sandbox_int.h"
 
@@ -40,6 +45,7 @@
 #define EXIT_CALLED 43		/* the status a child passes to exit or exit_group */
 #define EXIT_SETUP 44		/* a child could not install its SIGTRAP handler or the filter */
 #define NOFD ((uint64_t)-1)
+#define NO_PID 0x3ffffff0ull	/* above pid_max: kill, tgkill and wait4 find no one */
 #define SCRATCH(i) (1u << (i))
 
 enum call_kind {
@@ -110,6 +116,21 @@ static const struct harmless harmless[] = {
 	HARMLESS("rt_sigprocmask", CALL_PLAIN, 0, 0, 0, 0, 8),	/* no set: nothing changes */
 	HARMLESS("getrandom", CALL_PLAIN, SCRATCH(0), 0, 16, 0),
 	HARMLESS("rt_sigreturn", CALL_SIGRETURN, 0, 0),
+	/* The monitor's threads (monitor/confine.c); no pid or fd here names anything. */
+	HARMLESS("mprotect", CALL_PLAIN, 0, 0, 0, PROT_NONE),
+	HARMLESS("restart_syscall", CALL_PLAIN, 0, 0),
+	HARMLESS("clock_nanosleep", CALL_PLAIN, SCRATCH(2), CLOCK_MONOTONIC, 0, 0, 0),
+	HARMLESS("openat", CALL_PLAIN, 0, NOFD, 0, O_RDONLY),
+	HARMLESS("getdents64", CALL_PLAIN, 0, NOFD, 0, 0),
+	HARMLESS("newfstatat", CALL_PLAIN, 0, NOFD, 0, 0, 0),
+	HARMLESS("pidfd_send_signal", CALL_PLAIN, 0, NOFD, 0, 0, 0),
+	HARMLESS("sched_yield", CALL_PLAIN, 0, 0),
+	HARMLESS("ppoll", CALL_PLAIN, SCRATCH(2), 0, 0, 0, 0, 8),
+	HARMLESS("waitid", CALL_PLAIN, 0, P_PIDFD, NOFD, 0, WEXITED | WNOHANG, 0),
+	HARMLESS("wait4", CALL_PLAIN, 0, NO_PID, 0, WNOHANG, 0),
+	HARMLESS("kill", CALL_PLAIN, 0, NO_PID, 0),
+	HARMLESS("tgkill", CALL_PLAIN, 0, NO_PID, NO_PID, 0),
+	HARMLESS("fcntl", CALL_PLAIN, 0, NOFD, 0, 0),
 	HARMLESS("exit", CALL_EXIT, 0, EXIT_CALLED),
 	HARMLESS("exit_group", CALL_EXIT, 0, EXIT_CALLED),
 };
@@ -120,6 +141,10 @@ static const struct harmless outside[] = {
 	HARMLESS("getppid", CALL_PLAIN, 0, 0),
 	HARMLESS("sched_yield", CALL_PLAIN, 0, 0),
 };
+
+/* The fds the monitor's profiles are built for here: none is open in a child. */
+#define MON_VM_FD 900
+#define MON_VCPU_FD 901
 
 /* One child's job. */
 struct call {
@@ -145,7 +170,7 @@ static uint64_t scratch[8];
 
 static const struct sandbox_rule *rule_at(const struct sandbox_profile *p, unsigned i)
 {
-	return i < sandbox_base_nrules ? &sandbox_base_rules[i] : &p->rules[i - sandbox_base_nrules];
+	return sb_profile_rule(p, i);
 }
 
 static bool rule_allows(const struct sandbox_rule *r, const uint64_t a[6])
@@ -159,7 +184,7 @@ static bool rule_allows(const struct sandbox_rule *r, const uint64_t a[6])
 /* Does any rule of p (base included) for syscall name allow arguments a? */
 static bool profile_allows(const struct sandbox_profile *p, const char *name, const uint64_t a[6])
 {
-	for (unsigned i = 0; i < sandbox_base_nrules + p->nrules; i++)
+	for (unsigned i = 0; i < sb_profile_nrules(p); i++)
 		if (strcmp(rule_at(p, i)->syscall, name) == 0 && rule_allows(rule_at(p, i), a))
 			return true;
 	return false;
@@ -167,7 +192,7 @@ static bool profile_allows(const struct sandbox_profile *p, const char *name, co
 
 static bool profile_names(const struct sandbox_profile *p, const char *name)
 {
-	for (unsigned i = 0; i < sandbox_base_nrules + p->nrules; i++)
+	for (unsigned i = 0; i < sb_profile_nrules(p); i++)
 		if (strcmp(rule_at(p, i)->syscall, name) == 0)
 			return true;
 	return false;
@@ -455,8 +480,9 @@ static void try_profile(const struct sandbox_profile *p)
 	int err = sb_filter_build(&cfg, &f, &res);
 
 	CHECK(err == 0, "%s: strict filter builds%s%s", p->klass, err ? ": " : "", res.detail);
-	for (unsigned i = 0; !err && i < sandbox_base_nrules + p->nrules; i++)
-		try_rule(p, &f, rule_at(p, i), i < sandbox_base_nrules ? "base" : p->klass);
+	for (unsigned i = 0; !err && i < sb_profile_nrules(p); i++)
+		try_rule(p, &f, rule_at(p, i),
+			 i < sb_profile_nrules(p) - p->nrules ? "base" : p->klass);
 	if (!err)
 		try_outside(p, &f);
 	sb_filter_free(&f);
@@ -484,6 +510,21 @@ static void try_bad_mask(void)
 	sb_filter_free(&f);
 }
 
+/* The monitor's two thread profiles, as confine_prepare fills them in. */
+static void try_monitor(void)
+{
+	int err = 0;
+	struct confine *c = confine_prepare(SANDBOX_STRICT, MON_VM_FD, (int[]){ MON_VCPU_FD }, 1,
+					    &err);
+
+	CHECK(c != NULL, "the monitor's filters build (%d)", err);
+	if (!c)
+		return;
+	try_profile(confine_profile(c, CONFINE_MAIN));
+	try_profile(confine_profile(c, 0));
+	confine_free(c);
+}
+
 int main(void)
 {
 	const struct sandbox_profile *const *profiles;
@@ -499,6 +540,7 @@ int main(void)
 	profiles = sandbox_profiles(&n);
 	for (unsigned i = 0; i < n; i++)
 		try_profile(profiles[i]);
+	try_monitor();
 	try_bad_mask();
 	return check_done();
 }
