@@ -17,6 +17,7 @@
 #include "trap.h"
 #include "util.h"
 #include "virtio_pci.h"
+#include "vpci.h"
 #include "vsock_broker.h"
 
 #define MACHINE_BROKER_STOP_MS 1000	/* the broker's exit once its channel is closed */
@@ -345,14 +346,12 @@ void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
 		       const _Atomic uint64_t *shadowed, unsigned nregions)
 {
-	static const char *const vnames[] = { "common", "isr", "device", "notify" };
-
 	for (unsigned r = 0; r < nregions && r < DEVICE_MAX_REGIONS; r++) {
 		char name[16], from_shadow[48] = "";
 		uint64_t n = atomic_load(&shadowed[r]);
 
-		if (pci && r < 4)
-			snprintf(name, sizeof(name), "%s", vnames[r]);
+		if (pci && vpci_region_name(r))
+			snprintf(name, sizeof(name), "%s", vpci_region_name(r));
 		else
 			snprintf(name, sizeof(name), "region%u", r);
 		if (n)

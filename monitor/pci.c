@@ -155,9 +155,9 @@ static int pci_data_trap(void *opaque, struct trap *t)
 int pci_host_init(struct pci_host *ph, struct trapbus *tb)
 {
 	struct trap_region addr = { .base = PCI_CONFIG_ADDR_PORT, .size = 4, .bus = TRAP_PIO,
-				    .name = "pci-addr", .fn = pci_addr_trap, .opaque = ph };
+				    .name = "pci-addr", .label = "port", .fn = pci_addr_trap, .opaque = ph };
 	struct trap_region data = { .base = PCI_CONFIG_DATA_PORT, .size = 4, .bus = TRAP_PIO,
-				    .name = "pci-data", .fn = pci_data_trap, .opaque = ph };
+				    .name = "pci-data", .label = "port", .fn = pci_data_trap, .opaque = ph };
 	int err;
 
 	memset(ph, 0, sizeof(*ph));

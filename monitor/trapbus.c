@@ -1,10 +1,14 @@
 #include "trapbus.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -17,11 +21,67 @@ static struct trapbus_map *map_alloc(unsigned n)
 	return m;
 }
 
+/* The published table (trap_table.h): a sealed memfd, mapped shared. */
+static int table_open(struct trapbus *tb)
+{
+	void *p;
+
+	tb->table_fd = memfd_create(TRAP_TABLE_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (tb->table_fd < 0 || ftruncate(tb->table_fd, sizeof(*tb->table)) < 0 ||
+	    fcntl(tb->table_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	p = mmap(NULL, sizeof(*tb->table), PROT_READ | PROT_WRITE, MAP_SHARED, tb->table_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	tb->table = p;
+	tb->table->magic = TRAP_TABLE_MAGIC;
+	tb->table->version = TRAP_TABLE_VERSION;
+	return 0;
+}
+
+/* Rewrite the table from both buses' maps. Called with tb->lock held. */
+static void table_publish(struct trapbus *tb)
+{
+	struct trap_table *t = tb->table;
+	unsigned n = 0;
+
+	if (!t)
+		return;
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int b = 0; b < TRAP_NBUS; b++) {
+		const struct trapbus_map *m = atomic_load(&tb->map[b]);
+
+		for (unsigned i = 0; m && i < m->n && n < TRAP_TABLE_MAX; i++, n++) {
+			const struct trap_region *r = &m->r[i];
+			struct trap_table_region *o = &t->r[n];
+
+			*o = (struct trap_table_region){ .bus = r->bus, .region = r->region,
+							 .base = r->base, .size = r->size };
+			snprintf(o->name, sizeof(o->name), "%s", r->name ? r->name : "?");
+			if (r->label)
+				snprintf(o->label, sizeof(o->label), "%s", r->label);
+			else
+				snprintf(o->label, sizeof(o->label), "region%u", r->region);
+		}
+	}
+	t->n = n;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
+}
+
 int trapbus_init(struct trapbus *tb)
 {
 	memset(tb, 0, sizeof(*tb));
+	tb->table_fd = -1;
 	if (pthread_mutex_init(&tb->lock, NULL))
 		return -ENOMEM;
+	if (table_open(tb)) {
+		int err = -errno;
+
+		trapbus_destroy(tb);
+		return err ? err : -ENOMEM;
+	}
 	for (int b = 0; b < TRAP_NBUS; b++) {
 		struct trapbus_map *m = map_alloc(0);
 
@@ -41,6 +101,12 @@ void trapbus_destroy(struct trapbus *tb)
 	tb->record = NULL;
 	for (int b = 0; b < TRAP_NBUS; b++)
 		free(atomic_exchange(&tb->map[b], NULL));
+	if (tb->table)
+		munmap(tb->table, sizeof(*tb->table));
+	tb->table = NULL;
+	if (tb->table_fd >= 0)
+		close(tb->table_fd);
+	tb->table_fd = -1;
 	pthread_mutex_destroy(&tb->lock);
 }
 
@@ -72,6 +138,7 @@ static void map_swap(struct trapbus *tb, int bus, struct trapbus_map *next)
 {
 	struct trapbus_map *old = atomic_exchange(&tb->map[bus], next);
 
+	table_publish(tb);
 	for (int v = 0; v < TRAPBUS_MAX_VCPUS; v++)
 		while (atomic_load(&tb->hazard[v]) == old)
 			sched_yield();

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "trap.h"
+#include "trap_table.h"
 
 #define TRAPBUS_MAX_VCPUS 64
 #define TRAPBUS_MAX_LOGGED 64	/* distinct unclaimed addresses logged */
@@ -31,6 +32,7 @@ struct trap_region {
 	uint8_t bus;		/* enum trap_bus */
 	uint8_t region;		/* copied into trap.region */
 	const char *name;	/* for logs and stats */
+	const char *label;	/* the region's name in the published table; NULL: "regionN" */
 	trap_fn fn;
 	void *opaque;
 	/*
@@ -58,6 +60,8 @@ struct trapbus {
 	unsigned nlogged;
 	struct { uint8_t bus; uint64_t addr; } logged[TRAPBUS_MAX_LOGGED];
 	FILE *record;		/* --record-traps: every served access, or NULL */
+	struct trap_table *table;	/* the regions, published for observers (trap_table.h) */
+	int table_fd;			/* its memfd */
 };
 
 /* Initialise an empty bus. Returns 0 or -errno. */

@@ -222,6 +222,13 @@ static void bar0_unmap(struct vpci *vp)
  * logged and undoes exactly what this call set up: the regions already
  * there belong to someone else and stay.
  */
+const char *vpci_region_name(unsigned r)
+{
+	static const char *const names[VIRTIO_PCI_NREGIONS] = { "common", "isr", "device", "notify" };
+
+	return r < VIRTIO_PCI_NREGIONS ? names[r] : NULL;
+}
+
 static void bar0_map(struct vpci *vp, uint64_t addr)
 {
 	unsigned nreg = 0, nq = 0;
@@ -231,7 +238,7 @@ static void bar0_map(struct vpci *vp, uint64_t addr)
 		struct trap_region tr = { .base = addr + nreg * VIRTIO_PCI_REGION_SIZE,
 					  .size = VIRTIO_PCI_REGION_SIZE, .bus = TRAP_MMIO,
 					  .region = (uint8_t)nreg, .name = vp->id,
-					  .fn = vp->bar0_fn, .opaque = vp->bar0_opaque,
+					  .label = vpci_region_name(nreg), .fn = vp->bar0_fn, .opaque = vp->bar0_opaque,
 					  .served = vp->bar0_served ? &vp->bar0_served[nreg] : NULL };
 
 		if ((err = trapbus_register(&vp->vm->bus, &tr)))
@@ -255,7 +262,7 @@ static void bar0_map(struct vpci *vp, uint64_t addr)
 static void msix_bar_move(struct vpci *vp, uint64_t addr)
 {
 	struct trap_region tr = { .base = addr, .size = VPCI_MSIX_BAR_SIZE, .bus = TRAP_MMIO,
-				  .name = vp->id, .fn = msix_trap, .opaque = vp };
+				  .name = vp->id, .label = "msix", .fn = msix_trap, .opaque = vp };
 
 	if (vp->bar_msix != PCI_BAR_NONE)
 		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, vp->bar_msix);

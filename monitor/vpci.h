@@ -76,6 +76,9 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 /* Take the function off the bus and release its eventfds and regions. */
 void vpci_destroy(struct vpci *vp, struct pci_host *ph);
 
+/* BAR0 region r's name ("common", "isr", "device", "notify"), NULL past them. */
+const char *vpci_region_name(unsigned r);
+
 struct machine_spec;
 struct virtio_pci_ident;
 
