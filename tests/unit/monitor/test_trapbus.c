@@ -1,6 +1,8 @@
 /* The trap bus on its own: registration rules, dispatch, unclaimed accesses. */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <sched.h>
 #include <stdatomic.h>
 
@@ -32,7 +34,7 @@ static struct trap_region region(uint8_t bus, uint64_t base, uint64_t size, stru
 				     .name = "probe", .fn = probe_fn, .opaque = p };
 }
 
-static struct trap access(uint8_t bus, uint64_t addr, uint8_t len, int is_write)
+static struct trap trap_at(uint8_t bus, uint64_t addr, uint8_t len, int is_write)
 {
 	return (struct trap){ .bus = bus, .addr = addr, .len = len, .is_write = (uint8_t)is_write,
 			      .vcpu = 1 };
@@ -64,7 +66,7 @@ static void test_register_rules(struct trapbus *tb, struct probe *p)
 
 static void test_dispatch(struct trapbus *tb, struct probe *p)
 {
-	struct trap t = access(TRAP_PIO, 0x3fb, 1, 1);
+	struct trap t = trap_at(TRAP_PIO, 0x3fb, 1, 1);
 
 	t.data[0] = 0x83;
 	p->calls = 0;
@@ -73,45 +75,45 @@ static void test_dispatch(struct trapbus *tb, struct probe *p)
 	      p->last.vcpu == 1 && p->last.data[0] == 0x83,
 	      "handler sees offset 3, region index, vCPU and data");
 	p->value = 0x1234;
-	t = access(TRAP_PIO, 0x3f8, 2, 0);
+	t = trap_at(TRAP_PIO, 0x3f8, 2, 0);
 	CHECK(trapbus_dispatch(tb, &t) == 0 && trap_value(&t) == 0x1234,
 	      "read returns the handler's value");
-	t = access(TRAP_PIO, 0x3f7, 1, 0);
+	t = trap_at(TRAP_PIO, 0x3f7, 1, 0);
 	CHECK(trapbus_dispatch(tb, &t) == 0 && p->last.offset == 7,
 	      "the region below the first claims 0x3f7");
 }
 
 static void test_unclaimed(struct trapbus *tb, struct probe *p)
 {
-	struct trap t = access(TRAP_PIO, 0x2e0, 4, 0);
+	struct trap t = trap_at(TRAP_PIO, 0x2e0, 4, 0);
 	int calls = p->calls;
 
 	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0xffffffffu,
 	      "unclaimed PIO read: all-ones");
-	t = access(TRAP_MMIO, 0xd0000000, 8, 0);
+	t = trap_at(TRAP_MMIO, 0xd0000000, 8, 0);
 	memset(t.data, 0xaa, 8);
 	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0,
 	      "unclaimed MMIO read: zeros");
-	t = access(TRAP_PIO, 0x2e0, 1, 1);
+	t = trap_at(TRAP_PIO, 0x2e0, 1, 1);
 	CHECK(trapbus_dispatch(tb, &t) == 1, "unclaimed write dropped");
-	t = access(TRAP_PIO, 0x3ff, 2, 0);	/* 0x3ff is claimed, 0x400 by another */
+	t = trap_at(TRAP_PIO, 0x3ff, 2, 0);	/* 0x3ff is claimed, 0x400 by another */
 	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0xffff,
 	      "access straddling two regions is unclaimed");
 	CHECK(p->calls == calls, "no handler ran for unclaimed accesses");
 	CHECK(tb->stats.unclaimed_reads[TRAP_PIO] == 2 && tb->stats.unclaimed_reads[TRAP_MMIO] == 1 &&
 	      tb->stats.unclaimed_writes[TRAP_PIO] == 1, "unclaimed accesses counted per bus");
 	p->ret = -EINVAL;
-	t = access(TRAP_MMIO, 0x3f8, 4, 0);
+	t = trap_at(TRAP_MMIO, 0x3f8, 4, 0);
 	CHECK(trapbus_dispatch(tb, &t) == 1 && trap_value(&t) == 0,
 	      "a handler that refuses gets the unclaimed answer");
 	p->ret = 0;
-	t = access(TRAP_PIO, 0x3f8, 0, 0);
+	t = trap_at(TRAP_PIO, 0x3f8, 0, 0);
 	CHECK(trapbus_dispatch(tb, &t) == 1, "length 0 refused");
 }
 
 static void test_unregister(struct trapbus *tb)
 {
-	struct trap t = access(TRAP_PIO, 0x3f8, 1, 0);
+	struct trap t = trap_at(TRAP_PIO, 0x3f8, 1, 0);
 
 	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f9) == -ENOENT, "unregister by non-base: -ENOENT");
 	CHECK(trapbus_unregister(tb, TRAP_PIO, 0x3f8) == 0, "unregister 0x3f8");
@@ -133,13 +135,13 @@ static void test_served_counter(void)
 	r.served = &served;
 	CHECK(trapbus_register(&tb, &r) == 0, "register with a counter");
 	for (int i = 0; i < 3; i++) {
-		t = access(TRAP_MMIO, 0x1010, 4, i & 1);
+		t = trap_at(TRAP_MMIO, 0x1010, 4, i & 1);
 		trapbus_dispatch(&tb, &t);
 	}
 	p.ret = -EINVAL;
-	t = access(TRAP_MMIO, 0x1010, 4, 0);
+	t = trap_at(TRAP_MMIO, 0x1010, 4, 0);
 	trapbus_dispatch(&tb, &t);
-	t = access(TRAP_MMIO, 0x2000, 4, 0);
+	t = trap_at(TRAP_MMIO, 0x2000, 4, 0);
 	trapbus_dispatch(&tb, &t);
 	CHECK(atomic_load(&served) == 3, "3 served, refused and unclaimed not counted (%llu)",
 	      (unsigned long long)atomic_load(&served));
@@ -163,8 +165,8 @@ static void test_many(void)
 			break;
 	}
 	for (int i = 0; i < 100; i++) {
-		struct trap t = access(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x7c, 4, 0);
-		struct trap g = access(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x80, 4, 0);
+		struct trap t = trap_at(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x7c, 4, 0);
+		struct trap g = trap_at(TRAP_MMIO, 0x10000 + (uint64_t)i * 0x100 + 0x80, 4, 0);
 
 		found += trapbus_dispatch(&tb, &t) == 0 && trap_value(&t) == (uint64_t)i;
 		gaps += trapbus_dispatch(&tb, &g) == 1;
@@ -193,7 +195,7 @@ static void *race_reader(void *arg)
 	struct race *r = arg;
 
 	while (!atomic_load(&r->stop)) {
-		struct trap t = access(TRAP_PIO, 0x80, 1, 0);
+		struct trap t = trap_at(TRAP_PIO, 0x80, 1, 0);
 
 		t.vcpu = r->vcpu;
 		if (trapbus_dispatch(r->tb, &t) == 0)
@@ -244,6 +246,44 @@ static void test_concurrent(void)
 	trapbus_destroy(&tb);
 }
 
+/* The published table (trap_table.h) follows registrations, through its memfd. */
+static void test_table(void)
+{
+	static struct probe p;
+	struct trapbus tb;
+	struct trap_region a = region(TRAP_PIO, 0x3f8, 8, &p), b = region(TRAP_MMIO, 0xfe000000, 0x1000, &p);
+	char link[64], target[128];
+	const struct trap_table *t;
+	ssize_t n;
+
+	if (trapbus_init(&tb))
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", tb.table_fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	CHECK(strncmp(target, "/memfd:" TRAP_TABLE_NAME, strlen("/memfd:" TRAP_TABLE_NAME)) == 0,
+	      "the table is a memfd named %s (%s)", TRAP_TABLE_NAME, target);
+	t = mmap(NULL, sizeof(*t), PROT_READ, MAP_SHARED, tb.table_fd, 0);
+	CHECK(t != MAP_FAILED, "an observer maps it read-only");
+	if (t == MAP_FAILED) {
+		trapbus_destroy(&tb);
+		return;
+	}
+	b.label = "notify";
+	CHECK(trapbus_register(&tb, &a) == 0 && trapbus_register(&tb, &b) == 0, "two regions");
+	CHECK(t->magic == TRAP_TABLE_MAGIC && t->version == TRAP_TABLE_VERSION && t->n == 2 &&
+	      !(t->seq & 1) && t->seq > 0, "magic, version, 2 regions, seq even (%u)", t->seq);
+	CHECK(t->r[0].bus == TRAP_PIO && t->r[0].base == 0x3f8 && t->r[0].size == 8 &&
+	      strcmp(t->r[0].name, "probe") == 0 && strcmp(t->r[0].label, "region3") == 0,
+	      "pio region: base, size, name, default label (%s %s)", t->r[0].name, t->r[0].label);
+	CHECK(t->r[1].bus == TRAP_MMIO && t->r[1].base == 0xfe000000 &&
+	      strcmp(t->r[1].label, "notify") == 0, "mmio region with its label (%s)", t->r[1].label);
+	CHECK(trapbus_unregister(&tb, TRAP_PIO, 0x3f8) == 0 && t->n == 1 &&
+	      t->r[0].base == 0xfe000000, "an unregistered region leaves the table");
+	munmap((void *)t, sizeof(*t));
+	trapbus_destroy(&tb);
+}
+
 int main(void)
 {
 	struct trapbus tb;
@@ -258,5 +298,6 @@ int main(void)
 	test_served_counter();
 	test_many();
 	test_concurrent();
+	test_table();
 	return check_done();
 }
