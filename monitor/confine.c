@@ -99,6 +99,8 @@ static const struct sandbox_rule main_rules[] = {
 	      SB_EQ(1, FIONREAD, "request == FIONREAD")),
 	SB_IF("ioctl", "the terminal's settings restored at the end (tcsetattr TCSAFLUSH)", 1,
 	      SB_EQ(1, TCSETSF, "request == TCSETSF")),
+	SB_IF("ioctl", "tcsetattr reads the settings back to check them", 1,
+	      SB_EQ(1, TCGETS, "request == TCGETS")),
 };
 
 struct role {

@@ -101,7 +101,10 @@ static void __attribute__((noreturn)) child_exec(const struct spawn_request *rq,
 		_exit(126);
 	/* The socket may have come in as fd 0, 1 or 3: out of the way first. */
 	sock = fcntl(sock, F_DUPFD_CLOEXEC, 10);
-	if (sock < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(sock, 3) < 0)
+	if (null_fd < 0)	/* no /dev/null when the spawner started: try once more */
+		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (sock < 0 || null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
+	    dup2(sock, 3) < 0)
 		_exit(126);
 	execv(devproc_path, argv);
 	_exit(127);
@@ -143,7 +146,8 @@ static void __attribute__((noreturn)) spawner_main(int chan, pid_t monitor)
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	log_set_program("vmm-spawner");
-	if (null_fd < 0 || helper_proc_detach(monitor, "vmm-spawner", (int[]){ chan, null_fd }, 2))
+	/* A missing /dev/null (an empty /dev) fails each device's start, not the spawner. */
+	if (helper_proc_detach(monitor, "vmm-spawner", (int[]){ chan, null_fd }, null_fd < 0 ? 1 : 2))
 		_exit(1);
 	for (;;) {
 		struct spawn_request rq;
