@@ -243,6 +243,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 	}
 	while (control_poll(&vm, &con, wake_fd))
 		;
+	trapbus_table_freeze(&vm.bus);
 	vdevs_quiesce(&vm);
 	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {
 		vdevs_abandon(&vm);

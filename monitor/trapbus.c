@@ -45,7 +45,7 @@ static void table_publish(struct trapbus *tb)
 	struct trap_table *t = tb->table;
 	unsigned n = 0;
 
-	if (!t)
+	if (!t || tb->table_frozen)
 		return;
 	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -143,6 +143,13 @@ static void map_swap(struct trapbus *tb, int bus, struct trapbus_map *next)
 		while (atomic_load(&tb->hazard[v]) == old)
 			sched_yield();
 	free(old);
+}
+
+void trapbus_table_freeze(struct trapbus *tb)
+{
+	pthread_mutex_lock(&tb->lock);
+	tb->table_frozen = true;
+	pthread_mutex_unlock(&tb->lock);
 }
 
 int trapbus_register(struct trapbus *tb, const struct trap_region *r)

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -62,7 +63,14 @@ struct trapbus {
 	FILE *record;		/* --record-traps: every served access, or NULL */
 	struct trap_table *table;	/* the regions, published for observers (trap_table.h) */
 	int table_fd;			/* its memfd */
+	bool table_frozen;		/* the VM stopped: teardown is not published */
 };
+
+/*
+ * The VM has stopped: keep the published table as it ran (an observer
+ * attributes what it counted with it), whatever teardown unregisters.
+ */
+void trapbus_table_freeze(struct trapbus *tb);
 
 /* Initialise an empty bus. Returns 0 or -errno. */
 int trapbus_init(struct trapbus *tb) __attribute__((warn_unused_result));

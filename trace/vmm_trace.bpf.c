@@ -8,11 +8,14 @@
  * entry; and count VM exits by reason.
  *
  * A vCPU thread's accesses follow one pattern per access:
- *   kvm_pio / kvm_mmio (WRITE or READ_UNSATISFIED)   the access, seen first
+ *   kvm_pio (out) / kvm_mmio (WRITE, READ_UNSATISFIED) the access, seen first
  *   kvm_userspace_exit (KVM_EXIT_IO / KVM_EXIT_MMIO)  it goes to the monitor
  *   kvm_pio (in) / kvm_mmio (READ)                    the answer, on completion:
  *                                                     not a new access
  *   kvm_entry                                         back in the guest
+ * except that KVM traces a port read only on completion (its data is in the
+ * record): an IO exit with nothing before it is a read whose port the
+ * completion gives.
  * An access with no userspace exit before the next entry was served in the
  * kernel. kvm_mmio READ outside a completion is an in-kernel read;
  * kvm_fast_mmio (VMX's ioeventfd path) an in-kernel write.
@@ -87,7 +90,12 @@ struct {
 	__type(value, __u64);
 } exits SEC(".maps");
 
-enum { VCPU_IDLE, VCPU_ACCESS, VCPU_IN_USER };
+/*
+ * VCPU_IN_USER_IN: a KVM_EXIT_IO with no access traced before it, which is
+ * a port read (KVM traces an IN only once its data is there, on
+ * completion): the completion names the port.
+ */
+enum { VCPU_IDLE, VCPU_ACCESS, VCPU_IN_USER, VCPU_IN_USER_IN };
 
 /* Per vCPU thread: the access in flight. */
 struct vcpu_state {
@@ -156,6 +164,19 @@ static __always_inline void access_begin(__u32 tid, __u32 bus, __u64 addr, bool 
 	if (v && v->state == VCPU_IN_USER && !write && !v->write && v->key.bus == bus &&
 	    v->key.addr == addr)
 		return;	/* the monitor's answer being completed, not a new access */
+	if (v && v->state == VCPU_IN_USER_IN && !write && bus == TRACE_BUS_PIO) {
+		struct trace_stats *s;
+
+		/* The port read that went to the monitor, completed: now we know the port. */
+		v->key.bus = bus;
+		v->key.addr = addr;
+		v->write = 0;
+		v->state = VCPU_IN_USER;
+		s = stats_of(&v->key);
+		if (s)
+			__sync_fetch_and_add(&s->user_reads, 1);
+		return;
+	}
 	if (v && v->state == VCPU_ACCESS)
 		kernel_served(&v->key, v->write);
 	bpf_map_update_elem(&vcpus, &tid, &fresh, BPF_ANY);
@@ -243,6 +264,12 @@ int on_userspace_exit(struct trace_event_raw_kvm_userspace_exit *ctx)
 	reason = BPF_CORE_READ(ctx, reason);
 	count(TRACE_USER_EXITS + (reason & 0xff));
 	v = bpf_map_lookup_elem(&vcpus, &tid);
+	if (reason == KVM_EXIT_IO && (!v || v->state != VCPU_ACCESS)) {
+		struct vcpu_state in = { .state = VCPU_IN_USER_IN, .exit_ns = bpf_ktime_get_ns() };
+
+		bpf_map_update_elem(&vcpus, &tid, &in, BPF_ANY);
+		return 0;
+	}
 	if (!v || v->state != VCPU_ACCESS || (reason != KVM_EXIT_IO && reason != KVM_EXIT_MMIO))
 		return 0;
 	struct trace_stats *s = stats_of(&v->key);
@@ -271,7 +298,7 @@ int on_entry(void *ctx)
 		return 0;
 	if (v->state == VCPU_ACCESS) {
 		kernel_served(&v->key, v->write);
-	} else if (v->state == VCPU_IN_USER) {
+	} else if (v->state == VCPU_IN_USER) {	/* (IN_USER_IN: no completion seen; dropped) */
 		struct trace_stats *s = stats_of(&v->key);
 		__u64 ns = bpf_ktime_get_ns() - v->exit_ns;
 

@@ -313,7 +313,10 @@ static int tracer_load(struct tracer *t)
 		err = vmm_trace__attach(t->skel);
 	if (err) {
 		fprintf(stderr, "vmm-trace: cannot load or attach the BPF program on the kvm "
-			"tracepoints: %s (root? kvm loaded? a kernel with BTF?)\n", strerror(-err));
+			"tracepoints: %s (%s)\n", strerror(-err),
+			access("/sys/kernel/tracing/events/kvm", F_OK) == 0 ? "root? a kernel with BTF?"
+			: "no /sys/kernel/tracing/events/kvm: is kvm loaded and tracefs mounted "
+			  "(mount -t tracefs tracefs /sys/kernel/tracing)?");
 		return -1;
 	}
 	return 0;
@@ -414,12 +417,16 @@ int main(int argc, char **argv)
 	start = last = mono_ns();
 	while (!stop_asked && (!count || done < count)) {
 		struct pollfd p = { .fd = t.pidfd, .events = POLLIN };
+		/* Until its table is found, look every 20 ms: it goes with the monitor's fds. */
+		int wait_ms = t.shared ? (int)(interval * 1000) : 20, r;
 		uint64_t now;
-		int r = poll(&p, 1, (int)(interval * 1000));
 
+		r = poll(&p, 1, wait_ms);
+		if (!t.shared && r == 0)
+			table_find(&t);
 		now = mono_ns();
-		collect(&t);
-		if (r == 0 || now - last >= (uint64_t)(interval * 1e9)) {
+		if (now - last >= (uint64_t)(interval * 1e9)) {
+			collect(&t);
 			print_interval(&t, (double)(now - last) / 1e9);
 			last = now;
 			done++;

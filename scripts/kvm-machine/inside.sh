@@ -23,6 +23,8 @@ ln -sfn /proc/self/fd /dev/fd
 ln -sfn /proc/self/fd/0 /dev/stdin; ln -sfn /proc/self/fd/1 /dev/stdout; ln -sfn /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o mode=755 run /run
 [ -d /sys/fs/cgroup ] && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+# as systemd does: the tracepoints' ids (vmm-trace's BPF attaches by them, perf too)
+[ -d /sys/kernel/tracing ] && mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 # /tmp is the machine's own (fast, and flock works there as the tests need,
 # which 9p does not provide), but what the command needs of the host's /tmp

@@ -41,7 +41,7 @@ traps() {
 # Every one exits to the monitor: vmm-trace's count per region must be the
 # monitor's, exactly.
 case_trap_counts() {
-	local region want got n
+	local region want got n=""
 	need_trace
 	[ -f "${BENCH_TRAP_GUEST:-}" ] || fail "BENCH_TRAP_GUEST not set"
 	VMM_TIMEOUT=120 run_trace --kernel "$BENCH_TRAP_GUEST" -v
