@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -218,13 +219,20 @@ static void collect(struct tracer *t)
 	}
 }
 
-/* Upper bound of the p-th percentile (p in 0..100) in us, from the histogram; -1 if empty. */
-static double percentile_us(const uint64_t *lat, uint64_t total, unsigned p)
+/*
+ * Upper bound of the p-th percentile (p in 0..100) in us, from the
+ * histogram (exits whose vCPU came back: not the last one of a VM that
+ * powered off); NAN if empty, which prints as "nan".
+ */
+static double percentile_us(const uint64_t *lat, unsigned p)
 {
-	uint64_t want = (total * p + 99) / 100, seen = 0;
+	uint64_t total = 0, want, seen = 0;
 
+	for (int b = 0; b < TRACE_LAT_BUCKETS; b++)
+		total += lat[b];
 	if (!total)
-		return -1;
+		return NAN;
+	want = (total * p + 99) / 100;
 	for (int b = 0; b < TRACE_LAT_BUCKETS; b++) {
 		seen += lat[b];
 		if (seen >= want)
@@ -234,6 +242,15 @@ static double percentile_us(const uint64_t *lat, uint64_t total, unsigned p)
 }
 
 static uint64_t user(const struct row *r) { return r->user_reads + r->user_writes; }
+
+static uint64_t lat_count(const struct row *r)
+{
+	uint64_t n = 0;
+
+	for (int b = 0; b < TRACE_LAT_BUCKETS; b++)
+		n += r->lat[b];
+	return n;
+}
 static uint64_t kernel(const struct row *r) { return r->kernel_reads + r->kernel_writes; }
 
 /* One interval's rates: t->now minus t->before, over secs. */
@@ -261,7 +278,7 @@ static void print_interval(struct tracer *t, double secs)
 			continue;
 		printf("  %-28s %10.0f %10.0f %10llu %9.1f %9.1f\n", d.name, (double)user(&d) / secs,
 		       (double)kernel(&d) / secs, (unsigned long long)(user(&d) + kernel(&d)),
-		       percentile_us(d.lat, user(&d), 50), percentile_us(d.lat, user(&d), 99));
+		       percentile_us(d.lat, 50), percentile_us(d.lat, 99));
 	}
 	fflush(stdout);
 	memcpy(t->before, t->now, sizeof(t->now));
@@ -283,9 +300,9 @@ static void print_totals(struct tracer *t, double secs)
 		       "mean-us %.1f\n", r->name, (unsigned long long)user(r),
 		       (unsigned long long)r->user_reads, (unsigned long long)r->user_writes,
 		       (unsigned long long)kernel(r), (unsigned long long)r->kernel_reads,
-		       (unsigned long long)r->kernel_writes, percentile_us(r->lat, user(r), 50),
-		       percentile_us(r->lat, user(r), 99),
-		       user(r) ? (double)r->lat_ns / (double)user(r) / 1000.0 : 0.0);
+		       (unsigned long long)r->kernel_writes, percentile_us(r->lat, 50),
+		       percentile_us(r->lat, 99),
+		       lat_count(r) ? (double)r->lat_ns / (double)lat_count(r) / 1000.0 : NAN);
 	}
 	fflush(stdout);
 }
