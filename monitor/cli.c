@@ -61,6 +61,8 @@ void cli_usage(FILE *f)
 "  --device-timeout-ms N  a device that leaves a read unanswered this long\n"
 "                    has failed: it is killed and the VM stops (default %u);\n"
 "                    one the host keeps from running is waited for, 60 s at most\n"
+"  --api-socket PATH serve the control API (vmm-ctl) on a Unix socket at PATH\n"
+"                    (mode 0600; the monitor's user and root only)\n"
 "  --record-traps FILE  append every trapped access the devices serve to FILE\n"
 "                    (text; tests/fuzz/seeds.py turns it into fuzz seeds)\n"
 "  -v, --verbose     log debug detail (unclaimed accesses, trap counts)\n"
@@ -129,7 +131,7 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
        OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK, OPT_NET,
-       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS, OPT_PRINT_PROFILE };
+       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS, OPT_PRINT_PROFILE, OPT_API_SOCKET };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -148,6 +150,7 @@ static const struct option long_opts[] = {
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
 	{ "record-traps", required_argument, NULL, OPT_RECORD_TRAPS },
 	{ "print-profile", required_argument, NULL, OPT_PRINT_PROFILE },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -374,6 +377,13 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		return opt_ns("device-timeout-ms", arg, 10, 600000, 1000000, &o->dev_timeout_ns, err);
 	case 'v': o->verbose = true; return 0;
 	case 'h': o->help = true; return 0;
+	case OPT_API_SOCKET:
+		if (o->api_socket) {
+			fprintf(err, "vmm-monitor: --api-socket given twice\n");
+			return -EINVAL;
+		}
+		o->api_socket = arg;
+		return 0;
 	case OPT_PRINT_PROFILE: {
 		static const char *const threads[] = { "main", "vcpu" };
 

@@ -34,6 +34,7 @@ struct cli_opts {
 	bool verbose;
 	bool help;		/* --help: print usage, exit 0 */
 	bool version;
+	const char *api_socket;		/* --api-socket PATH, or NULL */
 	const char *print_profile;	/* --print-profile main|vcpu: print it, exit 0 */
 };
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 /* Placeholders in the tables, replaced by the real fds (rules_fill). */
 #define FD_VM 0x7fff0001ull
 #define FD_VCPU 0x7fff0002ull
+#define FD_API 0x7fff0003ull
 
 /* Every thread: memory, locks, clocks, logging, leaving. */
 static const struct sandbox_rule common_rules[] = {
@@ -103,6 +106,14 @@ static const struct sandbox_rule main_rules[] = {
 	      SB_EQ(1, TCGETS, "request == TCGETS")),
 };
 
+/* The control API (api.h), with --api-socket. */
+static const struct sandbox_rule api_rules[] = {
+	SB_IF("accept4", "control API clients", 1, SB_EQ(0, FD_API, "fd == the API's listener")),
+	SB_IF("getsockopt", "an API client's uid (SO_PEERCRED)", 2,
+	      SB_EQ(1, SOL_SOCKET, "level == SOL_SOCKET"), SB_EQ(2, SO_PEERCRED, "SO_PEERCRED")),
+	SB_ANY("unlink", "remove the API socket at the end (Landlock: in its directory only)"),
+};
+
 struct role {
 	char name[16];		/* "main", "vcpu0" */
 	struct sandbox_rule rules[CONFINE_MAX_RULES];
@@ -154,35 +165,43 @@ static void confine_report(int nr, uint32_t arch, bool allowed, void *opaque)
 }
 
 /* Append table to r's rules, fds filled in. */
-static void rules_add(struct role *r, const struct sandbox_rule *table, size_t n, int vm_fd,
-		      int vcpu_fd)
+struct fds {
+	int vm, vcpu, api;
+};
+
+static void rules_add(struct role *r, const struct sandbox_rule *table, size_t n,
+		      const struct fds *fds)
 {
 	for (size_t i = 0; i < n && r->profile.nrules < CONFINE_MAX_RULES; i++) {
 		struct sandbox_rule rule = table[i];
 
 		for (unsigned a = 0; a < rule.nargs; a++) {
 			if (rule.args[a].value == FD_VM)
-				rule.args[a].value = (uint64_t)vm_fd;
+				rule.args[a].value = (uint64_t)fds->vm;
 			else if (rule.args[a].value == FD_VCPU)
-				rule.args[a].value = (uint64_t)vcpu_fd;
+				rule.args[a].value = (uint64_t)fds->vcpu;
+			else if (rule.args[a].value == FD_API)
+				rule.args[a].value = (uint64_t)fds->api;
 		}
 		r->rules[r->profile.nrules++] = rule;
 	}
 }
 
-/* A role's profile: the common rules, /proc's, then its own. */
-static void role_init(struct role *r, const char *name, bool vcpu, int vm_fd, int vcpu_fd)
+/* A role's profile: the common rules, /proc's, then its own (main: the API's if it has one). */
+static void role_init(struct role *r, const char *name, bool vcpu, const struct fds *fds)
 {
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->profile = (struct sandbox_profile){ .klass = r->name, .rules = r->rules,
 					       .no_base = true,
 					       .max_syscalls = CONFINE_MAX_SYSCALLS };
-	rules_add(r, common_rules, ARRAY_SIZE(common_rules), vm_fd, vcpu_fd);
-	rules_add(r, proc_rules, ARRAY_SIZE(proc_rules), vm_fd, vcpu_fd);
+	rules_add(r, common_rules, ARRAY_SIZE(common_rules), fds);
+	rules_add(r, proc_rules, ARRAY_SIZE(proc_rules), fds);
 	if (vcpu)
-		rules_add(r, vcpu_rules, ARRAY_SIZE(vcpu_rules), vm_fd, vcpu_fd);
+		rules_add(r, vcpu_rules, ARRAY_SIZE(vcpu_rules), fds);
 	else
-		rules_add(r, main_rules, ARRAY_SIZE(main_rules), vm_fd, vcpu_fd);
+		rules_add(r, main_rules, ARRAY_SIZE(main_rules), fds);
+	if (!vcpu && fds->api >= 0)
+		rules_add(r, api_rules, ARRAY_SIZE(api_rules), fds);
 }
 
 static int role_build(struct confine *c, struct role *r)
@@ -204,10 +223,19 @@ static int role_build(struct confine *c, struct role *r)
  * is left is reading /proc (proc_activity.c). A kernel without Landlock is
  * said once, as for devices.
  */
-static int landlock_make(int *abi, int *err)
+static int landlock_make(const char *api_path, int *abi, int *err)
 {
 	struct sandbox_result res = { 0 };
-	int fd = sandbox_thread_landlock("/proc", abi, &res);
+	char dir[PATH_MAX];
+	int fd;
+
+	/* The API socket's directory: its file is removed at the end. */
+	snprintf(dir, sizeof(dir), "%s", api_path ? api_path : "");
+	if (api_path && strrchr(dir, '/'))
+		*(strrchr(dir, '/') == dir ? dir + 1 : strrchr(dir, '/')) = '\0';
+	else if (api_path)
+		snprintf(dir, sizeof(dir), ".");
+	fd = sandbox_thread_landlock("/proc", api_path ? dir : NULL, abi, &res);
 
 	*err = 0;
 	if (fd == -1 && *abi == 0)
@@ -220,10 +248,12 @@ static int landlock_make(int *abi, int *err)
 	return fd < 0 ? -1 : fd;
 }
 
-struct confine *confine_prepare(enum sandbox_mode mode, int vm_fd, const int *vcpu_fds,
+struct confine *confine_prepare(const struct confine_opts *o, int vm_fd, const int *vcpu_fds,
 				unsigned ncpus, int *err)
 {
 	struct confine *c = calloc(1, sizeof(*c));
+	enum sandbox_mode mode = (enum sandbox_mode)o->mode;
+	struct fds fds = { .vm = vm_fd, .vcpu = -1, .api = o->api_fd };
 
 	*err = 0;
 	if (c)
@@ -236,15 +266,16 @@ struct confine *confine_prepare(enum sandbox_mode mode, int vm_fd, const int *vc
 	}
 	c->mode = mode;
 	c->ncpus = ncpus;
-	c->landlock_fd = landlock_make(&c->landlock_abi, err);
-	role_init(&c->main, "main", false, vm_fd, -1);
+	c->landlock_fd = landlock_make(o->api_fd >= 0 ? o->api_path : NULL, &c->landlock_abi, err);
+	role_init(&c->main, "main", false, &fds);
 	if (!*err)
 		*err = role_build(c, &c->main);
 	for (unsigned i = 0; i < ncpus && !*err; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "vcpu%u", i);
-		role_init(&c->vcpus[i], name, true, vm_fd, vcpu_fds[i]);
+		fds.vcpu = vcpu_fds[i];
+		role_init(&c->vcpus[i], name, true, &fds);
 		*err = role_build(c, &c->vcpus[i]);
 	}
 	if (*err) {
@@ -252,9 +283,10 @@ struct confine *confine_prepare(enum sandbox_mode mode, int vm_fd, const int *vc
 		return NULL;
 	}
 	log_debug("sandbox %s: monitor threads: main %u syscalls, vcpu0..%u %u syscalls each; "
-		  "Landlock ABI %d: /proc read-only, no other file", sandbox_mode_name(mode),
+		  "Landlock ABI %d: /proc read-only%s", sandbox_mode_name(mode),
 		  sandbox_profile_count(&c->main.profile), ncpus - 1,
-		  sandbox_profile_count(&c->vcpus[0].profile), c->landlock_abi);
+		  sandbox_profile_count(&c->vcpus[0].profile), c->landlock_abi,
+		  o->api_fd >= 0 ? ", the API socket's removal, no other file" : ", no other file");
 	return c;
 }
 
@@ -305,6 +337,6 @@ int confine_print_profile(const char *role, FILE *f)
 
 	if (strcmp(role, "main") != 0 && strcmp(role, "vcpu") != 0)
 		return -ENOENT;
-	role_init(&r, role, strcmp(role, "vcpu") == 0, -1, -1);
+	role_init(&r, role, strcmp(role, "vcpu") == 0, &(struct fds){ -1, -1, 0 });
 	return sandbox_profile_print(&r.profile, f);
 }

@@ -36,12 +36,19 @@
 
 struct confine;
 
+/* What the monitor was told to confine itself for. */
+struct confine_opts {
+	unsigned mode;		/* enum sandbox_mode; OFF: not confined */
+	int api_fd;		/* the control API's listener (api.h), or -1 */
+	const char *api_path;	/* its socket's path: removed at the end */
+};
+
 /*
  * Build the filters of the main thread and of vCPUs 0..ncpus-1 (vcpu_fds[i]
- * is vCPU i's fd) for mode LOG or STRICT. -v logs each thread's syscall
+ * is vCPU i's fd) for o->mode LOG or STRICT. -v logs each thread's syscall
  * count. Returns the object or NULL with *err set (logged).
  */
-struct confine *confine_prepare(enum sandbox_mode mode, int vm_fd, const int *vcpu_fds,
+struct confine *confine_prepare(const struct confine_opts *o, int vm_fd, const int *vcpu_fds,
 				unsigned ncpus, int *err);
 
 /*

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "proc_activity.h"
+#include "sandbox.h"
 #include "util.h"
 #include "vm.h"
 
@@ -176,6 +177,16 @@ static void process_release_dev(struct vdev *v)
 	v->impl = NULL;
 }
 
+static void process_describe_dev(const struct vdev *v, struct vdev_info *info)
+{
+	const struct process_dev *d = v->impl;
+
+	info->pid = d->pid;
+	info->failed = atomic_load(&d->dead) || d->exited;
+	info->sandbox = sandbox_mode_name((enum sandbox_mode)d->sandbox);
+	info->restarts = 0;	/* a dead device process is not replaced (yet) */
+}
+
 const struct vdev_host vdev_host_process = {
 	.name = "process",
 	.create = process_create,
@@ -186,4 +197,5 @@ const struct vdev_host vdev_host_process = {
 	.quiesce = process_quiesce,
 	.stop = process_stop_all,
 	.release = process_release_dev,
+	.describe = process_describe_dev,
 };

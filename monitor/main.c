@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "boot.h"
 #include "cli.h"
 #include "confine.h"
@@ -26,8 +27,8 @@
 
 #define KERNEL_MAX_BYTES (512u << 20)
 #define VCPU_STOP_TIMEOUT_MS 2000
-/* The loop's own 3, then each device's. */
-#define MAX_POLL (3 + MACHINE_MAX_DEVS * VDEV_MAX_POLL)
+/* The loop's own 3, then the control API's, then each device's. */
+#define MAX_POLL (3 + API_POLL_MAX + MACHINE_MAX_DEVS * VDEV_MAX_POLL)
 #define DEVICE_STOP_TIMEOUT_MS 1000
 
 static struct vm *signal_vm;
@@ -123,11 +124,11 @@ static void drain_eventfd(int fd)
 }
 
 /* One round of the control loop; false once the VM is stopping. */
-static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
+static bool control_poll(struct vm *vm, struct console *con, struct api *api, int wake_fd)
 {
 	struct pollfd pfd[MAX_POLL];
 	uint32_t tags[MAX_POLL];
-	unsigned n = 0, ndev;
+	unsigned n = 0, ndev, napi, api_at;
 	int timeout = -1;
 
 	pfd[n++] = (struct pollfd){ .fd = vm->stop_fd, .events = POLLIN };
@@ -137,6 +138,9 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 	else
 		pfd[n] = (struct pollfd){ .fd = -1 }, timeout = con->in_fd >= 0 ? 20 : -1;
 	n++;
+	api_at = n;
+	napi = api_pollfds(api, pfd + n, MAX_POLL - n);
+	n += napi;
 	ndev = vdevs_pollfds(vm, pfd + n, tags, MAX_POLL - n);
 	if (poll(pfd, n + ndev, timeout) < 0 && errno != EINTR)
 		vm_request_stop(vm, VM_EXIT_FAILED, "control loop: poll failed");
@@ -146,6 +150,8 @@ static bool control_poll(struct vm *vm, struct console *con, int wake_fd)
 		drain_eventfd(wake_fd);
 	if (pfd[2].revents && console_input(con, vm) == -EPIPE)
 		log_debug("console: input ended");
+	if (napi)
+		api_handle(api, vm, pfd + api_at, napi);
 	for (unsigned i = 0; i < ndev; i++)
 		if (pfd[n + i].revents)
 			vdevs_handle(vm, tags[i], pfd[n + i].revents);
@@ -199,6 +205,11 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 				 .cmdline = o->cmdline, .mem_size = o->mem_size,
 				 .ncpus = o->ncpus };
 	struct console con = { .pipe_r = -1, .pipe_w = -1 };
+	struct api api = { .lfd = -1, .devices_mode = o->devices == CLI_DEVICES_INPROC ? "inproc"
+								   : "process",
+			   .sandbox = sandbox_mode_name((enum sandbox_mode)sandbox_mode(o)) };
+	struct confine_opts copts = { .mode = monitor_confine_mode(o), .api_fd = -1,
+				      .api_path = o->api_socket };
 	struct x86_boot_info bi;
 	struct pci_host pci;
 	struct vm vm;
@@ -212,12 +223,18 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 		vm_destroy(&vm);
 		return VM_EXIT_USAGE;
 	}
+	if (o->api_socket && api_open(&api, o->api_socket)) {
+		vm_destroy(&vm);
+		return VM_EXIT_USAGE;
+	}
+	copts.api_fd = api.lfd;
 	err = boot_prepare(&vm, o, in, &bi);
 	/* Copied into guest RAM: their buffers would cost their size all VM long. */
 	free(in->kernel);
 	free(in->initrd);
 	in->kernel = in->initrd = NULL;
 	if (err) {
+		api_close(&api);
 		vm_destroy(&vm);
 		return err == -EIO || err == -ENOMEM ? VM_EXIT_FAILED : VM_EXIT_USAGE;
 	}
@@ -231,7 +248,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 		err = devices_start(&vm, o, &in->machine, wake_fd, spawner);
 	if (!err) {
 		vm_hugepage_hint();
-		err = vcpus_start(&vm, &bi, monitor_confine_mode(o));
+		err = vcpus_start(&vm, &bi, &copts);
 	}
 	if (!err)
 		err = confine_thread(vm.confine, CONFINE_MAIN);
@@ -241,8 +258,9 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 		snprintf(why, sizeof(why), "VM setup failed: %s", strerror(-err));
 		vm_request_stop(&vm, VM_EXIT_FAILED, why);
 	}
-	while (control_poll(&vm, &con, wake_fd))
+	while (control_poll(&vm, &con, &api, wake_fd))
 		;
+	api_close(&api);
 	trapbus_table_freeze(&vm.bus);
 	vdevs_quiesce(&vm);
 	if (vcpus_stop(&vm, VCPU_STOP_TIMEOUT_MS)) {

@@ -1,5 +1,8 @@
 /* vCPU threads: KVM_RUN and the exits that reach the monitor. */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 #include "boot.h"
 #include "confine.h"
 #include "log.h"
+#include "util.h"
 #include "vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -28,9 +32,12 @@ struct vcpu {
 	pthread_t thread;
 	_Atomic pid_t tid;	/* its thread's, once it runs: the kick's target */
 	bool running;		/* thread started and not yet joined */
+	_Atomic uint64_t exits, io, mmio;	/* KVM_RUN returns; of them port I/O and MMIO */
 };
 
 static pid_t monitor_pid;	/* the kick's tgkill names the process too */
+
+static void vcpus_kick(struct vm *vm);
 
 static const char *exit_reason_name(uint32_t r)
 {
@@ -176,6 +183,21 @@ static void vcpu_handle_exit(struct vcpu *v)
 	vcpu_fail(v, what);
 }
 
+/* Paused (vcpus_pause): wait, out of KVM_RUN, until resumed or stopped. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	atomic_fetch_add(&vm->parked, 1);
+	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping)) {
+		struct timespec nap = { .tv_nsec = 100000000 };	/* a missed wake costs this */
+
+		syscall(SYS_futex, &vm->paused, FUTEX_WAIT_PRIVATE, 1, &nap, NULL, 0);
+	}
+	v->run->immediate_exit = 0;
+	atomic_fetch_sub(&vm->parked, 1);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -194,6 +216,10 @@ static void *vcpu_thread(void *arg)
 	}
 
 	while (!atomic_load(&v->vm->stopping)) {
+		if (atomic_load(&v->vm->paused)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -203,6 +229,11 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(v, what);
 			break;
 		}
+		atomic_fetch_add_explicit(&v->exits, 1, memory_order_relaxed);
+		if (v->run->exit_reason == KVM_EXIT_IO)
+			atomic_fetch_add_explicit(&v->io, 1, memory_order_relaxed);
+		else if (v->run->exit_reason == KVM_EXIT_MMIO)
+			atomic_fetch_add_explicit(&v->mmio, 1, memory_order_relaxed);
 		vcpu_handle_exit(v);
 	}
 	return NULL;
@@ -267,17 +298,17 @@ static int kick_signal_install(void)
 }
 
 /* Every thread's filter, built before the first vCPU thread starts. */
-static int vcpus_confine_prepare(struct vm *vm, unsigned mode)
+static int vcpus_confine_prepare(struct vm *vm, const struct confine_opts *co)
 {
 	int fds[VM_MAX_CPUS], err;
 
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		fds[i] = vm->vcpus[i].fd;
-	vm->confine = confine_prepare((enum sandbox_mode)mode, vm->vm_fd, fds, vm->ncpus, &err);
+	vm->confine = confine_prepare(co, vm->vm_fd, fds, vm->ncpus, &err);
 	return err;
 }
 
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_mode)
+int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, const struct confine_opts *co)
 {
 	int err = kick_signal_install();
 
@@ -291,8 +322,8 @@ int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->ncpus && !err; i++)
 		err = vcpu_create(vm, &vm->vcpus[i], i, bi);
-	if (!err && confine_mode != SANDBOX_OFF)
-		err = vcpus_confine_prepare(vm, confine_mode);
+	if (!err && co->mode != SANDBOX_OFF)
+		err = vcpus_confine_prepare(vm, co);
 	for (unsigned i = 0; i < vm->ncpus && !err; i++) {
 		err = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		vm->vcpus[i].running = !err;
@@ -304,6 +335,39 @@ int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_
 		vcpus_stop(vm, 1000);
 	}
 	return err;
+}
+
+int vcpus_pause(struct vm *vm, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ns() + timeout_ms * 1000000ull;
+
+	if (!vm->vcpus)
+		return -EAGAIN;
+	atomic_store(&vm->paused, 1);
+	while (atomic_load(&vm->parked) < vm->ncpus) {
+		if (atomic_load(&vm->stopping))
+			return -ECANCELED;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;	/* stays paused: each vCPU parks when it can */
+		vcpus_kick(vm);
+		poll(NULL, 0, 1);
+	}
+	return 0;
+}
+
+void vcpus_resume(struct vm *vm)
+{
+	atomic_store(&vm->paused, 0);
+	syscall(SYS_futex, &vm->paused, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void vcpus_counts(const struct vm *vm, unsigned i, uint64_t *exits, uint64_t *io, uint64_t *mmio)
+{
+	const struct vcpu *v = &vm->vcpus[i];
+
+	*exits = atomic_load_explicit(&v->exits, memory_order_relaxed);
+	*io = atomic_load_explicit(&v->io, memory_order_relaxed);
+	*mmio = atomic_load_explicit(&v->mmio, memory_order_relaxed);
 }
 
 static void vcpus_kick(struct vm *vm)

@@ -164,3 +164,10 @@ void vdevs_handle(struct vm *vm, uint32_t tag, short revents)
 	if (i < vm->ndevs && vm->devs[i].impl)
 		vm->devs[i].host->handle(&vm->devs[i], (uint16_t)tag, revents);
 }
+
+void vdev_describe(const struct vdev *d, struct vdev_info *info)
+{
+	*info = (struct vdev_info){ .pid = -1, .sandbox = "in the monitor" };
+	if (d->host->describe)
+		d->host->describe(d, info);
+}

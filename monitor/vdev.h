@@ -42,6 +42,14 @@ struct vdev_cfg {
 	int wake_fd;			/* inproc: written when a vCPU changed a poll mask */
 };
 
+/* A device as vmm-ctl shows it (vdev_describe). */
+struct vdev_info {
+	int pid;		/* its process, or -1 */
+	bool failed;		/* reported dead or broken */
+	const char *sandbox;	/* "strict", "log", "off", "in the monitor" */
+	unsigned restarts;	/* processes started after the first */
+};
+
 /* One machine device. */
 struct vdev {
 	struct vm *vm;
@@ -87,6 +95,8 @@ struct vdev_host {
 	void (*stop)(struct vm *vm, unsigned timeout_ms);
 	/* Free d->impl and what it holds; d's regions are already off the bus. */
 	void (*release)(struct vdev *d);
+	/* What vmm-ctl shows of d (control loop). May be NULL: in the monitor, running. */
+	void (*describe)(const struct vdev *d, struct vdev_info *info);
 };
 
 extern const struct vdev_host vdev_host_inproc;
@@ -98,6 +108,9 @@ extern const struct vdev_host vdev_host_process;
  */
 int vdevs_start(struct vm *vm, const struct vdev_host *host, const struct machine *m,
 		const struct vdev_cfg *cfg) __attribute__((warn_unused_result));
+
+/* What d's host says of it (struct vdev_info). */
+void vdev_describe(const struct vdev *d, struct vdev_info *info);
 
 /*
  * Stop every device (at most timeout_ms for their models to go), log

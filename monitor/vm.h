@@ -25,6 +25,7 @@
 
 struct vcpu;
 struct confine;
+struct confine_opts;
 struct vdev;
 struct pci_host;
 struct x86_boot_info;
@@ -54,6 +55,8 @@ struct vm {
 	unsigned ndevs;
 	struct pci_host *pci;	/* bus 0 (borrowed) */
 	struct confine *confine;	/* the threads' filters (confine.h); NULL: unconfined */
+	_Atomic int paused;		/* vcpus_pause: vCPUs stay out of KVM_RUN (a futex word) */
+	_Atomic unsigned parked;	/* vCPUs waiting while paused */
 };
 
 /*
@@ -95,14 +98,29 @@ void vm_request_stop_signal(struct vm *vm, int status);
 
 /*
  * Create the vCPUs (CPUID, boot registers on vCPU 0) and start one thread
- * each. With confine_mode LOG or STRICT (enum sandbox_mode), every thread's
+ * each. With co->mode LOG or STRICT (enum sandbox_mode), every thread's
  * filter is built first (vm->confine) and each vCPU thread loads its own
  * before its first KVM_RUN; the caller then confines the main thread
  * (confine.h). Returns 0 or -errno (logged); on error no thread is left
  * running.
  */
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, unsigned confine_mode)
+int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, const struct confine_opts *co)
 	__attribute__((warn_unused_result));
+
+/*
+ * Pause the guest: every vCPU leaves KVM_RUN and waits (a vCPU waiting for
+ * a device's answer parks once it has it). Returns 0 once all are parked,
+ * -ETIMEDOUT after timeout_ms (the VM stays paused; the rest park as they
+ * can), -ECANCELED if the VM is stopping, -EAGAIN before the vCPUs exist.
+ * Control loop only.
+ */
+int vcpus_pause(struct vm *vm, unsigned timeout_ms);
+
+/* Let paused vCPUs run again. */
+void vcpus_resume(struct vm *vm);
+
+/* vCPU i's counts since it started: KVM_RUN returns, of them port I/O and MMIO exits. */
+void vcpus_counts(const struct vm *vm, unsigned i, uint64_t *exits, uint64_t *io, uint64_t *mmio);
 
 /*
  * Kick every vCPU out of KVM_RUN and join its thread, waiting at most

@@ -26,6 +26,7 @@
 
 #include "helper_proc.h"
 #include "log.h"
+#include "unix_listen.h"
 #include "util.h"
 
 _Static_assert(VSOCK_BROKER_PATH_MAX + sizeof("_4294967295") <=
@@ -50,88 +51,33 @@ struct broker {
 
 /* ---- Setup, in the monitor ---- */
 
-static int listen_fail(const char *path, int err, const char *why)
-{
-	log_err("--vsock socket=%s: %s", path, why ? why : strerror(-err));
-	return err;
-}
-
-/* Someone listens at sa: 0; nobody (a leftover file): -ECONNREFUSED; else -errno. */
-static int listen_probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
-		err = errno == EAGAIN ? 0 : -errno;	/* EAGAIN: a full backlog, so a listener */
-	close(fd);
-	return err;
-}
-
-/* Bind fd at path, replacing a socket file nobody listens on. */
-static int listen_bind(int fd, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int err;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return 0;
-	if (errno != EADDRINUSE)
-		return listen_fail(path, -errno, errno == ENOENT ? "no such directory" : NULL);
-	if (lstat(path, &st) < 0)
-		return listen_fail(path, -errno, NULL);
-	if (!S_ISSOCK(st.st_mode))
-		return listen_fail(path, -EEXIST, "exists and is not a socket");
-	err = listen_probe(&sa);
-	if (err == 0)
-		return listen_fail(path, -EADDRINUSE, "in use (by another VM?)");
-	if (err != -ECONNREFUSED)
-		return listen_fail(path, err, NULL);
-	if ((unlink(path) < 0 && errno != ENOENT) || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return listen_fail(path, -errno, NULL);
-	return 0;
-}
+#define BROKER_OPT "--vsock socket="
 
 /* Remove path if it is still the socket this broker bound (not a newer VM's). */
 static void broker_unlink(const struct broker *b)
 {
-	struct stat st;
+	struct unix_listener l = { .fd = b->lfd, .dev = b->dev, .ino = b->ino };
 
-	if (lstat(b->path, &st) == 0 && st.st_dev == b->dev && st.st_ino == b->ino &&
-	    unlink(b->path) < 0)
-		log_warn("--vsock socket=%s: cannot remove it: %s", b->path, strerror(errno));
+	unix_listen_unlink(BROKER_OPT, b->path, &l);
 }
 
 /* b->lfd listening at b->path, and the identity of its file. */
 static int broker_listen(struct broker *b)
 {
-	struct stat st;
+	struct unix_listener l;
 	int err;
 
 	if (!*b->path || strlen(b->path) > VSOCK_BROKER_PATH_MAX) {
 		log_err("--vsock socket=%s: want 1 to %d bytes", b->path, VSOCK_BROKER_PATH_MAX);
 		return -ENAMETOOLONG;
 	}
-	b->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (b->lfd < 0)
-		return listen_fail(b->path, -errno, NULL);
-	err = listen_bind(b->lfd, b->path);
-	if (!err && lstat(b->path, &st) < 0)
-		err = listen_fail(b->path, -errno, NULL);	/* gone already: nothing to unlink */
-	if (!err) {
-		b->dev = st.st_dev;
-		b->ino = st.st_ino;
-		if (listen(b->lfd, BROKER_BACKLOG) < 0) {
-			err = listen_fail(b->path, -errno, NULL);
-			broker_unlink(b);
-		}
-	}
+	err = unix_listen(BROKER_OPT, b->path, BROKER_BACKLOG, &l);
 	if (err)
-		close(b->lfd);
-	return err;
+		return err;
+	b->lfd = l.fd;
+	b->dev = l.dev;
+	b->ino = l.ino;
+	return 0;
 }
 
 /* ---- The broker process ---- */

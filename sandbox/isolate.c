@@ -155,6 +155,7 @@ struct sb_landlock_attr {
 #define LL_FS_IOCTL_DEV (1ull << 15)	/* ABI 5 */
 #define LL_FS_READ_FILE (1ull << 2)
 #define LL_FS_READ_DIR (1ull << 3)
+#define LL_FS_REMOVE_FILE (1ull << 5)
 #define LL_RULE_PATH_BENEATH 1
 #define LL_NET_BIND_TCP (1ull << 0)	/* ABI 4 */
 #define LL_NET_CONNECT_TCP (1ull << 1)
@@ -207,13 +208,28 @@ int step_landlock(const struct sandbox_config *cfg, struct sandbox_result *res)
 
 /* ---- A thread's ruleset (the monitor's threads) ---- */
 
-int sandbox_thread_landlock(const char *read_dir, int *abi, struct sandbox_result *res)
+/* Grant `access` beneath dir in ruleset fd. */
+static int landlock_beneath(int fd, const char *dir, uint64_t access, struct sandbox_result *res)
 {
-	struct sb_landlock_attr attr;
 	struct {
 		uint64_t allowed_access;
 		int32_t parent_fd;
-	} __attribute__((packed)) beneath;
+	} __attribute__((packed)) beneath = { .allowed_access = access };
+	int err = 0;
+
+	beneath.parent_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (beneath.parent_fd < 0 ||
+	    syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &beneath, 0) < 0)
+		err = sb_fail(res, -errno, "Landlock rule for %s", dir);
+	if (beneath.parent_fd >= 0)
+		close(beneath.parent_fd);
+	return err;
+}
+
+int sandbox_thread_landlock(const char *read_dir, const char *remove_dir, int *abi,
+			    struct sandbox_result *res)
+{
+	struct sb_landlock_attr attr;
 	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
 	size_t size;
 	int fd, err = 0;
@@ -231,15 +247,10 @@ int sandbox_thread_landlock(const char *read_dir, int *abi, struct sandbox_resul
 	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
 	if (fd < 0)
 		return sb_fail(res, -errno, "landlock_create_ruleset (ABI %ld)", v);
-	if (read_dir) {
-		beneath.allowed_access = LL_FS_READ_FILE | LL_FS_READ_DIR;
-		beneath.parent_fd = open(read_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (beneath.parent_fd < 0 ||
-		    syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &beneath, 0) < 0)
-			err = sb_fail(res, -errno, "Landlock rule for %s", read_dir);
-		if (beneath.parent_fd >= 0)
-			close(beneath.parent_fd);
-	}
+	if (read_dir)
+		err = landlock_beneath(fd, read_dir, LL_FS_READ_FILE | LL_FS_READ_DIR, res);
+	if (!err && remove_dir)
+		err = landlock_beneath(fd, remove_dir, LL_FS_REMOVE_FILE, res);
 	if (err) {
 		close(fd);
 		return err;

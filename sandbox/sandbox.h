@@ -215,12 +215,14 @@ struct sandbox_thread_filter {
 /*
  * A Landlock ruleset for threads to enforce: every filesystem right the
  * kernel's ABI knows is handled and none granted, but reading files and
- * directories beneath read_dir (NULL: nothing); TCP bind and connect
+ * directories beneath read_dir and removing files beneath remove_dir
+ * (each NULL: nothing); TCP bind and connect
  * handled (ABI >= 4); no scoping (the monitor signals its devices). Returns
  * its fd, -1 with *abi 0 when the kernel has no Landlock, or -errno with
  * res->detail saying why.
  */
-int sandbox_thread_landlock(const char *read_dir, int *abi, struct sandbox_result *res)
+int sandbox_thread_landlock(const char *read_dir, const char *remove_dir, int *abi,
+			    struct sandbox_result *res)
 	__attribute__((warn_unused_result));
 
 /*

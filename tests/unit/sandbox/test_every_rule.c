@@ -131,6 +131,9 @@ static const struct harmless harmless[] = {
 	HARMLESS("kill", CALL_PLAIN, 0, NO_PID, 0),
 	HARMLESS("tgkill", CALL_PLAIN, 0, NO_PID, NO_PID, 0),
 	HARMLESS("fcntl", CALL_PLAIN, 0, NOFD, 0, 0),
+	HARMLESS("accept4", CALL_PLAIN, 0, NOFD, 0, 0, 0),
+	HARMLESS("getsockopt", CALL_PLAIN, 0, NOFD, 0, 0, 0, 0),
+	HARMLESS("unlink", CALL_PLAIN, 0, 0),
 	HARMLESS("exit", CALL_EXIT, 0, EXIT_CALLED),
 	HARMLESS("exit_group", CALL_EXIT, 0, EXIT_CALLED),
 };
@@ -145,6 +148,7 @@ static const struct harmless outside[] = {
 /* The fds the monitor's profiles are built for here: none is open in a child. */
 #define MON_VM_FD 900
 #define MON_VCPU_FD 901
+#define MON_API_FD 902
 
 /* One child's job. */
 struct call {
@@ -514,8 +518,9 @@ static void try_bad_mask(void)
 static void try_monitor(void)
 {
 	int err = 0;
-	struct confine *c = confine_prepare(SANDBOX_STRICT, MON_VM_FD, (int[]){ MON_VCPU_FD }, 1,
-					    &err);
+	struct confine_opts o = { .mode = SANDBOX_STRICT, .api_fd = MON_API_FD,
+				  .api_path = "/tmp/vmm-every-rule-api.sock" };
+	struct confine *c = confine_prepare(&o, MON_VM_FD, (int[]){ MON_VCPU_FD }, 1, &err);
 
 	CHECK(c != NULL, "the monitor's filters build (%d)", err);
 	if (!c)
