@@ -415,8 +415,6 @@ unsigned api_pollfds(struct api *a, struct pollfd *pfds, unsigned max)
 
 void api_handle(struct api *a, struct vm *vm, const struct pollfd *pfds, unsigned n)
 {
-	uint64_t now = now_ns();
-
 	if (n < API_POLL_MAX)
 		return;
 	for (unsigned i = 0; i < API_MAX_CLIENTS; i++) {
@@ -432,8 +430,9 @@ void api_handle(struct api *a, struct vm *vm, const struct pollfd *pfds, unsigne
 			keep = false;
 		if (keep && (c->outoff < c->outlen || c->closing))
 			keep = client_write(c);
-		if (keep && c->outoff == c->outlen && now - c->active_ns > API_IDLE_MS * 1000000ull)
-			keep = false;	/* idle, owed nothing */
+		if (keep && c->outoff == c->outlen &&
+		    now_ns() - c->active_ns > API_IDLE_MS * 1000000ull)
+			keep = false;	/* idle, owed nothing (active_ns is never in the future) */
 		if (!keep)
 			client_free(a, i);
 	}
