@@ -198,8 +198,8 @@ static void do_devices(struct api *a, struct api_client *c, struct vm *vm)
 	for (unsigned i = 0; i < n; i++) {
 		const struct vdev *d = &vm->devs[i];
 		struct vdev_info info;
-		unsigned nreg = d->nregistered < DEVICE_MAX_REGIONS ? d->nregistered
-								     : DEVICE_MAX_REGIONS;
+		unsigned nreg = d->spec.spec.nregions < DEVICE_MAX_REGIONS ? d->spec.spec.nregions
+									   : DEVICE_MAX_REGIONS;
 
 		vdev_describe(d, &info);
 		api_device__init(&dev[i]);

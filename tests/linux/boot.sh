@@ -20,6 +20,8 @@
 #                         connections at once, MTU 9000
 #   net-kill              virtio-net0's process killed under a running guest:
 #                         reported like any other device, status 1
+#   ctl                   vmm-ctl on the guest at its shell: status, devices,
+#                         stats, pause, resume, stop
 #   vsock                 virtio-vsock with host programs on Unix sockets:
 #                         64 MiB each way, 16 connections at once each way,
 #                         refused ports both ways, a connection killed by
@@ -267,6 +269,50 @@ case_tty() {
 	expect_status 0 "poweroff at the shell"
 	expect_err 'acpi_pm0: guest powered off'
 	ok "ttyS0: a command typed at the shell prompt answered; poweroff: status 0"
+}
+
+# vmm-ctl against the stock kernel at its shell: status, devices, stats,
+# pause (a typed command waits, the vCPUs make no exit), resume (it is
+# answered), stop (status 0).
+case_ctl() {
+	local api=$TMP/api.sock ctl=${VMM_CTL:-} e1 e2
+	need_kvm
+	[ -x "$ctl" ] || fail "VMM_CTL not set or not executable"
+	image
+	mkfifo "$TMP/in" || fail "mkfifo"
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --cpus 2 --api-socket api.sock (stdin: the test typing)"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+		--cpus 2 --api-socket "$api" --cmdline "console=ttyS0 reboot=k panic=-1 quiet" \
+		<"$TMP/in" >"$OUT" 2>"$ERR" &
+	MON_PID=$!
+	exec 3>"$TMP/in"
+	wait_for_out "vmm-linux: userspace after" 120
+	wait_for_out "# " 30
+	"$ctl" "$api" status >"$TMP/status.txt" || fail "status failed"
+	grep -q '^state    running$' "$TMP/status.txt" || fail "status: $(cat "$TMP/status.txt")"
+	"$ctl" "$api" devices >"$TMP/devices.txt" || fail "devices failed"
+	for d in serial0 rtc0 i8042-0 acpi_pm0 virtio-rng0; do
+		grep -qE "^$d +[a-z0-9_-]+ +[0-9]+ running +strict " "$TMP/devices.txt" ||
+			fail "devices: no running $d: $(cat "$TMP/devices.txt")"
+	done
+	grep -qE '^serial0 .* region0 [1-9][0-9]* ' "$TMP/devices.txt" || fail "devices: serial0 served nothing"
+	"$ctl" "$api" stats >"$TMP/stats.txt" || fail "stats failed"
+	grep -qE '^vcpu1 +exits [1-9]' "$TMP/stats.txt" || fail "stats: vcpu1 never exited: $(cat "$TMP/stats.txt")"
+	[ "$("$ctl" "$api" pause)" = ok ] || fail "pause failed"
+	e1=$("$ctl" --json "$api" stats | grep -o '"exits": [0-9]*' | awk '{ n += $2 } END { print n }')
+	printf 'echo vmm-ctl-$((6 * 7))\n' >&3
+	sleep 2
+	e2=$("$ctl" --json "$api" stats | grep -o '"exits": [0-9]*' | awk '{ n += $2 } END { print n }')
+	[ "$e1" = "$e2" ] || fail "paused: the vCPUs still exit ($e1, then $e2)"
+	grep -aq "vmm-ctl-42" "$OUT" && fail "a paused guest answered"
+	[ "$("$ctl" "$api" resume)" = ok ] || fail "resume failed"
+	wait_for_out "vmm-ctl-42" 30
+	[ "$("$ctl" "$api" stop)" = ok ] || fail "stop failed"
+	wait_monitor
+	expect_status 0 "vmm-ctl stop"
+	expect_err 'stopped through the control API'
+	cat "$TMP/devices.txt"
+	ok "vmm-ctl status, devices, stats; pause (2 s, no exit, the typed command waited), resume (answered), stop: status 0"
 }
 
 # expect_both_ways CHECK RECEIVED SENT_MD5 [MORE]: the 64 MiB the guest
