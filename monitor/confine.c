@@ -49,6 +49,10 @@ static const struct sandbox_rule common_rules[] = {
 	SB_ANY("restart_syscall", "a sleep interrupted by a signal"),
 	SB_ANY("clock_nanosleep", "short naps while a device or thread is awaited"),
 	SB_ANY("exit_group", "the end, or after a violation report"),
+	SB_IF("ioctl", "the terminal's settings given back on a crash (tcsetattr TCSAFLUSH)", 1,
+	      SB_EQ(1, TCSETSF, "request == TCSETSF")),
+	SB_IF("ioctl", "tcsetattr reads the settings back to check them", 1,
+	      SB_EQ(1, TCGETS, "request == TCGETS")),
 };
 
 /* /proc reads: how busy a device that does not answer is (proc_activity.c). */
@@ -100,10 +104,6 @@ static const struct sandbox_rule main_rules[] = {
 	      SB_EQ(1, F_GETPIPE_SZ, "cmd == F_GETPIPE_SZ")),
 	SB_IF("ioctl", "how much console input waits in its pipe", 1,
 	      SB_EQ(1, FIONREAD, "request == FIONREAD")),
-	SB_IF("ioctl", "the terminal's settings restored at the end (tcsetattr TCSAFLUSH)", 1,
-	      SB_EQ(1, TCSETSF, "request == TCSETSF")),
-	SB_IF("ioctl", "tcsetattr reads the settings back to check them", 1,
-	      SB_EQ(1, TCGETS, "request == TCGETS")),
 };
 
 /* The control API (api.h), with --api-socket. */
@@ -337,6 +337,7 @@ int confine_print_profile(const char *role, FILE *f)
 
 	if (strcmp(role, "main") != 0 && strcmp(role, "vcpu") != 0)
 		return -ENOENT;
+	/* main as with --api-socket (its three rules are there only then) */
 	role_init(&r, role, strcmp(role, "vcpu") == 0, &(struct fds){ -1, -1, 0 });
 	return sandbox_profile_print(&r.profile, f);
 }

@@ -22,16 +22,22 @@ void console_restore_terminal(void)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
 
+/*
+ * A crash: give the terminal back. The handler was installed with
+ * SA_RESETHAND, so returning re-runs the faulting instruction (or abort's
+ * second raise) under the default action: no signal syscall here, which a
+ * confined thread could not make (confine.h).
+ */
 static void fatal_signal(int sig)
 {
+	(void)sig;
 	console_restore_terminal();
-	signal(sig, SIG_DFL);
-	raise(sig);
 }
 
 static int raw_mode_enter(void)
 {
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa = { .sa_handler = fatal_signal, .sa_flags = SA_RESETHAND };
 	struct termios raw;
 
 	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
@@ -41,8 +47,9 @@ static int raw_mode_enter(void)
 	raw.c_oflag |= OPOST | ONLCR;	/* keep "\n" -> "\r\n" for our own logs */
 	tio_saved = 1;
 	atexit(console_restore_terminal);
+	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		signal(fatal[i], fatal_signal);
+		sigaction(fatal[i], &sa, NULL);
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) < 0)
 		return -errno;
 	return 0;
