@@ -51,4 +51,10 @@ enum device_event {
 	DEV_EVENT_NEEDS_RESET,	/* the device saw bad guest input and stopped */
 };
 
+/* Something from outside the guest for a device (the user, through vmm-ctl). */
+enum device_input {
+	DEV_INPUT_POWER_BUTTON = 1,	/* press the power button (ACPI PM) */
+	DEV_INPUT_MAX = DEV_INPUT_POWER_BUTTON,
+};
+
 #endif

@@ -2,7 +2,7 @@
  * vmm-ctl: the control API's client (ipc/api.proto; the server is
  * monitor/api.c).
  *
- *   vmm-ctl [--json] [--timeout S] PATH status|devices|stats|pause|resume|stop
+ *   vmm-ctl [--json] [--timeout S] PATH status|devices|stats|pause|resume|stop|powerdown
  *
  * One request, one reply, each bounded by the timeout (default 5 s).
  * Prints the reply for a person, or with --json as one JSON object.
@@ -250,7 +250,8 @@ static void usage(FILE *f)
 		   "  stats     each vCPU's exits; unclaimed accesses; API requests and refusals\n"
 		   "  pause     stop running the guest's vCPUs (devices keep their state)\n"
 		   "  resume    run them again\n"
-		   "  stop      end the VM now (status 0)\n");
+		   "  stop      end the VM now (status 0)\n"
+		   "  powerdown press the guest's ACPI power button (it decides how to shut down)\n");
 }
 
 int main(int argc, char **argv)
@@ -259,7 +260,8 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' }, { "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	static const char *const cmds[] = { "status", "devices", "stats", "pause", "resume", "stop" };
+	static const char *const cmds[] = { "status", "devices", "stats", "pause", "resume", "stop",
+					    "powerdown" };
 	ApiRequest rq = API_REQUEST__INIT;
 	ApiEmpty empty = API_EMPTY__INIT;
 	double timeout = 5.0;

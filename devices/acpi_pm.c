@@ -4,8 +4,9 @@
  *
  * Spec: region 0 = PM1a_EVT_BLK, PIO 4 ports (PM1_STS at +0, PM1_EN at +2,
  * 16 bits each); region 1 = PM1a_CNT_BLK, PIO 2 ports (PM1_CNT); at most one
- * irq line (the SCI, GSI 9), raised while an enabled status bit is set,
- * which with no event source modelled is never. Param "s5=N" (0-7, default
+ * irq line (the SCI, GSI 9), raised while an enabled status bit is set:
+ * the one event source is the power button (ops->input,
+ * DEV_INPUT_POWER_BUTTON: PWRBTN_STS, as the FADT's fixed-feature button). Param "s5=N" (0-7, default
  * 5) is the SLP_TYP the DSDT's \_S5 names.
  *
  * There is no SMI_CMD: SCI_EN always reads 1, the machine is always in ACPI
@@ -27,6 +28,7 @@
 #define CNT_NPORTS	2
 
 #define EN_MASK		0x4721	/* TMR, GBL, PWRBTN, SLPBTN, RTC, PCIEXP_WAKE_DIS */
+#define STS_PWRBTN	0x0100	/* PM1_STS: the power button was pressed */
 #define CNT_SCI_EN	0x0001
 #define CNT_BM_RLD	0x0002
 #define CNT_SLP_TYP(v)	(((v) >> 10) & 7)
@@ -50,6 +52,17 @@ static void acpi_pm_update_sci(struct acpi_pm *pm)
 	pm->sci_level = level;
 	if (pm->dev->host->irq_set(pm->dev->host, 0, level) < 0)
 		dev_warn_once(pm->dev, "irq_set failed");
+}
+
+/* The power button (vmm-ctl powerdown): PWRBTN_STS, an SCI if the guest enabled it. */
+static void acpi_pm_input(struct device *dev, enum device_input in)
+{
+	struct acpi_pm *pm = dev->priv;
+
+	if (in != DEV_INPUT_POWER_BUTTON)
+		return;
+	pm->sts |= STS_PWRBTN;
+	acpi_pm_update_sci(pm);
 }
 
 static void acpi_pm_sleep(struct acpi_pm *pm, unsigned typ)
@@ -174,6 +187,7 @@ static void acpi_pm_destroy(struct device *dev)
 static const struct device_ops acpi_pm_ops = {
 	.create = acpi_pm_create,
 	.trap = acpi_pm_trap,
+	.input = acpi_pm_input,
 	.reset = acpi_pm_reset,
 	.destroy = acpi_pm_destroy,
 };

@@ -157,6 +157,12 @@ struct device_ops {
 	 * nothing and be cheap. May be NULL (every read goes to trap).
 	 */
 	void (*shadow)(struct device *dev, struct trap_shadow *s);
+	/*
+	 * An outside event (enum device_input): the ACPI power button. The
+	 * host refreshes the shadow after it, as after a trap. May be NULL
+	 * (the class has no such input: ignored).
+	 */
+	void (*input)(struct device *dev, enum device_input in);
 	/* Back to power-on state. */
 	void (*reset)(struct device *dev);
 	/* Free dev->priv. */

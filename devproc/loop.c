@@ -149,6 +149,11 @@ static int control_input(struct devproc *dp)
 	else if (err == 0 && m->body_case == CONTROL_MSG__BODY_SHUTDOWN) {
 		send_stats(dp);		/* the monitor prints them with -v */
 		dp->stop = true;
+	} else if (err == 0 && m->body_case == CONTROL_MSG__BODY_INPUT) {
+		if (dp->dev.ops->input) {
+			dp->dev.ops->input(&dp->dev, (enum device_input)m->input->what);
+			devproc_shadow_refresh(dp);
+		}
 	}
 	else if (err == 0)
 		err = -EBADMSG;

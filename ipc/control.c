@@ -62,7 +62,7 @@ static int send_packet(int sock, const void *buf, size_t len, const int *fds, un
 
 static bool body_known(ControlMsg__BodyCase c)
 {
-	return (c >= CONTROL_MSG__BODY_SETUP && c <= CONTROL_MSG__BODY_SHUTDOWN) ||
+	return (c >= CONTROL_MSG__BODY_SETUP && c <= CONTROL_MSG__BODY_INPUT) ||
 	       c == CONTROL_MSG__BODY_VIOLATION;
 }
 
@@ -119,6 +119,17 @@ int control_send_event(int sock, unsigned type)
 	ev.type = type;
 	m.body_case = CONTROL_MSG__BODY_EVENT;
 	m.event = &ev;
+	return control_send(sock, &m, NULL, 0);
+}
+
+int control_send_input(int sock, unsigned what)
+{
+	Input in = INPUT__INIT;
+	ControlMsg m = CONTROL_MSG__INIT;
+
+	in.what = what;
+	m.body_case = CONTROL_MSG__BODY_INPUT;
+	m.input = &in;
 	return control_send(sock, &m, NULL, 0);
 }
 

@@ -87,6 +87,9 @@ void control_msg_free(ControlMsg *m);
 int control_send_simple(int sock, ControlMsg__BodyCase body)
 	__attribute__((warn_unused_result));
 
+/* Monitor side: an outside event for the device (enum device_input). 0 or -errno. */
+int control_send_input(int sock, unsigned what) __attribute__((warn_unused_result));
+
 /*
  * Device side: post event `type` (an enum device_event) to the monitor.
  * Returns what control_send returns, or -EINVAL for an unknown type (the

@@ -186,6 +186,10 @@ static const char *monitor_msg_problem(const ControlMsg *m, unsigned nfds)
 	case CONTROL_MSG__BODY_STATS_REQUEST:
 	case CONTROL_MSG__BODY_SHUTDOWN:
 		return nfds ? "fds attached to a message without fds" : NULL;
+	case CONTROL_MSG__BODY_INPUT:
+		if (nfds)
+			return "fds attached to a message without fds";
+		return m->input->what < 1 || m->input->what > DEV_INPUT_MAX ? "unknown input" : NULL;
 	default:
 		return "not a message the monitor sends";
 	}

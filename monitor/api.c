@@ -281,6 +281,14 @@ static void do_request(struct api *a, struct api_client *c, struct vm *vm, const
 		vcpus_resume(vm);
 		reply_ok(a, c);
 		return;
+	case API_REQUEST__CMD_POWERDOWN:
+		err = vdevs_input(vm, DEV_INPUT_POWER_BUTTON);
+		if (err)
+			reply_error(a, c, err, err == -ENODEV ? "this machine has no power button"
+				    : "the power button could not be pressed");
+		else
+			reply_ok(a, c);
+		return;
 	case API_REQUEST__CMD_STOP:
 		reply_ok(a, c);
 		vm_request_stop(vm, VM_EXIT_OK, "stopped through the control API");

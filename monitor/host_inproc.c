@@ -243,6 +243,19 @@ static void inproc_handle(struct vdev *v, uint16_t code, short revents)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static int inproc_input(struct vdev *v, enum device_input in)
+{
+	struct inproc_dev *d = v->impl;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->dev.ops->input) {
+		d->dev.ops->input(&d->dev, in);
+		inproc_shadow_refresh(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
 const struct vdev_host vdev_host_inproc = {
 	.name = "inproc",
 	.create = inproc_create,
@@ -250,4 +263,5 @@ const struct vdev_host vdev_host_inproc = {
 	.pollfds = inproc_pollfds,
 	.handle = inproc_handle,
 	.release = inproc_release,
+	.input = inproc_input,
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "control.h"
 #include "log.h"
 #include "proc_activity.h"
 #include "sandbox.h"
@@ -177,6 +178,15 @@ static void process_release_dev(struct vdev *v)
 	v->impl = NULL;
 }
 
+static int process_input(struct vdev *v, enum device_input in)
+{
+	struct process_dev *d = v->impl;
+
+	if (atomic_load(&d->dead) || d->exited)
+		return -EPIPE;
+	return control_send_input(d->sock, in);
+}
+
 static void process_describe_dev(const struct vdev *v, struct vdev_info *info)
 {
 	const struct process_dev *d = v->impl;
@@ -197,5 +207,6 @@ const struct vdev_host vdev_host_process = {
 	.quiesce = process_quiesce,
 	.stop = process_stop_all,
 	.release = process_release_dev,
+	.input = process_input,
 	.describe = process_describe_dev,
 };

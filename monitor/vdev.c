@@ -171,3 +171,18 @@ void vdev_describe(const struct vdev *d, struct vdev_info *info)
 	if (d->host->describe)
 		d->host->describe(d, info);
 }
+
+int vdevs_input(struct vm *vm, enum device_input in)
+{
+	int err = -ENODEV;
+
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct vdev *d = &vm->devs[i];
+
+		if (!d->cls->ops->input || !d->host->input)
+			continue;
+		if (err)
+			err = d->host->input(d, in);
+	}
+	return err;
+}

@@ -95,6 +95,8 @@ struct vdev_host {
 	void (*stop)(struct vm *vm, unsigned timeout_ms);
 	/* Free d->impl and what it holds; d's regions are already off the bus. */
 	void (*release)(struct vdev *d);
+	/* Give d an outside event (control loop). 0 or -errno. */
+	int (*input)(struct vdev *d, enum device_input in);
 	/* What vmm-ctl shows of d (control loop). May be NULL: in the monitor, running. */
 	void (*describe)(const struct vdev *d, struct vdev_info *info);
 };
@@ -108,6 +110,12 @@ extern const struct vdev_host vdev_host_process;
  */
 int vdevs_start(struct vm *vm, const struct vdev_host *host, const struct machine *m,
 		const struct vdev_cfg *cfg) __attribute__((warn_unused_result));
+
+/*
+ * Give `in` to every device whose class takes outside inputs (ops->input):
+ * 0 if one took it, -ENODEV if none does, else the first host's -errno.
+ */
+int vdevs_input(struct vm *vm, enum device_input in);
 
 /* What d's host says of it (struct vdev_info). */
 void vdev_describe(const struct vdev *d, struct vdev_info *info);

@@ -215,8 +215,9 @@ static void acpi_fadt(uint8_t *buf)
 	f->p_lvl2_lat = 101;		/* > 100: no C2 */
 	f->p_lvl3_lat = 1001;		/* > 1000: no C3 */
 	f->iapc_boot_arch = BOOT_ARCH_LEGACY | BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA;
-	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
-		   FADT_FIX_RTC | FADT_RESET_REG_SUP;
+	/* A fixed-feature power button (no FADT_PWR_BUTTON): PM1's PWRBTN, vmm-ctl powerdown */
+	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC |
+		   FADT_RESET_REG_SUP;
 	f->reset_reg = acpi_io(X86_I8042_CMD_PORT, 1);	/* i8042 command port ... */
 	f->reset_value = 0xfe;			/* ... "pulse reset line" */
 	acpi_seal(f);

@@ -21,7 +21,7 @@
 #   net-kill              virtio-net0's process killed under a running guest:
 #                         reported like any other device, status 1
 #   ctl                   vmm-ctl on the guest at its shell: status, devices,
-#                         stats, pause, resume, stop
+#                         stats, pause, resume, powerdown
 #   vsock                 virtio-vsock with host programs on Unix sockets:
 #                         64 MiB each way, 16 connections at once each way,
 #                         refused ports both ways, a connection killed by
@@ -273,9 +273,10 @@ case_tty() {
 
 # vmm-ctl against the stock kernel at its shell: status, devices, stats,
 # pause (a typed command waits, the vCPUs make no exit), resume (it is
-# answered), stop (status 0).
+# answered), powerdown (the ACPI power button: the guest's acpid powers
+# off, status 0).
 case_ctl() {
-	local api=$TMP/api.sock ctl=${VMM_CTL:-} e1 e2
+	local api=$TMP/api.sock ctl=${VMM_CTL:-} e1 e2 i
 	need_kvm
 	[ -x "$ctl" ] || fail "VMM_CTL not set or not executable"
 	image
@@ -307,12 +308,16 @@ case_ctl() {
 	grep -aq "vmm-ctl-42" "$OUT" && fail "a paused guest answered"
 	[ "$("$ctl" "$api" resume)" = ok ] || fail "resume failed"
 	wait_for_out "vmm-ctl-42" 30
-	[ "$("$ctl" "$api" stop)" = ok ] || fail "stop failed"
+	[ "$("$ctl" "$api" powerdown)" = ok ] || fail "powerdown failed"
+	for ((i = 0; i < 1200; i++)); do
+		kill -0 "$MON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
 	wait_monitor
-	expect_status 0 "vmm-ctl stop"
-	expect_err 'stopped through the control API'
+	expect_status 0 "vmm-ctl powerdown: the guest powered itself off"
+	expect_err 'acpi_pm0: guest powered off'
 	cat "$TMP/devices.txt"
-	ok "vmm-ctl status, devices, stats; pause (2 s, no exit, the typed command waited), resume (answered), stop: status 0"
+	ok "vmm-ctl status, devices, stats; pause (2 s, no exit, the typed command waited), resume (answered), powerdown (the guest's acpid powered off): status 0"
 }
 
 # expect_both_ways CHECK RECEIVED SENT_MD5 [MORE]: the 64 MiB the guest

@@ -17,7 +17,7 @@ RECIPE=1	# bump when what this script puts in the image changes
 fail() { echo "linux image: $*" >&2; exit 1; }
 
 # Modules the guest loads (with what modules.dep pulls in).
-MODULES="virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport"
+MODULES="virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport button evdev"
 
 if ! kpkg=$("$here/../../scripts/kernel-package.sh" linux-image-cloud-amd64); then	# offline: the newest image already made
     d=$(ls -td "$CACHE"/linux/*/ready 2>/dev/null | head -n 1)

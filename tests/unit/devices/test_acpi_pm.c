@@ -84,6 +84,25 @@ static void test_evt(void)
 	CHECK_EQ(dev_in(&dev, CNT, 0, 2), 1, "reset: PM1_CNT back to SCI_EN only");
 }
 
+/* The power button (vmm-ctl powerdown): PWRBTN_STS, the SCI only while enabled. */
+static void test_power_button(void)
+{
+	dev.ops->input(&dev, DEV_INPUT_POWER_BUTTON);
+	CHECK_EQ(dev_in(&dev, EVT, 0, 2), 0x0100, "pressed: PM1_STS.PWRBTN_STS set");
+	CHECK_EQ(fh.irq[0], 0, "PWRBTN_EN clear: no SCI");
+	dev_out(&dev, EVT, 2, 2, 0x0100);
+	CHECK_EQ(fh.irq[0], 1, "the guest enables PWRBTN_EN: the SCI rises");
+	dev_out(&dev, EVT, 0, 2, 0x0100);
+	CHECK_EQ(dev_in(&dev, EVT, 0, 2), 0, "write 1 to clear PWRBTN_STS");
+	CHECK_EQ(fh.irq[0], 0, "and the SCI falls");
+	dev.ops->input(&dev, DEV_INPUT_POWER_BUTTON);
+	CHECK_EQ(fh.irq[0], 1, "pressed again with PWRBTN_EN set: the SCI at once");
+	dev.ops->input(&dev, (enum device_input)99);
+	CHECK_EQ(dev_in(&dev, EVT, 0, 2), 0x0100, "an unknown input changes nothing");
+	dev.ops->reset(&dev);
+	CHECK_EQ(fh.irq[0], 0, "reset lowers the SCI");
+}
+
 static void test_s5_param(void)
 {
 	CHECK(pm_new("s5=7") == 0, "create with s5=7");
@@ -103,6 +122,7 @@ int main(void)
 	CHECK(pm_new(NULL) == 0, "create with PM1a_EVT, PM1a_CNT and the SCI");
 	test_poweroff();
 	test_evt();
+	test_power_button();
 	dev.ops->destroy(&dev);
 	fakehost_init(&fh);
 	test_s5_param();

@@ -908,6 +908,20 @@ static void test_check_monitor_other(void)
 	m.shutdown = &sh;
 	CHECK(control_check_from_monitor(&m, 0, &why) == 0, "shutdown accepted");
 	CHECK(control_check_from_monitor(&m, 3, &why) == -EBADMSG, "shutdown with fds: %s", why);
+	{
+		Input in = INPUT__INIT;
+
+		m.body_case = CONTROL_MSG__BODY_INPUT;
+		m.input = &in;
+		in.what = DEV_INPUT_POWER_BUTTON;
+		CHECK(control_check_from_monitor(&m, 0, &why) == 0, "input: the power button");
+		CHECK(control_check_from_monitor(&m, 1, &why) == -EBADMSG, "input with an fd: %s", why);
+		in.what = 0;
+		CHECK(control_check_from_monitor(&m, 0, &why) == -EBADMSG, "input 0: %s", why);
+		in.what = DEV_INPUT_MAX + 1;
+		CHECK(control_check_from_monitor(&m, 0, &why) == -EBADMSG, "input past the last: %s", why);
+		CHECK(control_check_from_device(&m, 0, &why) == -EBADMSG, "input from a device: %s", why);
+	}
 	m.body_case = CONTROL_MSG__BODY_READY;
 	m.ready = &ready;
 	CHECK(control_check_from_monitor(&m, 0, &why) == -EBADMSG, "ready from monitor: %s", why);
