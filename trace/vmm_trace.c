@@ -2,7 +2,7 @@
  * vmm-trace: VM exits of one vmm-monitor, per device region, from KVM's
  * tracepoints (vmm_trace.bpf.c, a CO-RE program loaded through its libbpf
  * skeleton). Accesses are attributed to devices with the table the monitor
- * publishes (common/trap_table.h); what no region claims is the kernel's
+ * publishes (common/trap_table.h); what no region claims ("(no region)") is the kernel's
  * own devices (PIC, PIT, IOAPIC, ...).
  *
  *   vmm-trace [--interval S] [--count N] --pid PID
@@ -170,8 +170,8 @@ static void rows_name(struct tracer *t)
 	for (unsigned i = 0; i < n; i++)
 		snprintf(t->now[i].name, sizeof(t->now[i].name), "%s %s", t->table.r[i].name,
 			 t->table.r[i].label);
-	snprintf(t->now[n].name, sizeof(t->now[n].name), "(kernel) pio");
-	snprintf(t->now[n + 1].name, sizeof(t->now[n + 1].name), "(kernel) mmio");
+	snprintf(t->now[n].name, sizeof(t->now[n].name), "(no region) pio");
+	snprintf(t->now[n + 1].name, sizeof(t->now[n + 1].name), "(no region) mmio");
 	t->nrows = n + 2;
 }
 
