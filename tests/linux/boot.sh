@@ -246,8 +246,18 @@ case_slow_disk() {
 # The serial console as an interactive tty: with no vmm.check the guest's
 # init gives ttyS0 a root shell; the test types at the prompt, reads the
 # answer, and types poweroff.
-case_tty() {
+# The guest shuts itself down (poweroff at its shell, acpid on the power
+# button): wait up to 60 s for the monitor to end, then reap it.
+wait_powered_off() {
 	local i
+	for ((i = 0; i < 1200; i++)); do
+		kill -0 "$MON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait_monitor
+}
+
+case_tty() {
 	need_kvm
 	image
 	mkfifo "$TMP/in" || fail "mkfifo"
@@ -261,11 +271,7 @@ case_tty() {
 	printf 'echo vmm-tty-$((6 * 7))\n' >&3
 	wait_for_out "vmm-tty-42" 30
 	printf 'poweroff\n' >&3
-	for ((i = 0; i < 1200; i++)); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	wait_monitor
+	wait_powered_off
 	expect_status 0 "poweroff at the shell"
 	expect_err 'acpi_pm0: guest powered off'
 	ok "ttyS0: a command typed at the shell prompt answered; poweroff: status 0"
@@ -276,7 +282,7 @@ case_tty() {
 # answered), powerdown (the ACPI power button: the guest's acpid powers
 # off, status 0).
 case_ctl() {
-	local api=$TMP/api.sock ctl=${VMM_CTL:-} e1 e2 i
+	local api=$TMP/api.sock ctl=${VMM_CTL:-} e1 e2
 	need_kvm
 	[ -x "$ctl" ] || fail "VMM_CTL not set or not executable"
 	image
@@ -309,11 +315,7 @@ case_ctl() {
 	[ "$("$ctl" "$api" resume)" = ok ] || fail "resume failed"
 	wait_for_out "vmm-ctl-42" 30
 	[ "$("$ctl" "$api" powerdown)" = ok ] || fail "powerdown failed"
-	for ((i = 0; i < 1200; i++)); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	wait_monitor
+	wait_powered_off
 	expect_status 0 "vmm-ctl powerdown: the guest powered itself off"
 	expect_err 'acpi_pm0: guest powered off'
 	cat "$TMP/devices.txt"
