@@ -17,7 +17,6 @@
 #include "util.h"
 #include "vdev.h"
 #include "vm.h"
-#include "vpci.h"
 
 #define API_OPT "--api-socket "
 #define API_BACKLOG 128
@@ -176,15 +175,6 @@ static void do_status(struct api *a, struct api_client *c, struct vm *vm)
 	reply_queue(a, c, &r);
 }
 
-/* The region names -v uses: a virtio function's BAR0 regions, else regionN. */
-static void region_name(const struct vdev *d, unsigned i, char *buf, size_t len)
-{
-	if (d->pci && vpci_region_name(i))
-		snprintf(buf, len, "%s", vpci_region_name(i));
-	else
-		snprintf(buf, len, "region%u", i);
-}
-
 static void do_devices(struct api *a, struct api_client *c, struct vm *vm)
 {
 	ApiReply r = API_REPLY__INIT;
@@ -212,8 +202,8 @@ static void do_devices(struct api *a, struct api_client *c, struct vm *vm)
 		dev[i].restarts = info.restarts;
 		for (unsigned k = 0; k < nreg; k++) {
 			api_region__init(&reg[i][k]);
-			region_name(d, k, names[i][k], sizeof(names[i][k]));
-			reg[i][k].name = names[i][k];
+			reg[i][k].name = (char *)machine_region_name(d->pci != NULL, k, names[i][k],
+								     sizeof(names[i][k]));
 			reg[i][k].traps = atomic_load(&d->traps[k]);
 			reg[i][k].shadowed = atomic_load(&d->shadowed[k]);
 			regp[i][k] = &reg[i][k];

@@ -178,11 +178,17 @@ static void process_release_dev(struct vdev *v)
 	v->impl = NULL;
 }
 
+/* Reported dead, or reaped: it takes nothing more. */
+static bool process_gone(const struct process_dev *d)
+{
+	return atomic_load(&d->dead) || d->exited;
+}
+
 static int process_input(struct vdev *v, enum device_input in)
 {
 	struct process_dev *d = v->impl;
 
-	if (atomic_load(&d->dead) || d->exited)
+	if (process_gone(d))
 		return -EPIPE;
 	return control_send_input(d->sock, in);
 }
@@ -192,7 +198,7 @@ static void process_describe_dev(const struct vdev *v, struct vdev_info *info)
 	const struct process_dev *d = v->impl;
 
 	info->pid = d->pid;
-	info->failed = atomic_load(&d->dead) || d->exited;
+	info->failed = process_gone(d);
 	info->sandbox = sandbox_mode_name((enum sandbox_mode)d->sandbox);
 	info->restarts = 0;	/* a dead device process is not replaced (yet) */
 }

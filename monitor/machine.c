@@ -343,6 +343,15 @@ void machine_spec_set_pci(struct machine_spec *ms, uint64_t bar0, const uint32_t
 		s->params[s->nparams++] = ms->intx_param;
 }
 
+const char *machine_region_name(bool pci, unsigned r, char *buf, size_t len)
+{
+	if (pci && vpci_region_name(r))
+		snprintf(buf, len, "%s", vpci_region_name(r));
+	else
+		snprintf(buf, len, "region%u", r);
+	return buf;
+}
+
 void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
 		       const _Atomic uint64_t *shadowed, unsigned nregions)
 {
@@ -350,10 +359,7 @@ void machine_traps_log(const char *id, bool pci, const _Atomic uint64_t *traps,
 		char name[16], from_shadow[48] = "";
 		uint64_t n = atomic_load(&shadowed[r]);
 
-		if (pci && vpci_region_name(r))
-			snprintf(name, sizeof(name), "%s", vpci_region_name(r));
-		else
-			snprintf(name, sizeof(name), "region%u", r);
+		machine_region_name(pci, r, name, sizeof(name));
 		if (n)
 			snprintf(from_shadow, sizeof(from_shadow), " (%llu reads from its shadow)",
 				 (unsigned long long)n);

@@ -112,6 +112,13 @@ void machine_spec_build(const struct machine_dev *md, uint64_t mem_size,
 void machine_dev_id(const struct machine_dev *md, char *buf, size_t len);
 
 /*
+ * Region r of a device as -v and vmm-ctl name it: a virtio function's BAR0
+ * regions by their role ("common", "notify", pci true), else "regionN".
+ * Written into buf; returns buf.
+ */
+const char *machine_region_name(bool pci, unsigned r, char *buf, size_t len);
+
+/*
  * Log (at debug level) how many trapped accesses each region of device id
  * served, and how many of them were reads answered from its shadow:
  * "traps: virtio-blk0 notify 0", "traps: serial0 region0 812 (530 reads

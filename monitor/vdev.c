@@ -174,15 +174,18 @@ void vdev_describe(const struct vdev *d, struct vdev_info *info)
 
 int vdevs_input(struct vm *vm, enum device_input in)
 {
-	int err = -ENODEV;
+	int err = -ENODEV, taken = 0;
 
 	for (unsigned i = 0; i < vm->ndevs; i++) {
 		struct vdev *d = &vm->devs[i];
+		int r;
 
 		if (!d->cls->ops->input || !d->host->input)
 			continue;
-		if (err)
-			err = d->host->input(d, in);
+		r = d->host->input(d, in);
+		taken += r == 0;
+		if (r && err == -ENODEV)
+			err = r;
 	}
-	return err;
+	return taken ? 0 : err;
 }
