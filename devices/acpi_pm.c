@@ -184,10 +184,41 @@ static void acpi_pm_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
+struct acpi_pm_saved {
+	uint16_t sts, en, cnt;
+};
+
+static void acpi_pm_save(struct device *dev, struct dev_state *s)
+{
+	const struct acpi_pm *pm = dev->priv;
+	struct acpi_pm_saved v = { .sts = pm->sts, .en = pm->en, .cnt = pm->cnt };
+
+	dev_state_put(s, &v, sizeof(v));
+}
+
+/* Any register value can be written by the guest: only the SCI must follow them. */
+static int acpi_pm_load(struct device *dev, struct dev_state *s)
+{
+	struct acpi_pm *pm = dev->priv;
+	struct acpi_pm_saved v;
+
+	dev_state_get(s, &v, sizeof(v));
+	if (s->err)
+		return -EINVAL;
+	pm->sts = v.sts;
+	pm->en = v.en;
+	pm->cnt = v.cnt & (uint16_t)~CNT_SLP_EN;	/* a sleep request was acted on */
+	pm->sci_level = false;	/* a fresh process: raise it again if it is due */
+	acpi_pm_update_sci(pm);
+	return 0;
+}
+
 static const struct device_ops acpi_pm_ops = {
 	.create = acpi_pm_create,
 	.trap = acpi_pm_trap,
 	.input = acpi_pm_input,
+	.save = acpi_pm_save,
+	.load = acpi_pm_load,
 	.reset = acpi_pm_reset,
 	.destroy = acpi_pm_destroy,
 };

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "virtio_pci.h"
+
 const struct device_class *device_class_find(const char *name)
 {
 	for (unsigned i = 0; i < device_class_count; i++)
@@ -95,4 +97,85 @@ void device_shadow(struct device *dev, struct trap_shadow *s)
 	memset(s, 0, sizeof(*s));
 	if (dev->ops->shadow)
 		dev->ops->shadow(dev, s);
+}
+
+void dev_state_put(struct dev_state *s, const void *p, size_t n)
+{
+	if (s->err)
+		return;
+	if (n > s->cap - s->pos) {
+		s->err = -ENOSPC;
+		return;
+	}
+	memcpy(s->buf + s->pos, p, n);
+	s->pos += n;
+}
+
+void dev_state_get(struct dev_state *s, void *p, size_t n)
+{
+	if (!s->err && n > s->cap - s->pos)
+		s->err = -EINVAL;
+	if (s->err) {
+		memset(p, 0, n);
+		return;
+	}
+	memcpy(p, s->buf + s->pos, n);
+	s->pos += n;
+}
+
+/* What every saved state starts with: whose it is and in which format. */
+#define DEVICE_STATE_MAGIC   0x56444d56u	/* "VMDV" */
+#define DEVICE_STATE_VERSION 1u
+
+struct device_state_header {
+	uint32_t magic;
+	uint32_t version;
+	char klass[24];
+};
+
+bool device_class_resumes(const struct device_class *cls)
+{
+	return cls->ops->save && cls->ops->load;
+}
+
+int device_save(struct device *dev, void *buf, size_t cap)
+{
+	struct dev_state s = { .buf = buf, .cap = cap };
+	struct device_state_header h = { .magic = DEVICE_STATE_MAGIC,
+					  .version = DEVICE_STATE_VERSION };
+
+	if (!device_class_resumes(dev->cls))
+		return -EOPNOTSUPP;
+	snprintf(h.klass, sizeof(h.klass), "%s", dev->cls->name);
+	dev_state_put(&s, &h, sizeof(h));
+	dev->ops->save(dev, &s);
+	return s.err ? s.err : (int)s.pos;
+}
+
+int device_load(struct device *dev, const void *buf, size_t len)
+{
+	struct dev_state s = { .buf = (uint8_t *)buf, .cap = len };
+	struct device_state_header h;
+	const char *why = NULL;
+	int err;
+
+	if (!device_class_resumes(dev->cls))
+		return -EOPNOTSUPP;
+	dev_state_get(&s, &h, sizeof(h));
+	if (s.err || h.magic != DEVICE_STATE_MAGIC || h.version != DEVICE_STATE_VERSION ||
+	    strncmp(h.klass, dev->cls->name, sizeof(h.klass)) != 0 ||
+	    !memchr(h.klass, 0, sizeof(h.klass)))
+		why = "its saved state is not one of this class";
+	else if ((err = dev->ops->load(dev, &s)) != 0 || s.err)
+		why = "its saved state failed validation";
+	else if (s.pos != s.cap)
+		why = "its saved state has trailing bytes";
+	if (!why)
+		return 0;
+	dev->ops->reset(dev);
+	if (dev->cls->virtio)
+		virtio_pci_fail(virtio_pci_of(dev), why);
+	else
+		dev_warn(dev, "%s: back to its power-on state", why);
+	return -EINVAL;
 }

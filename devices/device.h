@@ -15,6 +15,21 @@
 
 struct device;
 
+/*
+ * A device's saved state as it is written (save) or read back (load): a
+ * cursor over buf. A put past cap or a get past len sets err (-ENOSPC,
+ * -EINVAL) and does nothing more (a get zero-fills); check err at the end.
+ */
+struct dev_state {
+	uint8_t *buf;
+	size_t cap;		/* save: room in buf; load: bytes in buf */
+	size_t pos;
+	int err;
+};
+
+void dev_state_put(struct dev_state *s, const void *p, size_t n);
+void dev_state_get(struct dev_state *s, void *p, size_t n);
+
 _Static_assert(TRAP_SHADOW_REGIONS <= DEVICE_MAX_REGIONS, "a shadowed region is a device region");
 
 
@@ -163,6 +178,26 @@ struct device_ops {
 	 * (the class has no such input: ignored).
 	 */
 	void (*input)(struct device *dev, enum device_input in);
+	/*
+	 * Write what the device needs to resume where it is now - registers,
+	 * queue positions, nothing the host re-creates (fds, threads, guest
+	 * RAM) - with dev_state_put. The host calls it after every batch of
+	 * calls into the device that may have changed it (a process host
+	 * commits it to the state region, ipc/state.h), so it must be cheap,
+	 * change nothing and not depend on the host. May be NULL together with
+	 * load: the class cannot resume (its process is not replaced).
+	 */
+	void (*save)(struct device *dev, struct dev_state *s);
+	/*
+	 * Replace the state of a freshly created device (same spec, same fds,
+	 * not started) with what save wrote, read back with dev_state_get.
+	 * The bytes are untrusted: check every field as guest input and
+	 * return -EINVAL if anything does not fit (the host then resets the
+	 * device, see device_load). Work that was in flight when the state was
+	 * saved is started again by the host's first notify of each queue.
+	 */
+	int (*load)(struct device *dev, struct dev_state *s)
+		__attribute__((warn_unused_result));
 	/* Back to power-on state. */
 	void (*reset)(struct device *dev);
 	/* Free dev->priv. */
@@ -215,6 +250,21 @@ void dev_set_needs_reset(struct device *dev, const char *why);
  * ops->shadow if the class has one (else it stays empty: no read answered).
  */
 void device_shadow(struct device *dev, struct trap_shadow *s);
+
+/*
+ * Every host saves and restores a device through these. device_save writes
+ * a header (class, format version) and ops->save's bytes into buf: returns
+ * the length, -EOPNOTSUPP for a class that cannot resume, -ENOSPC.
+ * device_load checks the header and hands the rest to ops->load; if
+ * anything fails validation the device goes back to its power-on state
+ * (ops->reset) and a virtio device to NEEDS_RESET, logged, and it returns
+ * -EINVAL: the device runs on either way.
+ */
+int device_save(struct device *dev, void *buf, size_t cap);
+int device_load(struct device *dev, const void *buf, size_t len);
+
+/* Whether the class can resume from saved state (ops->save and ops->load). */
+bool device_class_resumes(const struct device_class *cls);
 
 /* Look up "key=value" in spec->params; returns the value or NULL. */
 const char *dev_param(const struct device_spec *spec, const char *key);

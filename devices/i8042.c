@@ -360,10 +360,92 @@ static void i8042_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
+/* A queue as saved: its bytes oldest first. */
+struct i8042_saved_queue {
+	uint8_t count;
+	uint8_t data[I8042_QUEUE];
+	uint8_t aux[I8042_QUEUE];
+};
+
+struct i8042_saved {
+	struct i8042_saved_queue ctrl, kbd, aux;
+	uint8_t kbd_param_cmd, kbd_scan_set, aux_param_cmd, aux_scan_set;
+	uint8_t ctr, status, outport, pending_cmd, ob, obf, ob_aux;
+};
+
+static void i8042_save_queue(const struct i8042_queue *q, struct i8042_saved_queue *v)
+{
+	v->count = (uint8_t)q->count;
+	for (unsigned i = 0; i < q->count; i++) {
+		v->data[i] = q->data[(q->head + i) % I8042_QUEUE];
+		v->aux[i] = q->aux[(q->head + i) % I8042_QUEUE];
+	}
+}
+
+static int i8042_load_queue(struct i8042_queue *q, const struct i8042_saved_queue *v)
+{
+	if (v->count > I8042_QUEUE)
+		return -EINVAL;
+	for (unsigned i = 0; i < v->count; i++) {
+		if (v->aux[i] > 1)
+			return -EINVAL;
+		q->data[i] = v->data[i];
+		q->aux[i] = v->aux[i];
+	}
+	q->head = 0;
+	q->count = v->count;
+	return 0;
+}
+
+static void i8042_save(struct device *dev, struct dev_state *s)
+{
+	const struct i8042 *c = dev->priv;
+	struct i8042_saved v = {
+		.kbd_param_cmd = c->kbd.param_cmd, .kbd_scan_set = c->kbd.scan_set,
+		.aux_param_cmd = c->aux.param_cmd, .aux_scan_set = c->aux.scan_set,
+		.ctr = c->ctr, .status = c->status, .outport = c->outport,
+		.pending_cmd = c->pending_cmd, .ob = c->ob, .obf = c->obf, .ob_aux = c->ob_aux,
+	};
+
+	i8042_save_queue(&c->ctrl, &v.ctrl);
+	i8042_save_queue(&c->kbd.out, &v.kbd);
+	i8042_save_queue(&c->aux.out, &v.aux);
+	dev_state_put(s, &v, sizeof(v));
+}
+
+static int i8042_load(struct device *dev, struct dev_state *s)
+{
+	struct i8042 *c = dev->priv;
+	struct i8042_saved v;
+
+	dev_state_get(s, &v, sizeof(v));
+	if (s->err || v.kbd_scan_set < 1 || v.kbd_scan_set > 3 || v.aux_scan_set < 1 ||
+	    v.aux_scan_set > 3 || v.obf > 1 || v.ob_aux > 1 ||
+	    i8042_load_queue(&c->ctrl, &v.ctrl) || i8042_load_queue(&c->kbd.out, &v.kbd) ||
+	    i8042_load_queue(&c->aux.out, &v.aux))
+		return -EINVAL;
+	c->kbd.param_cmd = v.kbd_param_cmd;
+	c->kbd.scan_set = v.kbd_scan_set;
+	c->aux.param_cmd = v.aux_param_cmd;
+	c->aux.scan_set = v.aux_scan_set;
+	c->ctr = v.ctr;
+	c->status = v.status;
+	c->outport = v.outport;
+	c->pending_cmd = v.pending_cmd;
+	c->ob = v.ob;
+	c->obf = v.obf;
+	c->ob_aux = v.ob_aux;
+	c->irq_level[0] = c->irq_level[1] = false;	/* a fresh process: raise them again */
+	i8042_update(c);
+	return 0;
+}
+
 static const struct device_ops i8042_ops = {
 	.create = i8042_create,
 	.trap = i8042_trap,
 	.shadow = i8042_shadow,
+	.save = i8042_save,
+	.load = i8042_load,
 	.reset = i8042_reset,
 	.destroy = i8042_destroy,
 };

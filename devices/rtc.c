@@ -58,6 +58,8 @@ enum {	/* CMOS registers */
 /* Seconds from 1900-01-01 to 9999-12-31 23:59:59: what the clock can hold. */
 #define TIME_MIN	(-2208988800LL)
 #define TIME_MAX	253402300799LL
+#define TIME_MIN_YEAR	(1900 - 1900)	/* struct tm's years, as TIME_MIN and TIME_MAX */
+#define TIME_MAX_YEAR	(9999 - 1900)
 
 struct rtc {
 	struct device *dev;
@@ -344,10 +346,57 @@ static void rtc_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
+/* The CMOS bytes, the index, the guest's clock as an offset from the host's. */
+struct rtc_saved {
+	int64_t offset, last_c_sec;
+	int32_t set_tm[8];	/* sec min hour mday mon year wday yday */
+	uint8_t index;
+	uint8_t ram[RTC_RAM];
+};
+
+static void rtc_save(struct device *dev, struct dev_state *s)
+{
+	const struct rtc *r = dev->priv;
+	const struct tm *tm = &r->set_tm;
+	struct rtc_saved v = { .offset = r->offset, .last_c_sec = r->last_c_sec, .index = r->index,
+			       .set_tm = { tm->tm_sec, tm->tm_min, tm->tm_hour, tm->tm_mday,
+					   tm->tm_mon, tm->tm_year, tm->tm_wday, tm->tm_yday } };
+
+	memcpy(v.ram, r->ram, sizeof(v.ram));
+	dev_state_put(s, &v, sizeof(v));
+}
+
+static int rtc_load(struct device *dev, struct dev_state *s)
+{
+	static const int32_t lo[8] = { 0, 0, 0, 0, 0, TIME_MIN_YEAR, 0, 0 };	/* mday 0: never set */
+	static const int32_t hi[8] = { 60, 59, 23, 31, 11, TIME_MAX_YEAR, 6, 365 };
+	struct rtc *r = dev->priv;
+	struct rtc_saved v;
+
+	dev_state_get(s, &v, sizeof(v));
+	if (s->err || v.index >= RTC_RAM || v.offset < TIME_MIN - TIME_MAX ||
+	    v.offset > TIME_MAX - TIME_MIN)
+		return -EINVAL;
+	for (unsigned i = 0; i < 8; i++)
+		if (v.set_tm[i] < lo[i] || v.set_tm[i] > hi[i])
+			return -EINVAL;
+	r->offset = v.offset;
+	r->last_c_sec = v.last_c_sec;
+	r->index = v.index;
+	memcpy(r->ram, v.ram, sizeof(r->ram));
+	r->set_tm = (struct tm){ .tm_sec = v.set_tm[0], .tm_min = v.set_tm[1],
+				 .tm_hour = v.set_tm[2], .tm_mday = v.set_tm[3],
+				 .tm_mon = v.set_tm[4], .tm_year = v.set_tm[5],
+				 .tm_wday = v.set_tm[6], .tm_yday = v.set_tm[7] };
+	return 0;
+}
+
 static const struct device_ops rtc_ops = {
 	.create = rtc_create,
 	.trap = rtc_trap,
 	.shadow = rtc_shadow,
+	.save = rtc_save,
+	.load = rtc_load,
 	.reset = rtc_reset,
 	.destroy = rtc_destroy,
 };

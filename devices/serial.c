@@ -396,11 +396,63 @@ static void serial_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
+/* The registers and received bytes; output already written is not the device's any more. */
+struct serial_saved {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, lsr_err, msr_delta, thr_pending;
+	uint8_t rx_count;
+	uint8_t rx[SERIAL_FIFO];	/* oldest first */
+};
+
+static void serial_save(struct device *dev, struct dev_state *st)
+{
+	struct serial *s = dev->priv;
+	struct serial_saved v = { .ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .scr = s->scr,
+				  .fcr = s->fcr, .dll = s->dll, .dlm = s->dlm,
+				  .lsr_err = s->lsr_err, .msr_delta = s->msr_delta,
+				  .thr_pending = s->thr_pending, .rx_count = (uint8_t)s->rx_count };
+
+	for (unsigned i = 0; i < s->rx_count; i++)
+		v.rx[i] = s->rx[(s->rx_head + i) % SERIAL_FIFO];
+	dev_state_put(st, &v, sizeof(v));
+}
+
+static int serial_load(struct device *dev, struct dev_state *st)
+{
+	struct serial *s = dev->priv;
+	struct serial_saved v;
+
+	dev_state_get(st, &v, sizeof(v));
+	if (st->err || v.rx_count > SERIAL_FIFO || (v.ier & ~0x0F) || (v.mcr & ~MCR_MASK) ||
+	    (v.lsr_err & ~LSR_ERRORS) || (v.msr_delta & ~0x0F) || v.thr_pending > 1)
+		return -EINVAL;
+	s->ier = v.ier;
+	s->lcr = v.lcr;
+	s->mcr = v.mcr;
+	s->scr = v.scr;
+	s->fcr = v.fcr;
+	s->dll = v.dll;
+	s->dlm = v.dlm;
+	s->lsr_err = v.lsr_err;
+	s->msr_delta = v.msr_delta;
+	s->thr_pending = v.thr_pending;
+	memcpy(s->rx, v.rx, sizeof(s->rx));
+	s->rx_head = 0;
+	s->rx_count = v.rx_count;
+	if (s->rx_count > serial_rx_cap(s))
+		return -EINVAL;
+	s->irq_level = false;	/* a fresh process: raise it again if it is due */
+	serial_update_irq(s);
+	serial_update_poll(s);
+	return 0;
+}
+
 static const struct device_ops serial_ops = {
 	.create = serial_create,
 	.trap = serial_trap,
 	.backend = serial_backend,
 	.shadow = serial_shadow,
+	.save = serial_save,
+	.load = serial_load,
 	.reset = serial_reset,
 	.destroy = serial_destroy,
 };

@@ -266,6 +266,8 @@ static const struct device_ops virtio_blk_ops = {
 	.start = vblk_start_threads,
 	.wake = vblk_wake,
 	.shadow = virtio_pci_shadow,
+	.save = virtio_pci_save,
+	.load = virtio_pci_load,
 	.reset = virtio_pci_reset,
 	.destroy = vblk_destroy,
 };

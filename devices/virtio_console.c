@@ -210,6 +210,8 @@ static const struct device_ops virtio_console_ops = {
 	.notify = virtio_pci_notify,
 	.backend = vcon_backend,
 	.shadow = virtio_pci_shadow,
+	.save = virtio_pci_save,
+	.load = virtio_pci_load,
 	.reset = virtio_pci_reset,
 	.destroy = vcon_destroy,
 };

@@ -317,12 +317,55 @@ static void vnet_reset(struct virtio_pci *vp)
 	vnet_update_poll(vp);
 }
 
+/* What the driver set through the control queue; a frame being received is not kept. */
+struct vnet_saved {
+	uint8_t mac[6];
+	uint8_t promisc, allmulti;
+	uint32_t active;
+	uint32_t nuc, nmc;
+};
+
+static void vnet_save(struct virtio_pci *vp, struct dev_state *s)
+{
+	struct vnet *n = vp->model;
+	struct vnet_saved v = { .promisc = n->promisc, .allmulti = n->allmulti,
+				.active = n->active, .nuc = n->uc.n, .nmc = n->mc.n };
+
+	memcpy(v.mac, n->mac, sizeof(v.mac));
+	dev_state_put(s, &v, sizeof(v));
+	dev_state_put(s, n->uc.mac, sizeof(n->uc.mac));
+	dev_state_put(s, n->mc.mac, sizeof(n->mc.mac));
+}
+
+static int vnet_load(struct virtio_pci *vp, struct dev_state *s)
+{
+	struct vnet *n = vp->model;
+	struct vnet_saved v;
+
+	dev_state_get(s, &v, sizeof(v));
+	dev_state_get(s, n->uc.mac, sizeof(n->uc.mac));
+	dev_state_get(s, n->mc.mac, sizeof(n->mc.mac));
+	if (s->err || v.promisc > 1 || v.allmulti > 1 || v.active < 1 || v.active > n->pairs)
+		return -EINVAL;
+	memcpy(n->mac, v.mac, sizeof(n->mac));
+	n->promisc = v.promisc;
+	n->allmulti = v.allmulti;
+	n->active = v.active;
+	/* Longer than the table: "accept every address of its kind", as the driver asked. */
+	n->uc.n = v.nuc > VNET_MACS_MAX ? VNET_MACS_MAX + 1 : v.nuc;
+	n->mc.n = v.nmc > VNET_MACS_MAX ? VNET_MACS_MAX + 1 : v.nmc;
+	vnet_update_poll(vp);
+	return 0;
+}
+
 static const struct virtio_dev_class vnet_class = {
 	.queue_max = VNET_QUEUE_MAX,
 	.config_size = sizeof(struct vnet_config),
 	.config_read = vnet_config_read,
 	.queue_notify = vnet_queue_notify,
 	.reset = vnet_reset,
+	.save = vnet_save,
+	.load = vnet_load,
 };
 
 static int vnet_create(struct device *dev, const struct device_spec *spec)
@@ -383,6 +426,8 @@ static const struct device_ops virtio_net_ops = {
 	.notify = virtio_pci_notify,
 	.backend = vnet_backend,
 	.shadow = virtio_pci_shadow,
+	.save = virtio_pci_save,
+	.load = virtio_pci_load,
 	.reset = virtio_pci_reset,
 	.destroy = vnet_destroy,
 };

@@ -102,6 +102,7 @@ void virtio_pci_reset(struct device *dev)
 	vp->msix_config = VIRTIO_MSI_NO_VECTOR;
 	vp->queue_select = 0;
 	vp->isr = 0;
+	vp->resumed = false;
 	vp_intx_lower(vp);
 	dev->needs_reset = false;	/* a new fault after reset is reported again */
 	if (vp->cls->reset)
@@ -187,6 +188,12 @@ void virtio_pci_notify(struct device *dev, unsigned queue)
 	if (queue >= vp->nqueues) {
 		dev_warn_once(dev, "notify of queue %u: no such queue", queue);
 		return;
+	}
+	if (vp->resumed) {
+		vp->resumed = false;
+		for (unsigned q = 0; virtio_pci_running(vp) && q < vp->nqueues; q++)
+			if (vp->queues[q].enabled)
+				vp_raise(vp, vp->queues[q].msix_vector, VIRTIO_ISR_QUEUE);
 	}
 	if (virtio_pci_running(vp) && vp->queues[queue].enabled)
 		vp->cls->queue_notify(vp, queue);

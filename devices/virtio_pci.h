@@ -165,6 +165,13 @@ struct virtio_dev_class {
 	void (*queue_notify)(struct virtio_pci *vp, unsigned q);
 	/* Device reset (driver wrote 0 or the host reset it). May be NULL. */
 	void (*reset)(struct virtio_pci *vp);
+	/*
+	 * The model's own saved state (device_ops save/load, after the
+	 * transport's): NULL when it has none beyond the transport's. load
+	 * checks what it reads as guest input: 0 or -EINVAL.
+	 */
+	void (*save)(struct virtio_pci *vp, struct dev_state *s);
+	int (*load)(struct virtio_pci *vp, struct dev_state *s);
 };
 
 struct virtio_pci_queue {
@@ -190,6 +197,7 @@ struct virtio_pci {
 	uint32_t dfselect, gfselect;
 	uint64_t driver_features;
 	uint16_t msix_config, queue_select;
+	bool resumed;			/* loaded: interrupt every queue at the first notify */
 	struct virtio_pci_queue *queues;	/* nqueues entries */
 };
 
@@ -213,6 +221,15 @@ void virtio_pci_destroy(struct device *dev);
 int virtio_pci_trap(struct device *dev, struct trap *t);
 void virtio_pci_notify(struct device *dev, unsigned queue);
 void virtio_pci_reset(struct device *dev);
+/*
+ * Saved state (virtio_pci_state.c): the transport's, then the model's. After
+ * a load the first notify (the host notifies every queue once when it
+ * resumes a device) interrupts every enabled queue - the old process may
+ * have returned buffers without telling the driver - and the queues' held
+ * chains are taken again before new ones (virtqueue.h: vq_load).
+ */
+void virtio_pci_save(struct device *dev, struct dev_state *s);
+int virtio_pci_load(struct device *dev, struct dev_state *s) __attribute__((warn_unused_result));
 /* The common and device configuration: every read there is free of effects (ISR's is not). */
 void virtio_pci_shadow(struct device *dev, struct trap_shadow *sh);
 

@@ -118,6 +118,8 @@ static const struct device_ops virtio_rng_ops = {
 	.trap = virtio_pci_trap,
 	.notify = virtio_pci_notify,
 	.shadow = virtio_pci_shadow,
+	.save = virtio_pci_save,
+	.load = virtio_pci_load,
 	.reset = virtio_pci_reset,
 	.destroy = vrng_destroy,
 };

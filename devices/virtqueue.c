@@ -72,6 +72,31 @@ int vq_setup(struct vq *vq, struct device_host *host, uint16_t size,
 void vq_reset(struct vq *vq)
 {
 	memset(vq, 0, sizeof(*vq));
+	vq->last_head = -1;
+}
+
+static bool vq_bit(const uint64_t *map, uint32_t head)
+{
+	return head < VQ_TRACK_MAX && (map[head / 64] >> (head % 64)) & 1;
+}
+
+static void vq_bit_set(uint64_t *map, uint32_t head, bool on)
+{
+	if (head >= VQ_TRACK_MAX)
+		return;
+	if (on)
+		map[head / 64] |= 1ull << (head % 64);
+	else
+		map[head / 64] &= ~(1ull << (head % 64));
+}
+
+/* The lowest head set in map, or -1. */
+static int vq_bit_first(const uint64_t *map)
+{
+	for (unsigned w = 0; w < VQ_TRACK_WORDS; w++)
+		if (map[w])
+			return (int)(w * 64 + (unsigned)__builtin_ctzll(map[w]));
+	return -1;
 }
 
 static uint16_t vq_avail_idx(const struct vq *vq)
@@ -96,17 +121,27 @@ static int vq_count(struct vq *vq)
 	return n;
 }
 
+/* Chains in the avail ring; when none, re-arm notifications. */
+static int vq_avail_pending(struct vq *vq)
+{
+	int n = vq_count(vq);
+
+	if (n == 0 && vq->event_idx) {
+		vq_arm_notify(vq);
+		n = vq_count(vq);
+	}
+	return n;
+}
+
 int vq_pending(struct vq *vq)
 {
 	int n;
 
 	if (!vq->size)
 		return 0;
-	n = vq_count(vq);
-	if (n == 0 && vq->event_idx) {
-		vq_arm_notify(vq);
-		n = vq_count(vq);
-	}
+	n = vq_avail_pending(vq);
+	for (unsigned w = 0; n >= 0 && w < VQ_TRACK_WORDS; w++)
+		n += __builtin_popcountll(vq->replay[w]);
 	return n;
 }
 
@@ -199,6 +234,25 @@ static int vq_walk(struct vq *vq, struct vq_chain *c, uint16_t head)
 	}
 }
 
+/* Take a chain held when the queue was saved, if one is left. */
+static int vq_pop_replay(struct vq *vq, struct vq_chain *c)
+{
+	int head = vq_bit_first(vq->replay);
+	int err;
+
+	if (head < 0)
+		return -EAGAIN;
+	if (head >= vq->size)
+		return vq_fail(vq, -EPROTO, "replayed chain out of range");
+	err = vq_walk(vq, c, (uint16_t)head);
+	if (err)
+		return err;
+	vq_bit_set(vq->replay, (uint32_t)head, false);
+	vq->last_head = head;
+	vq->last_replayed = true;
+	return 0;
+}
+
 int vq_pop(struct vq *vq, struct vq_chain *c)
 {
 	uint16_t head;
@@ -206,19 +260,85 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 
 	if (!vq->size)
 		return -EAGAIN;
-	n = vq_pending(vq);
-	if (n < 0)
-		return n;
-	if (n == 0)
-		return -EAGAIN;
-	/* The acquire load of avail->idx orders this read after it. */
-	head = vq_load16(vq->avail + 4 + 2u * (vq->last_avail & (vq->size - 1)));
-	if (head >= vq->size)
-		return vq_fail(vq, -EPROTO, "avail ring entry out of range");
+	err = vq_pop_replay(vq, c);
+	if (err != -EAGAIN)
+		return err;
+	for (;;) {
+		n = vq_avail_pending(vq);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EAGAIN;
+		/* The acquire load of avail->idx orders this read after it. */
+		head = vq_load16(vq->avail + 4 + 2u * (vq->last_avail & (vq->size - 1)));
+		if (head >= vq->size)
+			return vq_fail(vq, -EPROTO, "avail ring entry out of range");
+		if (!vq_bit(vq->skip, head))
+			break;
+		vq_bit_set(vq->skip, head, false);	/* returned before the resume */
+		vq->last_avail++;
+	}
 	err = vq_walk(vq, c, head);
 	if (err)
 		return err;
 	vq->last_avail++;
+	vq_bit_set(vq->inflight, head, true);
+	vq->last_head = head;
+	vq->last_replayed = false;
+	return 0;
+}
+
+void vq_save(const struct vq *vq, struct dev_state *s)
+{
+	if (vq->size > VQ_TRACK_MAX && !s->err)
+		s->err = -E2BIG;
+	dev_state_put(s, &vq->last_avail, sizeof(vq->last_avail));
+	dev_state_put(s, &vq->used_idx, sizeof(vq->used_idx));
+	dev_state_put(s, &vq->signalled, sizeof(vq->signalled));
+	/* Held chains, whether still to replay or taken again since. */
+	for (unsigned w = 0; w < VQ_TRACK_WORDS; w++) {
+		uint64_t held = vq->inflight[w] | vq->replay[w];
+
+		dev_state_put(s, &held, sizeof(held));
+	}
+}
+
+int vq_load(struct vq *vq, struct dev_state *s)
+{
+	uint16_t saved_used, now_used, delta;
+	uint64_t held[VQ_TRACK_WORDS];
+
+	dev_state_get(s, &vq->last_avail, sizeof(vq->last_avail));
+	dev_state_get(s, &saved_used, sizeof(saved_used));
+	dev_state_get(s, &vq->signalled, sizeof(vq->signalled));
+	dev_state_get(s, held, sizeof(held));
+	if (s->err)
+		return vq_fail(vq, -EINVAL, "saved queue state truncated");
+	for (unsigned h = vq->size; h < VQ_TRACK_MAX; h++)
+		if (vq_bit(held, h))
+			return vq_fail(vq, -EINVAL, "saved chain beyond the queue");
+	now_used = vq_load16(vq->used + 2);
+	delta = (uint16_t)(now_used - saved_used);
+	if (delta > vq->size)
+		return vq_fail(vq, -EINVAL, "used ring moved more than a queue since the save");
+	memset(vq->skip, 0, sizeof(vq->skip));
+	for (uint16_t i = 0; i < delta; i++) {
+		uint32_t id;
+
+		memcpy(&id, vq->used + 4 + 8u * ((uint16_t)(saved_used + i) & (vq->size - 1)),
+		       sizeof(id));
+		id = le32toh(id);
+		if (id >= vq->size)
+			return vq_fail(vq, -EINVAL, "used ring holds a chain out of range");
+		if (vq_bit(held, id))
+			vq_bit_set(held, id, false);	/* completed after the save */
+		else
+			vq_bit_set(vq->skip, id, true);	/* taken and completed after it */
+	}
+	vq->used_idx = now_used;
+	memcpy(vq->replay, held, sizeof(held));
+	memcpy(vq->inflight, held, sizeof(held));
+	vq->last_head = -1;
 	return 0;
 }
 
@@ -257,7 +377,15 @@ size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void 
 
 void vq_unpop(struct vq *vq)
 {
-	vq->last_avail--;
+	if (vq->last_head < 0)
+		return;
+	if (vq->last_replayed) {
+		vq_bit_set(vq->replay, (uint32_t)vq->last_head, true);
+	} else {
+		vq_bit_set(vq->inflight, (uint32_t)vq->last_head, false);
+		vq->last_avail--;
+	}
+	vq->last_head = -1;
 }
 
 void vq_push_many(struct vq *vq, const uint16_t *heads, const uint32_t *written, unsigned n)
@@ -269,7 +397,10 @@ void vq_push_many(struct vq *vq, const uint16_t *heads, const uint32_t *written,
 
 		memcpy(vq->used + 4 + 8u * ((uint16_t)(vq->used_idx + i) & (vq->size - 1)), elem,
 		       sizeof(elem));
+		vq_bit_set(vq->inflight, heads[i], false);
+		vq_bit_set(vq->replay, heads[i], false);
 	}
+	vq->last_head = -1;
 	vq->used_idx += (uint16_t)n;
 	vq_store16(vq->used + 2, vq->used_idx);
 }

@@ -46,6 +46,10 @@ struct vq_chain {
 	uint16_t head;		/* pass back to vq_push */
 };
 
+/* Queues up to this size know which chains they hold (and can be saved). */
+#define VQ_TRACK_MAX		256
+#define VQ_TRACK_WORDS		(VQ_TRACK_MAX / 64)
+
 struct vq {
 	struct device_host *host;
 	uint16_t size;		/* 0: not set up */
@@ -55,6 +59,16 @@ struct vq {
 	uint16_t used_idx;	/* our copy of used->idx */
 	uint16_t signalled;	/* used_idx when the last interrupt was decided */
 	const char *error;	/* why the last call failed (static string) */
+	/*
+	 * Chains by head: taken and not yet returned (inflight); to be taken
+	 * again before the avail ring (replay: a resumed device's work in
+	 * flight); returned by the process before a resume although taken
+	 * after the state it resumed from (skip: their avail entries are
+	 * passed over once).
+	 */
+	uint64_t inflight[VQ_TRACK_WORDS], replay[VQ_TRACK_WORDS], skip[VQ_TRACK_WORDS];
+	int32_t last_head;	/* what vq_unpop gives back: head, or -1 */
+	bool last_replayed;	/* it came from replay */
 };
 
 /*
@@ -90,8 +104,24 @@ int vq_pop(struct vq *vq, struct vq_chain *c) __attribute__((warn_unused_result)
 size_t vq_iov_read(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
 size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 
-/* Give back the chain vq_pop just returned, untouched (only right after it). */
+/* Give back the chain vq_pop just returned, untouched (only right after it, once). */
 void vq_unpop(struct vq *vq);
+
+/*
+ * Save the queue's position and the chains it holds (after vq_setup: the
+ * addresses are the transport's to save). -E2BIG in s for a queue larger
+ * than VQ_TRACK_MAX.
+ */
+void vq_save(const struct vq *vq, struct dev_state *s);
+
+/*
+ * Resume a queue vq_setup just set up from what vq_save wrote (untrusted):
+ * the used ring in guest RAM is the truth about what completed, so every
+ * chain returned there since the save is not taken again, and every chain
+ * held at the save and not returned since is taken again first by vq_pop.
+ * Returns 0 or -EINVAL (s inconsistent with the ring; vq->error says why).
+ */
+int vq_load(struct vq *vq, struct dev_state *s) __attribute__((warn_unused_result));
 
 /*
  * Number of chains available, or -EPROTO if the avail index is more than

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "ring.h"
 #include "spin.h"
+#include "state.h"
 
 struct devproc {
 	int sock;			/* control socket */
@@ -26,6 +27,11 @@ struct devproc {
 	struct ring_header *ring;
 	size_t ring_size;
 	struct ring_shadow *shadow;	/* in the ring memory, after the rings */
+	struct ring_resume resume;	/* where the rings stand (ring_consume_commit) */
+	struct state_region *state;	/* the device's committed state (ipc/state.h) */
+	size_t state_size;
+	bool restored;			/* Setup.restore: resumed from the state region */
+	bool save_failed;		/* device_save failed: said once, nothing committed */
 	int doorbell_fd;
 	int irq_fds[DEVICE_MAX_IRQS];
 	unsigned nirqs;
@@ -70,6 +76,14 @@ int devproc_serve_trap(void *opaque, struct trap *t);
  * fuzz targets after each access.
  */
 void devproc_shadow_refresh(struct devproc *dp);
+
+/*
+ * Commit the device's state and rs, where its rings stand, to the state
+ * region (a ring_commit_fn; opaque is the struct devproc): the event loop
+ * calls it for every served batch (through ring_consume_commit) and after
+ * every other call into the device. Nothing for a class that cannot resume.
+ */
+void devproc_commit(void *opaque, const struct ring_resume *rs);
 
 /* Point dp->dev.host at the devproc host callbacks (host.c). */
 void devproc_host_init(struct devproc *dp);

@@ -91,6 +91,32 @@ void devproc_shadow_refresh(struct devproc *dp)
 	ring_shadow_publish(dp->shadow, &s);
 }
 
+void devproc_commit(void *opaque, const struct ring_resume *rs)
+{
+	struct devproc *dp = opaque;
+	struct state_slot *sl;
+	int len;
+
+	if (!dp->state || dp->save_failed || !device_class_resumes(dp->dev.cls))
+		return;
+	sl = state_next(dp->state);
+	len = device_save(&dp->dev, sl->data, sizeof(sl->data));
+	if (len < 0) {
+		dp->save_failed = true;	/* a restart resumes from the last commit */
+		vmm_log(LOG_ERR, dp->name, "cannot save its state (%s): nothing more is committed",
+			strerror(-len));
+		return;
+	}
+	memcpy(&sl->ring, rs, sizeof(sl->ring));
+	state_commit(dp->state, sl, (uint32_t)len);
+}
+
+/* After a call into the device outside a ring batch. */
+static void commit_now(struct devproc *dp)
+{
+	devproc_commit(dp, &dp->resume);
+}
+
 /* Serve the always-readable backend fds the device wants; true if any. */
 static bool serve_always_ready(struct devproc *dp)
 {
@@ -101,13 +127,15 @@ static bool serve_always_ready(struct devproc *dp)
 	for (unsigned i = 0; ready; i++, ready >>= 1)
 		if (ready & 1)
 			dp->dev.ops->backend(&dp->dev, i);
+	commit_now(dp);
 	devproc_shadow_refresh(dp);
 	return (dp->always & dp->dev.poll_mask) != 0;
 }
 
 static int serve_rings(struct devproc *dp)
 {
-	int n = ring_consume(dp->ring, devproc_serve_trap, dp);
+	int n = ring_consume_commit(dp->ring, devproc_serve_trap, devproc_commit, dp,
+				    &dp->resume);
 
 	if (n < 0)
 		vmm_log(LOG_ERR, dp->name, "ring: impossible indexes; stopping");
@@ -152,6 +180,7 @@ static int control_input(struct devproc *dp)
 	} else if (err == 0 && m->body_case == CONTROL_MSG__BODY_INPUT) {
 		if (dp->dev.ops->input) {
 			dp->dev.ops->input(&dp->dev, (enum device_input)m->input->what);
+			commit_now(dp);
 			devproc_shadow_refresh(dp);
 		}
 	}
@@ -231,9 +260,23 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
 		err = handle_event(dp, ev[i].data.u32);
 		reached_device |= ev[i].data.u32 != TAG_DOORBELL && ev[i].data.u32 != TAG_CONTROL;
 	}
-	if (reached_device)	/* a kick, a backend or a wake may change registers */
+	if (reached_device) {	/* a kick, a backend or a wake may change registers */
+		commit_now(dp);
 		devproc_shadow_refresh(dp);	/* (a doorbell's requests: serve_rings does) */
+	}
 	return err;
+}
+
+/*
+ * A replacement process: notify every queue once, as if its doorbell rang
+ * (kicks the old process took but never acted on are not lost; a virtio
+ * device re-interrupts its queues, virtio_pci.h), and commit.
+ */
+static void resume_queues(struct devproc *dp)
+{
+	for (unsigned q = 0; q < dp->nqueues && dp->dev.ops->notify; q++)
+		dp->dev.ops->notify(&dp->dev, q);
+	commit_now(dp);
 }
 
 enum spin_end { SPIN_WORK, SPIN_TIMEOUT, SPIN_PREEMPTED };
@@ -288,6 +331,8 @@ int devproc_run(struct devproc *dp)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->intx_resample_fd, TAG_RESAMPLE);
 	if (!err && dp->dev.ops->wake)
 		err = epoll_set(dp, EPOLL_CTL_ADD, dp->dev.wake_fd, TAG_WAKE);
+	if (dp->restored)
+		resume_queues(dp);
 	sync_backend_polls(dp);
 	devproc_shadow_refresh(dp);
 	while (!err && !dp->stop) {
@@ -368,6 +413,8 @@ void devproc_teardown(struct devproc *dp)
 		dp->dev.ops->destroy(&dp->dev);
 	if (dp->ring)
 		munmap(dp->ring, dp->ring_size);
+	if (dp->state)
+		munmap(dp->state, dp->state_size);
 	gmem_unmap(&dp->mem);
 	control_msg_free(dp->setup_msg);
 	dp->setup_msg = NULL;

@@ -74,6 +74,45 @@ static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
 	return ring_shm_check(dp->ring, dp->ring_size, s->nvcpus);
 }
 
+static int setup_state(struct devproc *dp, const Setup *s, int statefd)
+{
+	void *p;
+
+	if (fd_size_check(statefd, s->state_size))
+		return -EINVAL;
+	p = mmap(NULL, s->state_size, PROT_READ | PROT_WRITE, MAP_SHARED, statefd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	dp->state = p;
+	dp->state_size = s->state_size;
+	return state_region_check(p, s->state_size);
+}
+
+/*
+ * A replacement process: the device as the last one committed it, the
+ * rings set back to where that state left them. A state that fails
+ * validation leaves the device reset (device_load); rings that cannot be
+ * set back are an error.
+ */
+static int setup_restore(struct devproc *dp)
+{
+	const struct state_slot *sl = state_committed(dp->state);
+	int err;
+
+	dp->restored = true;
+	if (!sl) {
+		vmm_log(LOG_WARN, dp->name, "restart: no committed state; the device starts afresh");
+		return 0;
+	}
+	if (device_load(&dp->dev, sl->data, sl->len) == 0)
+		vmm_log(LOG_DEBUG, dp->name, "restart: resumed from commit %llu (%u bytes)",
+			(unsigned long long)sl->gen, sl->len);
+	err = ring_resume_apply(dp->ring, &sl->ring);
+	if (err)
+		vmm_log(LOG_ERR, dp->name, "restart: the committed ring positions are impossible");
+	return err;
+}
+
 /* Hand the irqfds and backend fds to their owners; close what is unused. */
 static void setup_fds(struct devproc *dp, const Setup *s, int *fds)
 {
@@ -126,8 +165,14 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 		return setup_fail(dp, err, "mapping guest RAM");
 	err = setup_ring(dp, s, fds[CONTROL_FD_RING]);
 	close(fds[CONTROL_FD_RING]);
-	if (err)
+	if (err) {
+		close(fds[CONTROL_FD_STATE]);
 		return setup_fail(dp, err, "mapping the rings");
+	}
+	err = setup_state(dp, s, fds[CONTROL_FD_STATE]);
+	close(fds[CONTROL_FD_STATE]);
+	if (err)
+		return setup_fail(dp, err, "mapping the state region");
 	if (!cls)
 		return setup_fail(dp, -ENOENT, s->spec->klass);
 	snprintf(dp->dev.id, sizeof(dp->dev.id), "%s", dp->name);
@@ -137,5 +182,9 @@ int devproc_setup(struct devproc *dp, int timeout_ms)
 	if (err)
 		return setup_fail(dp, err, "creating the device");
 	dp->created = true;
+	err = s->restore ? setup_restore(dp) : 0;
+	if (err)
+		return setup_fail(dp, err, "restoring the device");
+	ring_resume_init(dp->ring, &dp->resume);
 	return 0;
 }

@@ -35,6 +35,7 @@ enum control_setup_fd {
 	CONTROL_FD_GUEST_MEM = 0,	/* guest RAM memfd */
 	CONTROL_FD_RING,		/* ring memfd (ipc/ring.h) */
 	CONTROL_FD_DOORBELL,		/* eventfd the vCPUs ring */
+	CONTROL_FD_STATE,		/* state region memfd (ipc/state.h) */
 	CONTROL_FD_FIXED		/* count of the fixed ones */
 };
 

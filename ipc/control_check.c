@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "ring.h"
+#include "state.h"
 
 #define PIO_SPACE 0x10000ull
 
@@ -125,6 +126,8 @@ static const char *setup_problem(const Setup *s, unsigned nfds)
 		return "vCPU count out of range";
 	if (s->ring_size < ring_shm_size(s->nvcpus))
 		return "ring memory too small";
+	if (s->state_size < state_region_size())
+		return "state region too small";
 	if (s->spin_ns > CONTROL_MAX_SPIN_NS)
 		return "spin time over 10 s";
 	if (!text_ok(s->vm_name, 0, CONTROL_MAX_NAME, false))

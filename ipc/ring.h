@@ -242,6 +242,49 @@ int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
 	__attribute__((warn_unused_result));
 
 /*
+ * Where a device's rings stand, as the device's committed state records it
+ * for a restart: each ring's tail and the last waited request it completed.
+ * Its own process wrote it: a new process checks it against the rings.
+ */
+struct ring_done {
+	uint32_t seq;
+	int32_t status;
+	uint8_t data[8];
+};
+struct ring_resume {
+	uint32_t tail[RING_MAX_VCPUS];
+	struct ring_done done[RING_MAX_VCPUS];
+};
+
+/*
+ * Called once per served batch, after the last request was served and
+ * before any tail or completion of the batch is visible: rs says where the
+ * rings will stand. A device saves its state with rs here, so that a kill
+ * at any instant leaves either the state before the batch with every
+ * request of the batch still in its ring, or the state after it with rs.
+ */
+typedef void (*ring_commit_fn)(void *opaque, const struct ring_resume *rs);
+
+/*
+ * ring_consume, committing each batch (commit may be NULL). rs holds the
+ * rings' position across calls (ring_resume_init first; NULL: a local copy).
+ */
+int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_fn commit,
+			void *opaque, struct ring_resume *rs) __attribute__((warn_unused_result));
+
+/* rs as h's rings stand now (device side, before its first ring_consume_commit). */
+void ring_resume_init(struct ring_header *h, struct ring_resume *rs);
+
+/*
+ * A new device process resumes from committed rs: every tail set back to
+ * rs's (the requests after it are served again) and every completion the
+ * old process committed but had not published, published. Returns 0, or
+ * -EPROTO if a tail in rs is impossible for its ring's head (nothing then changed).
+ */
+int ring_resume_apply(struct ring_header *h, const struct ring_resume *rs)
+	__attribute__((warn_unused_result));
+
+/*
  * The device is about to sleep on its doorbell: mark it ASLEEP, or DOZING
  * if doze (it then sleeps RING_DOZE_NS at most), and re-check. Returns true
  * if it may sleep (no request is pending), false if work arrived (the mark

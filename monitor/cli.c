@@ -59,8 +59,13 @@ void cli_usage(FILE *f)
 "  --device-spin-us N  a device process spins at most N us for the next\n"
 "                    access before sleeping, as long as spinning pays (default %u)\n"
 "  --device-timeout-ms N  a device that leaves a read unanswered this long\n"
-"                    has failed: it is killed and the VM stops (default %u);\n"
+"                    has failed: it is killed and replaced (default %u);\n"
 "                    one the host keeps from running is waited for, 60 s at most\n"
+"  --device-restart N  a device process that dies or hangs is replaced, and\n"
+"                    the guest goes on, up to N times per device per minute;\n"
+"                    then, or with 0, the VM stops (default %u, at most %u)\n"
+"  --device-restart-violations  replace a device its sandbox stopped, too\n"
+"                    (by default a sandbox violation stops the VM)\n"
 "  --api-socket PATH serve the control API (vmm-ctl) on a Unix socket at PATH\n"
 "                    (mode 0600; the monitor's user and root only)\n"
 "  --record-traps FILE  append every trapped access the devices serve to FILE\n"
@@ -74,7 +79,8 @@ void cli_usage(FILE *f)
 "3 no usable /dev/kvm (scripts/kvm-machine.sh runs a VM where there is none).\n",
 		CLI_DEFAULT_CMDLINE, (unsigned long long)(VM_MIN_MEM >> 20), MACHINE_MAX_DISKS,
 		MACHINE_MAX_NICS,
-		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS);
+		CLI_DEFAULT_VCPU_SPIN_US, CLI_DEFAULT_DEV_SPIN_US, CLI_DEFAULT_DEV_TIMEOUT_MS,
+		CLI_DEFAULT_DEV_RESTART, CLI_MAX_DEV_RESTART);
 }
 
 static int opt_mem(const char *arg, uint64_t host_mem, uint64_t *out, FILE *err)
@@ -131,7 +137,8 @@ static int opt_choice(const char *opt, const char *arg, const char *const *names
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_DEVICES,
        OPT_SANDBOX, OPT_VERSION, OPT_SPIN, OPT_DEV_SPIN, OPT_DEV_TIMEOUT, OPT_DISK, OPT_NET,
-       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS, OPT_PRINT_PROFILE, OPT_API_SOCKET };
+       OPT_CONSOLE, OPT_VSOCK, OPT_RECORD_TRAPS, OPT_PRINT_PROFILE, OPT_API_SOCKET,
+       OPT_DEV_RESTART, OPT_DEV_RESTART_VIOLATIONS };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -148,6 +155,8 @@ static const struct option long_opts[] = {
 	{ "spin-us", required_argument, NULL, OPT_SPIN },
 	{ "device-spin-us", required_argument, NULL, OPT_DEV_SPIN },
 	{ "device-timeout-ms", required_argument, NULL, OPT_DEV_TIMEOUT },
+	{ "device-restart", required_argument, NULL, OPT_DEV_RESTART },
+	{ "device-restart-violations", no_argument, NULL, OPT_DEV_RESTART_VIOLATIONS },
 	{ "record-traps", required_argument, NULL, OPT_RECORD_TRAPS },
 	{ "print-profile", required_argument, NULL, OPT_PRINT_PROFILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
@@ -375,6 +384,18 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, uint64_t host_
 		return opt_ns("device-spin-us", arg, 0, 1000000, 1000, &o->dev_spin_ns, err);
 	case OPT_DEV_TIMEOUT:
 		return opt_ns("device-timeout-ms", arg, 10, 600000, 1000000, &o->dev_timeout_ns, err);
+	case OPT_DEV_RESTART: {
+		uint64_t n;
+
+		if (parse_uint(arg, 0, CLI_MAX_DEV_RESTART, &n)) {
+			fprintf(err, "vmm-monitor: --device-restart %s: want 0 to %u\n", arg,
+				CLI_MAX_DEV_RESTART);
+			return -EINVAL;
+		}
+		o->dev_restart = (unsigned)n;
+		return 0;
+	}
+	case OPT_DEV_RESTART_VIOLATIONS: o->dev_restart_violations = true; return 0;
 	case 'v': o->verbose = true; return 0;
 	case 'h': o->help = true; return 0;
 	case OPT_API_SOCKET:
@@ -407,7 +428,8 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, uint64_t host_mem,
 				.ncpus = 1, .devices = CLI_DEVICES_PROCESS,
 				.vcpu_spin_ns = CLI_DEFAULT_VCPU_SPIN_US * 1000ull,
 				.dev_spin_ns = CLI_DEFAULT_DEV_SPIN_US * 1000ull,
-				.dev_timeout_ns = CLI_DEFAULT_DEV_TIMEOUT_MS * 1000000ull };
+				.dev_timeout_ns = CLI_DEFAULT_DEV_TIMEOUT_MS * 1000000ull,
+				.dev_restart = CLI_DEFAULT_DEV_RESTART };
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {

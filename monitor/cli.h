@@ -17,6 +17,8 @@ enum cli_sandbox { CLI_SANDBOX_DEFAULT, CLI_SANDBOX_STRICT, CLI_SANDBOX_LOG, CLI
 #define CLI_DEFAULT_VCPU_SPIN_US   50
 #define CLI_DEFAULT_DEV_SPIN_US    100
 #define CLI_DEFAULT_DEV_TIMEOUT_MS 1000
+#define CLI_DEFAULT_DEV_RESTART    10	/* replacements per device per minute */
+#define CLI_MAX_DEV_RESTART        64	/* PROCESS_RESTART_TRACK */
 
 struct cli_opts {
 	const char *kernel;
@@ -29,6 +31,8 @@ struct cli_opts {
 	uint64_t vcpu_spin_ns;	/* --spin-us */
 	uint64_t dev_spin_ns;	/* --device-spin-us */
 	uint64_t dev_timeout_ns;	/* --device-timeout-ms */
+	unsigned dev_restart;		/* --device-restart */
+	bool dev_restart_violations;	/* --device-restart-violations */
 	struct machine_opts machine;	/* --disk, --console */
 	const char *record_traps;	/* --record-traps FILE, or NULL */
 	bool verbose;

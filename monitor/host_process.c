@@ -19,6 +19,8 @@
 #include "vm.h"
 
 #define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */
+/* A vCPU waits this long for a replacement to answer (its start is bounded by READY's 5 s). */
+#define PROCESS_REPLACE_WAIT_NS (15 * 1000000000ull)
 
 /*
  * The access made the device post reset or poweroff: hold this vCPU until
@@ -84,6 +86,21 @@ static int process_wait_slow(struct process_dev *d, struct trap *t, bool sync, c
 	return err;
 }
 
+/*
+ * The device is being replaced (host_process_watch.c): the access stays in
+ * its ring for the new process to serve. Wait on, a deadline at a time,
+ * PROCESS_REPLACE_WAIT_NS at most; returns as ring_send.
+ */
+static int process_wait_replaced(struct process_dev *d, struct trap *t, bool sync)
+{
+	uint64_t end = now_ns() + PROCESS_REPLACE_WAIT_NS;
+	int err = -ETIMEDOUT;
+
+	while (err == -ETIMEDOUT && now_ns() < end)
+		err = ring_send_resume(&d->prod[t->vcpu], t, sync, &d->wait);
+	return err;
+}
+
 /* Trap-bus handler (vCPU threads): forward, wait, and judge the answer. */
 static int process_trap(void *opaque, struct trap *t)
 {
@@ -98,8 +115,17 @@ static int process_trap(void *opaque, struct trap *t)
 	if (vdev_shadow_read(v, d->shadow, d->ring, t))
 		return 0;
 	err = ring_send(&d->prod[t->vcpu], t, sync, &d->wait);
-	if (err == -ETIMEDOUT)
+	if (err == -ETIMEDOUT && atomic_load(&d->restarting))
+		err = process_wait_replaced(d, t, sync);
+	if (err == -ETIMEDOUT) {
 		err = process_wait_slow(d, t, sync, why, sizeof(why));
+		if (err == -ETIMEDOUT && process_lose(d, why)) {
+			err = process_wait_replaced(d, t, sync);
+			if (err == -ETIMEDOUT)
+				snprintf(why, sizeof(why), "was not replaced within %llu s; killed",
+					 (unsigned long long)(PROCESS_REPLACE_WAIT_NS / 1000000000));
+		}
+	}
 	if (err == RING_STATUS_STOP)
 		return process_wait_stop(d);
 	if (err != -ETIMEDOUT && err != -EPIPE && err != -EPROTO)
@@ -127,7 +153,7 @@ static int process_create(struct vdev *v, const struct machine_dev *md,
 	d->vdev = v;
 	d->sandbox = cfg->sandbox;
 	d->pid = -1;
-	d->pidfd = d->sock = d->doorbell_fd = d->ring_fd = -1;
+	d->pidfd = d->sock = d->doorbell_fd = d->ring_fd = d->state_fd = -1;
 	for (unsigned k = 0; k < DEVICE_MAX_IRQS; k++)
 		d->irq_fds[k] = -1;
 	err = process_spawn(d, md, cfg);
@@ -200,7 +226,7 @@ static void process_describe_dev(const struct vdev *v, struct vdev_info *info)
 	info->pid = d->pid;
 	info->failed = process_gone(d);
 	info->sandbox = sandbox_mode_name((enum sandbox_mode)d->sandbox);
-	info->restarts = 0;	/* a dead device process is not replaced (yet) */
+	info->restarts = d->restarts;
 }
 
 const struct vdev_host vdev_host_process = {

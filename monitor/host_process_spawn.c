@@ -26,18 +26,21 @@
 #include "log.h"
 #include "sandbox.h"
 #include "spawner.h"
+#include "state.h"
 #include "util.h"
 #include "vm.h"
 
 /* The device's control socket, and vmm-devproc started by the spawner with the other end. */
-static int process_exec(struct process_dev *d, const struct vdev_cfg *cfg)
+static int process_exec(struct process_dev *d)
 {
 	int sv[2], err;
+	pid_t pid = -1;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = spawner_spawn(cfg->spawner, d->vdev->id, cfg->vm_name, d->sandbox, sv[1],
-			    &d->pid, &d->pidfd);
+	err = spawner_spawn(d->cfg.spawner, d->vdev->id, d->vm_name, d->sandbox, sv[1],
+			    &pid, &d->pidfd);
+	atomic_store(&d->pid, pid);
 	close(sv[1]);
 	d->sock = sv[0];
 	if (err)
@@ -46,6 +49,27 @@ static int process_exec(struct process_dev *d, const struct vdev_cfg *cfg)
 }
 
 /* ---- Resources handed to the device ---- */
+
+/* The state region: formatted once, kept across the device's processes. */
+static int state_create(struct process_dev *d)
+{
+	char name[48];
+	void *p;
+	int err;
+
+	snprintf(name, sizeof(name), "vmm-state-%s", d->vdev->id);
+	d->state_size = state_region_size();
+	d->state_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (d->state_fd < 0 || ftruncate(d->state_fd, (off_t)d->state_size) < 0 ||
+	    fcntl(d->state_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	p = mmap(NULL, d->state_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->state_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	err = state_region_init(p, d->state_size);
+	munmap(p, d->state_size);
+	return err;
+}
 
 static int ring_create(struct process_dev *d, unsigned ncpus)
 {
@@ -106,6 +130,8 @@ static int process_resources(struct process_dev *d, const struct vdev_cfg *cfg)
 	if (d->doorbell_fd < 0)
 		return -errno;
 	err = ring_create(d, d->vdev->vm->ncpus);
+	if (!err)
+		err = state_create(d);
 	if (!err && !d->vdev->pci)
 		err = irqfds_create(d);
 	if (!err)
@@ -124,6 +150,7 @@ static unsigned setup_fds(const struct process_dev *d, const struct machine_dev 
 	fds[CONTROL_FD_GUEST_MEM] = d->vdev->vm->mem_fd;
 	fds[CONTROL_FD_RING] = d->ring_fd;
 	fds[CONTROL_FD_DOORBELL] = d->doorbell_fd;
+	fds[CONTROL_FD_STATE] = d->state_fd;
 	for (size_t i = 0; i < d->vdev->spec.spec.nirqs; i++)
 		fds[n++] = !pci ? d->irq_fds[i]
 			 : i == VPCI_INTX_LINE(pci) ? pci->intx_fd : pci->irqfd[i];
@@ -136,9 +163,10 @@ static unsigned setup_fds(const struct process_dev *d, const struct machine_dev 
 	return n;
 }
 
-static int process_send_setup(struct process_dev *d, const struct machine_dev *md,
-			      const struct vdev_cfg *cfg)
+static int process_send_setup(struct process_dev *d, bool restore)
 {
+	const struct machine_dev *md = d->md;
+	const struct vdev_cfg *cfg = &d->cfg;
 	ControlMsg m = CONTROL_MSG__INIT;
 	Setup s = SETUP__INIT;
 	struct control_wire_spec wire;
@@ -162,7 +190,10 @@ static int process_send_setup(struct process_dev *d, const struct machine_dev *m
 	s.nvcpus = d->vdev->vm->ncpus;
 	s.ring_size = d->ring_size;
 	s.spin_ns = cfg->dev_spin_ns;
-	s.vm_name = (char *)cfg->vm_name;
+	s.vm_name = d->vm_name;
+	s.state_size = d->state_size;
+	s.has_restore = restore;
+	s.restore = restore;
 	s.has_sandbox = true;
 	s.sandbox = cfg->sandbox;
 	s.n_queue_fds = pci ? pci->nqueues : 0;
@@ -180,12 +211,26 @@ static int process_send_setup(struct process_dev *d, const struct machine_dev *m
 int process_spawn(struct process_dev *d, const struct machine_dev *md,
 		  const struct vdev_cfg *cfg)
 {
-	int err = process_resources(d, cfg);
+	int err;
+
+	d->md = md;
+	d->cfg = *cfg;
+	snprintf(d->vm_name, sizeof(d->vm_name), "%s", cfg->vm_name ? cfg->vm_name : "vm");
+	d->cfg.vm_name = d->vm_name;
+	err = process_resources(d, cfg);
+	if (!err)
+		err = process_exec(d);
+	if (!err)
+		err = process_send_setup(d, false);
+	return err;
+}
+
+int process_respawn(struct process_dev *d)
+{
+	int err = process_exec(d);
 
 	if (!err)
-		err = process_exec(d, cfg);
-	if (!err)
-		err = process_send_setup(d, md, cfg);
+		err = process_send_setup(d, true);
 	return err;
 }
 
@@ -214,6 +259,7 @@ void process_release(struct process_dev *d)
 		munmap(d->ring, d->ring_size);
 	free(d->prod);
 	close_fd(&d->ring_fd);
+	close_fd(&d->state_fd);
 	close_fd(&d->doorbell_fd);
 	close_fd(&d->sock);
 	close_fd(&d->pidfd);

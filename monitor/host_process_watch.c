@@ -17,6 +17,7 @@
 #include "control.h"
 #include "log.h"
 #include "sandbox.h"
+#include "device.h"
 #include "util.h"
 #include "vm.h"
 
@@ -56,6 +57,23 @@ void process_fail(struct process_dev *d, const char *why)
 	vm_request_stop(d->vdev->vm, VM_EXIT_FAILED, msg);
 }
 
+bool process_lose(struct process_dev *d, const char *why)
+{
+	struct vm *vm = d->vdev->vm;
+
+	if (d->cfg.restart_max == 0 || !device_class_resumes(d->vdev->cls) ||
+	    atomic_load(&vm->stopping) || atomic_load(&d->dead)) {
+		process_fail(d, why);
+		return false;
+	}
+	if (!atomic_exchange(&d->restarting, true)) {
+		snprintf(d->lost_why, sizeof(d->lost_why), "%s", why);
+		d->lost_at = now_ns();
+		process_kill(d);
+	}
+	return true;
+}
+
 static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 {
 	if (si->si_code == CLD_EXITED)
@@ -79,16 +97,21 @@ static void process_drain(struct process_dev *d)
 	}
 }
 
-/* The pidfd fired: reap and, unless we asked it to go, report. */
+static void process_replace(struct process_dev *d, const char *why);
+
+/* The pidfd fired: reap and, unless we asked it to go, replace it or report. */
 static void process_reap(struct process_dev *d)
 {
 	siginfo_t si = { 0 };
 	char why[256], cause[96];
+	bool violation = false;
 
 	if (d->exited || d->pidfd < 0 ||
 	    waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	d->exited = true;
+	if (d->replacing)
+		return;	/* a replacement that did not start: process_replace reports it */
 	process_drain(d);
 	describe_exit(&si, cause, sizeof(cause));
 	if (d->violation[0])
@@ -97,8 +120,11 @@ static void process_reap(struct process_dev *d)
 		snprintf(why, sizeof(why), "was killed by its seccomp filter (%s)", cause);
 	else if (d->shutting_down)
 		return;	/* we asked it to go */
+	else if (d->lost_at && si.si_code == CLD_KILLED && si.si_status == SIGKILL)
+		snprintf(why, sizeof(why), "%s", d->lost_why);
 	else
 		snprintf(why, sizeof(why), "died: %s", cause);
+	violation = d->violation[0] || (si.si_code != CLD_EXITED && si.si_status == SIGSYS);
 	if (d->shutting_down) {
 		/* A sandbox violation on the way out is still one. */
 		char msg[320];
@@ -107,7 +133,10 @@ static void process_reap(struct process_dev *d)
 		vm_fail_late(d->vdev->vm, msg);
 		return;
 	}
-	process_fail(d, why);
+	if (violation && !d->cfg.restart_violations)
+		process_fail(d, why);	/* a violation means compromise, not bad luck */
+	else
+		process_replace(d, why);
 }
 
 /* A syscall outside the device's profile: strict kills it (reported on death), log allows. */
@@ -211,16 +240,121 @@ static void process_control(struct process_dev *d)
 		 * of a pid namespace (every confined device) takes a while longer.
 		 */
 		struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+		unsigned restarts = d->restarts;
 
-		if (!d->exited && poll(&p, 1, EXIT_GRACE_MS) < 0)
+		if (!d->exited && !d->replacing && poll(&p, 1, EXIT_GRACE_MS) < 0)
 			p.revents = 0;
-		process_reap(d);
-		if (!d->exited && !atomic_load(&d->vdev->vm->stopping))
-			process_fail(d, "closed its control socket; killed");
+		if (!d->replacing)
+			process_reap(d);
+		if (d->restarts != restarts)
+			return;	/* reaped and replaced: the socket is the new process's */
+		if (!d->exited && !atomic_load(&d->vdev->vm->stopping)) {
+			/* Dying slowly, or alive without its channel: either way it goes. */
+			close(d->sock);
+			d->sock = -1;
+			process_kill(d);
+		}
 		return;
 	}
 	snprintf(msg, sizeof(msg), "sent a bad control message (%s); killed", why);
 	process_fail(d, msg);
+}
+
+/* Replacements in the policy's window before now. */
+static unsigned process_recent_restarts(const struct process_dev *d, uint64_t now)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < PROCESS_RESTART_TRACK && i < d->restarts; i++)
+		n += now - d->restart_at[i] < PROCESS_RESTART_WINDOW_NS;
+	return n;
+}
+
+/* Serve only d's socket and pidfd until its replacement says READY (bounded). */
+static int process_wait_replacement(struct process_dev *d)
+{
+	uint64_t deadline = now_ns() + READY_TIMEOUT_MS * 1000000ull;
+
+	while (!d->ready) {
+		struct pollfd p[2] = { { .fd = d->pidfd, .events = POLLIN },
+				       { .fd = d->sock, .events = POLLIN } };
+		uint64_t now = now_ns();
+
+		if (d->exited)
+			return -ECHILD;
+		if (atomic_load(&d->reported))
+			return -EIO;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(p, 2, (int)((deadline - now) / 1000000) + 1) < 0 && errno != EINTR)
+			return -errno;
+		if (p[1].revents)
+			process_control(d);
+		if (p[0].revents)
+			process_reap(d);
+	}
+	return 0;
+}
+
+/*
+ * Start a new process for d, which ended for `why`, unless the policy says
+ * no: then, or if the new one does not start, report and stop the VM.
+ */
+static void process_replace(struct process_dev *d, const char *why)
+{
+	struct vm *vm = d->vdev->vm;
+	uint64_t now = now_ns(), down;
+	pid_t old = d->pid;
+	unsigned recent = process_recent_restarts(d, now);
+	char msg[400];
+	int err;
+
+	if (d->cfg.restart_max == 0 || !device_class_resumes(d->vdev->cls) ||
+	    atomic_load(&vm->stopping)) {
+		process_fail(d, why);
+		return;
+	}
+	if (recent >= d->cfg.restart_max) {
+		snprintf(msg, sizeof(msg), "%s; not replaced: %u restarts in the last minute "
+			 "(--device-restart %u)", why, recent, d->cfg.restart_max);
+		process_fail(d, msg);
+		return;
+	}
+	atomic_store(&d->restarting, true);	/* vCPUs that time out wait on */
+	if (!d->lost_at)
+		d->lost_at = now;
+	if (d->sock >= 0)
+		close(d->sock);
+	close(d->pidfd);
+	d->sock = d->pidfd = -1;
+	d->exited = d->ready = false;
+	d->violation[0] = '\0';
+	atomic_store(&d->slow_reported, false);
+	d->replacing = true;
+	err = process_respawn(d);
+	if (!err)
+		err = process_wait_replacement(d);
+	d->replacing = false;
+	if (err) {
+		snprintf(msg, sizeof(msg), "%s; its replacement did not start (%s)", why,
+			 err == -ECHILD ? "it ended" : strerror(-err));
+		process_fail(d, msg);
+		atomic_store(&d->restarting, false);
+		return;
+	}
+	down = now_ns() - d->lost_at;
+	d->restart_at[d->restarts % PROCESS_RESTART_TRACK] = now;
+	d->restarts++;
+	d->down_ns_last = down;
+	if (down > d->down_ns_max)
+		d->down_ns_max = down;
+	log_warn("device %s (class %s, pid %d) %s: replaced by pid %d, unavailable %llu.%03llu ms "
+		 "(restart %u, %u in the last minute)", d->vdev->id, d->vdev->cls->name, (int)old,
+		 why, (int)d->pid, (unsigned long long)(down / 1000000),
+		 (unsigned long long)(down / 1000 % 1000), d->restarts, recent + 1);
+	d->lost_at = 0;
+	d->lost_why[0] = '\0';
+	atomic_store(&d->restarting, false);
 }
 
 unsigned process_pollfds(struct vdev *v, struct pollfd *pfds, uint16_t *codes, unsigned max)

@@ -191,7 +191,8 @@ static int devices_start(struct vm *vm, const struct cli_opts *o, struct machine
 	struct vdev_cfg cfg = { .vcpu_spin_ns = o->vcpu_spin_ns, .dev_spin_ns = o->dev_spin_ns,
 				.timeout_ns = o->dev_timeout_ns, .vm_name = name,
 				.sandbox = sandbox_mode(o), .spawner = spawner,
-				.wake_fd = wake_fd };
+				.wake_fd = wake_fd, .restart_max = o->dev_restart,
+				.restart_violations = o->dev_restart_violations };
 
 	snprintf(name, sizeof(name), "vm%d", (int)getpid());
 	return vdevs_start(vm, o->devices == CLI_DEVICES_INPROC ? &vdev_host_inproc

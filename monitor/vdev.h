@@ -40,6 +40,8 @@ struct vdev_cfg {
 	unsigned sandbox;		/* process: enum sandbox_mode */
 	struct spawner *spawner;	/* process: starts vmm-devproc (spawner.h) */
 	int wake_fd;			/* inproc: written when a vCPU changed a poll mask */
+	unsigned restart_max;		/* process: replacements per device per minute (0: none) */
+	bool restart_violations;	/* process: replace one its sandbox stopped, too */
 };
 
 /* A device as vmm-ctl shows it (vdev_describe). */

@@ -153,6 +153,19 @@ wait_for_out() {
 	fail "no \"$1\" within $2 s"
 }
 
+# wait_for_err REGEX [SECONDS]: the background VM's stderr matches REGEX
+# (extended, case-insensitive) within SECONDS (default 15).
+wait_for_err() {
+	local i
+	for ((i = 0; i < ${2:-15} * 20; i++)); do
+		grep -aqiE -- "$1" "$ERR" && return 0
+		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before stderr matched /$1/: $(tail -n 3 "$ERR")"
+		sleep 0.05
+	done
+	kill -9 "$MON_PID" 2>/dev/null
+	fail "stderr did not match /$1/ within ${2:-15} s: $(tail -n 3 "$ERR")"
+}
+
 # start_uart_guest ARGS...: the uart guest in the background, stdin a FIFO
 # held open on fd 3; returns once it waits for input (every device is up
 # and the serial device is being polled). Sets MON_PID.

@@ -43,20 +43,24 @@ case_ps_names() {
 	ok "one vmm-devproc per device, named in ps; all gone after poweroff"
 }
 
-# SIGKILL the device process of $1 ($2: its class) while the guest runs.
+# SIGKILL the device process of $1 ($2: its class) while the guest runs: a
+# new process replaces it, resumes from its committed state, and the guest
+# goes on to its end.
 kill_case() {
-	local pid t0 t1
+	local pid new
 	start_uart_guest
 	pid=$(device_pid "$1")
 	[ -n "$pid" ] || fail "no device process for $1"
-	t0=$(date +%s%N)
 	kill -9 "$pid"
+	wait_for_err "device $1 \\(class $2, pid $pid\\) died: was killed by signal 9 \\(Killed\\): replaced by pid [0-9]+"
+	new=$(device_pid "$1")
+	[ -n "$new" ] && [ "$new" != "$pid" ] || fail "no new process for $1 (old $pid, now '$new')"
+	printf Z >&3
 	wait_monitor
-	t1=$(date +%s%N)
-	expect_status 1 "a device died"
-	expect_err "device $1 \\(class $2, pid $pid\\) died: was killed by signal 9"
+	expect_status 0 "the guest ran to its end"
+	expect_line "PASS uart"
 	expect_no_devices_left
-	ok "$1 killed: reported, status 1, nothing left ($(( (t1 - t0) / 1000000 )) ms to exit)"
+	ok "$1 killed: replaced by pid $new ($(grep -ao 'unavailable [0-9.]* ms' "$ERR" | head -n 1)), the guest went on"
 }
 
 case_kill_serial() { kill_case serial0 serial; }
@@ -65,18 +69,52 @@ case_kill_i8042() { kill_case i8042-0 i8042; }
 case_kill_acpi_pm() { kill_case acpi_pm0 acpi_pm; }
 case_kill_virtio_rng() { kill_case virtio-rng0 virtio-rng; }
 
-# A device that stops answering: the vCPU's read hits the deadline.
+# --device-restart 0: a device that dies stops the VM, reported as before.
+case_kill_no_restart() {
+	local pid
+	start_uart_guest --device-restart 0
+	pid=$(device_pid serial0)
+	[ -n "$pid" ] || fail "no device process for serial0"
+	kill -9 "$pid"
+	wait_monitor
+	expect_status 1 "a device died"
+	expect_err "device serial0 \\(class serial, pid $pid\\) died: was killed by signal 9"
+	expect_no_devices_left
+	ok "--device-restart 0: serial0 killed, reported, status 1, nothing left"
+}
+
+# More deaths than the policy allows in its window: the last is reported and the VM stops.
+case_restart_limit() {
+	local pid i
+	start_uart_guest --device-restart 2
+	for ((i = 1; i <= 3; i++)); do
+		pid=$(device_pid rtc0)
+		[ -n "$pid" ] || fail "no device process for rtc0 (round $i)"
+		kill -9 "$pid"
+		[ "$i" = 3 ] || wait_for_err "restart $i, $i in the last minute"
+	done
+	wait_monitor
+	expect_status 1 "the policy's limit"
+	expect_err "device rtc0 \\(class rtc, pid $pid\\) died: was killed by signal 9 \\(Killed\\); not replaced: 2 restarts in the last minute \\(--device-restart 2\\)"
+	expect_no_devices_left
+	ok "a third death within a minute with --device-restart 2 stops the VM, reported"
+}
+
+# A device that stops answering: the vCPU's read hits the deadline, the
+# device is killed and replaced, and the read gets its answer from the new one.
 case_deadline() {
 	local pid
 	start_uart_guest --device-timeout-ms 200
 	pid=$(device_pid serial0)
 	[ -n "$pid" ] || fail "no device process for serial0"
 	kill -STOP "$pid"
+	wait_for_err "device serial0 \\(class serial, pid $pid\\) did not answer within 200 ms; killed: replaced by pid [0-9]+"
+	printf Z >&3
 	wait_monitor
-	expect_status 1 "a device stopped answering"
-	expect_err "device serial0 \\(class serial, pid $pid\\) did not answer within 200 ms; killed"
+	expect_status 0 "the guest ran to its end"
+	expect_line "PASS uart"
 	expect_no_devices_left
-	ok "a stopped device is killed at the deadline, status 1"
+	ok "a stopped device is killed at the deadline and replaced; the guest went on"
 }
 
 # Stopping the VM while a vCPU waits on a device that does not answer (here

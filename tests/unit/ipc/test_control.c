@@ -21,6 +21,7 @@
 #include "device_abi.h"
 #include "log.h"
 #include "ring.h"
+#include "state.h"
 
 /* ---- Helpers ---- */
 
@@ -187,6 +188,7 @@ static void fix_init(struct setup_fix *f)
 	f->setup.mem_total = 4ull << 30;
 	f->setup.nvcpus = 2;
 	f->setup.ring_size = ring_shm_size(2);
+	f->setup.state_size = state_region_size();
 	f->setup.spin_ns = 20000;
 	f->setup.n_backend_fds = 1;
 	f->setup.vm_name = "test-vm";
@@ -356,7 +358,8 @@ static void check_setup_equal(const Setup *a, const Setup *b)
 		      x->regions[i]->sync_writes == y->regions[i]->sync_writes,
 		      "setup: region %zu survives", i);
 	ok = a->n_mem == b->n_mem && a->mem_total == b->mem_total && a->nvcpus == b->nvcpus &&
-	     a->ring_size == b->ring_size && a->spin_ns == b->spin_ns &&
+	     a->ring_size == b->ring_size && a->state_size == b->state_size &&
+	     a->restore == b->restore && a->spin_ns == b->spin_ns &&
 	     a->n_backend_fds == b->n_backend_fds && !strcmp(a->vm_name, b->vm_name);
 	CHECK(ok, "setup: scalar fields survive");
 	for (size_t i = 0; ok && i < a->n_mem; i++)
@@ -807,6 +810,9 @@ static void test_check_setup_rest(void)
 	SETUP_CASE(0, "ring smaller than ring_shm_size", f->setup.ring_size = ring_shm_size(2) - 1);
 	SETUP_CASE(0, "ring sized for fewer vCPUs", (f->setup.nvcpus = 3,
 						     f->setup.ring_size = ring_shm_size(2)));
+	SETUP_CASE(0, "state region smaller than state_region_size",
+		   f->setup.state_size = state_region_size() - 1);
+	SETUP_CASE(1, "restore set", (f->setup.has_restore = 1, f->setup.restore = 1));
 	SETUP_CASE(1, "spin 10 s", f->setup.spin_ns = 10000000000ull);
 	SETUP_CASE(0, "spin 10 s + 1 ns", f->setup.spin_ns = 10000000001ull);
 	SETUP_CASE(1, "empty VM name", f->setup.vm_name = "");
