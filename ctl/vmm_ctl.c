@@ -3,6 +3,7 @@
  * monitor/api.c).
  *
  *   vmm-ctl [--json] [--timeout S] PATH status|devices|stats|pause|resume|stop|powerdown
+ *   vmm-ctl [--json] [--timeout S] PATH restart-device ID
  *
  * One request, one reply, each bounded by the timeout (default 5 s).
  * Prints the reply for a person, or with --json as one JSON object.
@@ -243,7 +244,7 @@ static void print_stats(const ApiStats *s, bool json)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmm-ctl [--json] [--timeout S] PATH COMMAND\n"
+	fprintf(f, "usage: vmm-ctl [--json] [--timeout S] PATH COMMAND [ID]\n"
 		   "Talk to a vmm-monitor started with --api-socket PATH.\n"
 		   "  status    state (running, paused, stopping), pid, vCPUs, memory, uptime\n"
 		   "  devices   each device: class, process, state, sandbox, restarts, traps per region\n"
@@ -251,7 +252,9 @@ static void usage(FILE *f)
 		   "  pause     stop running the guest's vCPUs (devices keep their state)\n"
 		   "  resume    run them again\n"
 		   "  stop      end the VM now (status 0)\n"
-		   "  powerdown press the guest's ACPI power button (it decides how to shut down)\n");
+		   "  powerdown press the guest's ACPI power button (it decides how to shut down)\n"
+		   "  restart-device ID  replace device ID's process (or model) with one resumed\n"
+		   "            from its saved state; the guest goes on\n");
 }
 
 int main(int argc, char **argv)
@@ -261,9 +264,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	static const char *const cmds[] = { "status", "devices", "stats", "pause", "resume", "stop",
-					    "powerdown" };
+					    "powerdown", "restart-device" };
 	ApiRequest rq = API_REQUEST__INIT;
 	ApiEmpty empty = API_EMPTY__INIT;
+	ApiDeviceId dev = API_DEVICE_ID__INIT;
 	double timeout = 5.0;
 	bool json = false;
 	ApiReply *r;
@@ -285,7 +289,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2) {
+	if (argc - optind != 2 && argc - optind != 3) {
 		usage(stderr);
 		return 2;
 	}
@@ -296,8 +300,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm-ctl: unknown command %s (see --help)\n", argv[optind + 1]);
 		return 2;
 	}
+	if ((argc - optind == 3) != (cmd == 7)) {
+		fprintf(stderr, "vmm-ctl: %s %s\n", argv[optind + 1],
+			cmd == 7 ? "needs a device id (see `devices`)" : "takes no argument");
+		return 2;
+	}
 	rq.cmd_case = (ApiRequest__CmdCase)(API_REQUEST__CMD_STATUS + cmd);
-	rq.status = &empty;	/* the oneof's storage: every member is an ApiEmpty */
+	if (cmd == 7) {
+		dev.id = argv[optind + 2];
+		rq.restart_device = &dev;
+	} else {
+		rq.status = &empty;	/* the oneof's storage: these members are ApiEmpty */
+	}
 	r = call(argv[optind], &rq, (unsigned)(timeout * 1000), &err);
 	if (!r) {
 		fprintf(stderr, "vmm-ctl: %s: %s\n", argv[optind], strerror(-err));

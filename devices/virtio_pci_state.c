@@ -83,6 +83,20 @@ static int vp_load_queue(struct virtio_pci *vp, struct virtio_pci_queue *q, stru
 	return 0;
 }
 
+/* How much work the resumed queues take again, and how much they pass over. */
+static void vp_log_resume(struct virtio_pci *vp)
+{
+	unsigned again = 0, over = 0;
+
+	for (unsigned i = 0; i < vp->nqueues; i++)
+		for (unsigned w = 0; w < VQ_TRACK_WORDS; w++) {
+			again += (unsigned)__builtin_popcountll(vp->queues[i].vq.replay[w]);
+			over += (unsigned)__builtin_popcountll(vp->queues[i].vq.skip[w]);
+		}
+	dev_info(vp->dev, "resumed: %u requests in flight to process again, %u completed "
+		 "since the save passed over", again, over);
+}
+
 int virtio_pci_load(struct device *dev, struct dev_state *s)
 {
 	struct virtio_pci *vp = virtio_pci_of(dev);
@@ -106,6 +120,7 @@ int virtio_pci_load(struct device *dev, struct dev_state *s)
 			return -EINVAL;
 	if (vp->cls->load && vp->cls->load(vp, s))
 		return -EINVAL;
+	vp_log_resume(vp);
 	if (v.intx_level) {	/* a fresh process: drive the line again */
 		vp->intx_level = true;
 		if (dev->host->irq_set(dev->host, (unsigned)vp->intx_line, 1) < 0)

@@ -105,8 +105,9 @@ static int setup_restore(struct devproc *dp)
 		return 0;
 	}
 	if (device_load(&dp->dev, sl->data, sl->len) == 0)
-		vmm_log(LOG_DEBUG, dp->name, "restart: resumed from commit %llu (%u bytes)",
-			(unsigned long long)sl->gen, sl->len);
+		vmm_log(LOG_DEBUG, dp->name, "restart: resumed from commit %llu (%u bytes), "
+			"%u trapped accesses to serve", (unsigned long long)sl->gen, sl->len,
+			ring_resume_pending(dp->ring, &sl->ring));
 	err = ring_resume_apply(dp->ring, &sl->ring);
 	if (err)
 		vmm_log(LOG_ERR, dp->name, "restart: the committed ring positions are impossible");

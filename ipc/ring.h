@@ -272,6 +272,9 @@ typedef void (*ring_commit_fn)(void *opaque, const struct ring_resume *rs);
 int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_fn commit,
 			void *opaque, struct ring_resume *rs) __attribute__((warn_unused_result));
 
+/* Requests posted after rs's tails (a resumed device serves them): for logs. */
+unsigned ring_resume_pending(struct ring_header *h, const struct ring_resume *rs);
+
 /* rs as h's rings stand now (device side, before its first ring_consume_commit). */
 void ring_resume_init(struct ring_header *h, struct ring_resume *rs);
 

@@ -107,6 +107,18 @@ void ring_resume_init(struct ring_header *h, struct ring_resume *rs)
 	}
 }
 
+unsigned ring_resume_pending(struct ring_header *h, const struct ring_resume *rs)
+{
+	unsigned n = ring_count(h), pending = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t d = atomic_load_explicit(&h->vcpu[i].head, memory_order_acquire) - rs->tail[i];
+
+		pending += d <= RING_ENTRIES ? d : 0;
+	}
+	return pending;
+}
+
 int ring_resume_apply(struct ring_header *h, const struct ring_resume *rs)
 {
 	unsigned n = ring_count(h);

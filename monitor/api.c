@@ -244,6 +244,30 @@ static void do_stats(struct api *a, struct api_client *c, struct vm *vm)
 	reply_queue(a, c, &r);
 }
 
+static void do_restart_device(struct api *a, struct api_client *c, struct vm *vm, const char *id)
+{
+	struct vdev *d = NULL;
+	int err;
+
+	for (unsigned i = 0; i < vm->ndevs && !d; i++)
+		if (strcmp(vm->devs[i].id, id) == 0)
+			d = &vm->devs[i];
+	if (!d) {
+		reply_error(a, c, -ENODEV, "no such device (see `devices`)");
+		return;
+	}
+	err = d->host->restart ? d->host->restart(d) : -EOPNOTSUPP;
+	if (err == -EOPNOTSUPP)
+		reply_error(a, c, err, "this device cannot be restarted (its class keeps no saved "
+			    "state, or --device-restart is 0)");
+	else if (err == -EBUSY)
+		reply_error(a, c, err, "the device is starting, being replaced or has failed");
+	else if (err)
+		reply_error(a, c, err, "the device could not be restarted");
+	else
+		reply_ok(a, c);
+}
+
 static void do_request(struct api *a, struct api_client *c, struct vm *vm, const ApiRequest *rq)
 {
 	int err;
@@ -278,6 +302,9 @@ static void do_request(struct api *a, struct api_client *c, struct vm *vm, const
 				    : "the power button could not be pressed");
 		else
 			reply_ok(a, c);
+		return;
+	case API_REQUEST__CMD_RESTART_DEVICE:
+		do_restart_device(a, c, vm, rq->restart_device->id);
 		return;
 	case API_REQUEST__CMD_STOP:
 		reply_ok(a, c);

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "ring.h"
+#include "state.h"
 #include "vm.h"
 
 /* Poll codes besides a backend fd's index. */
@@ -256,6 +257,49 @@ static int inproc_input(struct vdev *v, enum device_input in)
 	return 0;
 }
 
+/*
+ * vmm-ctl restart-device: the same save, validate and load a replacement
+ * device process goes through - the model saved, destroyed, created again
+ * and loaded from what it saved, its queues notified once.
+ */
+static int inproc_restart(struct vdev *v)
+{
+	struct inproc_dev *d = v->impl;
+	uint8_t *buf = malloc(STATE_DATA_MAX);
+	int len, err;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&d->lock);
+	len = device_save(&d->dev, buf, STATE_DATA_MAX);
+	err = len < 0 ? len : 0;
+	if (!err) {
+		d->dev.ops->destroy(&d->dev);
+		d->created = false;
+		err = device_create(&d->dev, v->cls, &v->spec.spec);
+	}
+	if (!err) {
+		d->created = true;
+		err = device_load(&d->dev, buf, (size_t)len);
+		if (err == -EINVAL)
+			err = 0;	/* reset and said so: it runs on */
+		if (!err && d->dev.ops->start)
+			err = d->dev.ops->start(&d->dev);
+		for (unsigned q = 0; !err && v->pci && q < v->pci->nqueues; q++)
+			if (d->dev.ops->notify)
+				d->dev.ops->notify(&d->dev, q);
+		inproc_shadow_refresh(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(buf);
+	if (err == 0)
+		log_info("device %s (class %s) restarted in the monitor from %d bytes of saved state",
+			 v->id, v->cls->name, len);
+	else if (err != -EOPNOTSUPP)
+		vm_request_stop(v->vm, VM_EXIT_FAILED, "a device could not be restarted");
+	return err;
+}
+
 const struct vdev_host vdev_host_inproc = {
 	.name = "inproc",
 	.create = inproc_create,
@@ -264,4 +308,5 @@ const struct vdev_host vdev_host_inproc = {
 	.handle = inproc_handle,
 	.release = inproc_release,
 	.input = inproc_input,
+	.restart = inproc_restart,
 };

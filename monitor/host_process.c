@@ -18,7 +18,6 @@
 #include "util.h"
 #include "vm.h"
 
-#define BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */
 /* A vCPU waits this long for a replacement to answer (its start is bounded by READY's 5 s). */
 #define PROCESS_REPLACE_WAIT_NS (15 * 1000000000ull)
 
@@ -47,7 +46,7 @@ static int process_wait_stop(struct process_dev *d)
  * An access outlived the deadline. A device the host keeps from running
  * (a thread runnable or in host I/O) is slow, not broken: wait on, a
  * deadline at a time, while it has not itself spent a whole deadline on a
- * CPU, and BUSY_MAX_NS in all. One asleep or stopped with the access
+ * CPU, and PROCESS_BUSY_MAX_NS in all. One asleep or stopped with the access
  * pending, or spinning, has failed: why says how. Returns as ring_send.
  */
 static int process_wait_slow(struct process_dev *d, struct trap *t, bool sync, char *why,
@@ -61,12 +60,12 @@ static int process_wait_slow(struct process_dev *d, struct trap *t, bool sync, c
 	if (proc_activity_read(d->pid, &first) == 0) {
 		now = first;
 		while (err == -ETIMEDOUT && (now.runnable || now.in_io) &&
-		       spent < d->wait.deadline_ns && waited < BUSY_MAX_NS) {
+		       spent < d->wait.deadline_ns && waited < PROCESS_BUSY_MAX_NS) {
 			if (!atomic_exchange(&d->slow_reported, true))
 				log_warn("device %s: no answer in %llu ms while the host keeps it "
 					 "from running; waiting up to %llu s", d->vdev->id,
 					 (unsigned long long)(waited / 1000000),
-					 (unsigned long long)(BUSY_MAX_NS / 1000000000));
+					 (unsigned long long)(PROCESS_BUSY_MAX_NS / 1000000000));
 			err = ring_send_resume(p, t, sync, &d->wait);
 			waited += d->wait.deadline_ns;
 			if (err == -ETIMEDOUT && proc_activity_read(d->pid, &now))
@@ -77,7 +76,7 @@ static int process_wait_slow(struct process_dev *d, struct trap *t, bool sync, c
 	if (spent >= d->wait.deadline_ns)
 		snprintf(why, len, "spent %llu ms on a CPU without answering; killed",
 			 (unsigned long long)(spent / 1000000));
-	else if (waited >= BUSY_MAX_NS)
+	else if (waited >= PROCESS_BUSY_MAX_NS)
 		snprintf(why, len, "did not answer within %llu s of a slow host; killed",
 			 (unsigned long long)(waited / 1000000000));
 	else
@@ -204,12 +203,6 @@ static void process_release_dev(struct vdev *v)
 	v->impl = NULL;
 }
 
-/* Reported dead, or reaped: it takes nothing more. */
-static bool process_gone(const struct process_dev *d)
-{
-	return atomic_load(&d->dead) || d->exited;
-}
-
 static int process_input(struct vdev *v, enum device_input in)
 {
 	struct process_dev *d = v->impl;
@@ -241,4 +234,6 @@ const struct vdev_host vdev_host_process = {
 	.release = process_release_dev,
 	.input = process_input,
 	.describe = process_describe_dev,
+	.tick = process_tick,
+	.restart = process_restart,
 };

@@ -64,11 +64,21 @@ struct process_dev {
 	unsigned restarts;		/* processes started after the first */
 	uint64_t restart_at[PROCESS_RESTART_TRACK];	/* when the last ones were (ns), a ring */
 	uint64_t down_ns_last, down_ns_max;	/* how long the last and the worst replacement took */
+	/* Liveness: a StatsRequest each timeout, answered by the device's event loop. */
+	uint64_t ping_sent;		/* ns, 0: none outstanding */
+	uint64_t ping_next;		/* ns: when to send the next */
 	char violation[96];		/* strict: the syscall it was stopped for */
 	struct log_budget log_budget;	/* its Log messages (process_log) */
 };
 
 #define PROCESS_LOG_PER_SEC 50	/* a device's log lines the user sees per second */
+#define PROCESS_BUSY_MAX_NS (60 * 1000000000ull)	/* a slow host gets this long in all */
+
+/* Reported dead, or reaped and not replaced: it takes nothing more. */
+static inline bool process_gone(const struct process_dev *d)
+{
+	return atomic_load(&d->dead) || (d->exited && !atomic_load(&d->restarting));
+}
 
 /* host_process_spawn.c: make its ring and fds, start it, send its Setup. Logged. */
 int process_spawn(struct process_dev *d, const struct machine_dev *md,
@@ -109,10 +119,12 @@ void process_log_dropped(const struct process_dev *d, unsigned n);
 /* host_process_watch.c: SIGKILL it if it still runs. */
 void process_kill(struct process_dev *d);
 
-/* host_process_watch.c: the host's ready, pollfds, handle and stop ops. */
+/* host_process_watch.c: the host's ready, pollfds, handle, tick, restart and stop ops. */
 int process_wait_ready(struct vm *vm);
 unsigned process_pollfds(struct vdev *v, struct pollfd *pfds, uint16_t *codes, unsigned max);
 void process_handle(struct vdev *v, uint16_t code, short revents);
+int process_tick(struct vdev *v, uint64_t now);
+int process_restart(struct vdev *v);
 void process_stop_all(struct vm *vm, unsigned timeout_ms);
 
 #endif

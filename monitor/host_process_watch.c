@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "proc_activity.h"
 #include "sandbox.h"
 #include "device.h"
 #include "util.h"
@@ -199,8 +200,12 @@ static void process_message(struct process_dev *d, const ControlMsg *m)
 	case CONTROL_MSG__BODY_VIOLATION:
 		process_violation(d, m->violation);
 		break;
-	case CONTROL_MSG__BODY_STATS:	/* sent as it shuts down */
-		log_debug("device %s: served %llu requests, slept %llu times; spun for the next: "
+	case CONTROL_MSG__BODY_STATS:
+		if (d->ping_sent && !d->shutting_down) {
+			d->ping_sent = 0;	/* a liveness answer (process_tick) */
+			break;
+		}
+		log_debug(	/* sent as it shuts down */"device %s: served %llu requests, slept %llu times; spun for the next: "
 			  "%llu found one, %llu ran out, %llu preempted; spin budget %llu us",
 			  d->vdev->id, (unsigned long long)m->stats->traps,
 			  (unsigned long long)m->stats->sleeps,
@@ -354,7 +359,56 @@ static void process_replace(struct process_dev *d, const char *why)
 		 (unsigned long long)(down / 1000 % 1000), d->restarts, recent + 1);
 	d->lost_at = 0;
 	d->lost_why[0] = '\0';
+	d->ping_sent = 0;
+	d->ping_next = now_ns() + d->cfg.timeout_ns;
 	atomic_store(&d->restarting, false);
+}
+
+/*
+ * Liveness, for a device no vCPU waits on (a virtio device hung with the
+ * guest's requests: nothing traps): each timeout, a StatsRequest its event
+ * loop answers. Unanswered for a timeout: slow if the host keeps it from
+ * running (BUSY_MAX_NS... as a vCPU's wait), else lost - killed and replaced.
+ */
+int process_tick(struct vdev *v, uint64_t now)
+{
+	struct process_dev *d = v->impl;
+	uint64_t period = d->cfg.timeout_ns;
+	struct proc_activity a;
+	char why[96];
+
+	if (!d->ready || d->exited || d->sock < 0 || process_gone(d) || d->shutting_down ||
+	    atomic_load(&d->restarting))
+		return -1;
+	if (d->ping_sent && now - d->ping_sent >= period) {
+		if (proc_activity_read(d->pid, &a) == 0 && (a.runnable || a.in_io) &&
+		    now - d->ping_sent < PROCESS_BUSY_MAX_NS)
+			return (int)(period / 1000000);	/* slow, not broken: look again */
+		snprintf(why, sizeof(why), "did not answer the monitor within %llu ms; killed",
+			 (unsigned long long)((now - d->ping_sent) / 1000000));
+		d->ping_sent = 0;
+		process_lose(d, why);
+		return -1;
+	}
+	if (!d->ping_sent && now >= d->ping_next) {
+		if (control_send_simple(d->sock, CONTROL_MSG__BODY_STATS_REQUEST) == 0)
+			d->ping_sent = now;
+		d->ping_next = now + period;
+	}
+	if (d->ping_sent)
+		return (int)((d->ping_sent + period - now) / 1000000) + 1;
+	return (int)((d->ping_next - now) / 1000000) + 1;
+}
+
+int process_restart(struct vdev *v)
+{
+	struct process_dev *d = v->impl;
+
+	if (d->cfg.restart_max == 0 || !device_class_resumes(v->cls))
+		return -EOPNOTSUPP;
+	if (process_gone(d) || !d->ready)
+		return -EBUSY;
+	return process_lose(d, "restart asked for (vmm-ctl restart-device); killed") ? 0 : -EIO;
 }
 
 unsigned process_pollfds(struct vdev *v, struct pollfd *pfds, uint16_t *codes, unsigned max)

@@ -129,7 +129,7 @@ static bool control_poll(struct vm *vm, struct console *con, struct api *api, in
 	struct pollfd pfd[MAX_POLL];
 	uint32_t tags[MAX_POLL];
 	unsigned n = 0, ndev, napi, api_at;
-	int timeout = -1;
+	int timeout = -1, tick;
 
 	pfd[n++] = (struct pollfd){ .fd = vm->stop_fd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
@@ -142,6 +142,9 @@ static bool control_poll(struct vm *vm, struct console *con, struct api *api, in
 	napi = api_pollfds(api, pfd + n, MAX_POLL - n);
 	n += napi;
 	ndev = vdevs_pollfds(vm, pfd + n, tags, MAX_POLL - n);
+	tick = vdevs_tick(vm);
+	if (tick >= 0 && (timeout < 0 || tick < timeout))
+		timeout = tick;
 	if (poll(pfd, n + ndev, timeout) < 0 && errno != EINTR)
 		vm_request_stop(vm, VM_EXIT_FAILED, "control loop: poll failed");
 	if (atomic_load(&vm->stopping))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "vm.h"
 #include "vpci.h"
 
@@ -163,6 +164,21 @@ void vdevs_handle(struct vm *vm, uint32_t tag, short revents)
 
 	if (i < vm->ndevs && vm->devs[i].impl)
 		vm->devs[i].host->handle(&vm->devs[i], (uint16_t)tag, revents);
+}
+
+int vdevs_tick(struct vm *vm)
+{
+	uint64_t now = now_ns();
+	int next = -1;
+
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct vdev *d = &vm->devs[i];
+		int ms = d->impl && d->host->tick ? d->host->tick(d, now) : -1;
+
+		if (ms >= 0 && (next < 0 || ms < next))
+			next = ms;
+	}
+	return next;
 }
 
 void vdev_describe(const struct vdev *d, struct vdev_info *info)

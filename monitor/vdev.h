@@ -101,6 +101,17 @@ struct vdev_host {
 	int (*input)(struct vdev *d, enum device_input in);
 	/* What vmm-ctl shows of d (control loop). May be NULL: in the monitor, running. */
 	void (*describe)(const struct vdev *d, struct vdev_info *info);
+	/*
+	 * Time-driven work for d (control loop), at now (ns): returns in how
+	 * many ms it wants to be called again, -1 for never. May be NULL.
+	 */
+	int (*tick)(struct vdev *d, uint64_t now);
+	/*
+	 * Replace d's model with one resumed from its saved state, as if it
+	 * had died (vmm-ctl restart-device; control loop). 0, or -errno:
+	 * -EOPNOTSUPP when its class cannot resume or restarts are off.
+	 */
+	int (*restart)(struct vdev *d);
 };
 
 extern const struct vdev_host vdev_host_inproc;
@@ -145,6 +156,9 @@ unsigned vdevs_pollfds(struct vm *vm, struct pollfd *pfds, uint32_t *tags, unsig
 
 /* Hand a polled fd that fired (its tag from vdevs_pollfds) to its device. */
 void vdevs_handle(struct vm *vm, uint32_t tag, short revents);
+
+/* Every device's tick: the ms until the next one is due (-1: none). */
+int vdevs_tick(struct vm *vm);
 
 /*
  * What the monitor does with an event d posted: reset and poweroff stop

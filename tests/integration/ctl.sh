@@ -24,7 +24,7 @@ exits() {
 }
 
 case_commands() {
-	local out e1 e2
+	local out e1 e2 old
 	start_api_guest --cpus 2 -v
 	[ "$(stat -c %a "$API")" = 600 ] || fail "the socket is not mode 0600"
 	out=$(ctl status) || fail "status failed: $out"
@@ -45,6 +45,14 @@ case_commands() {
 	[ "$e1" = "$e2" ] || fail "paused vCPUs still exit: $e1 then $e2"
 	[ "$(ctl resume)" = ok ] || fail "resume did not say ok"
 	ctl --json status | grep -q '"state": "running"' || fail "status after resume: not running"
+	old=$(sed -n 's/^rtc0 \+rtc \+\([0-9]\+\) .*/\1/p' "$TMP/devices.txt")
+	[ "$(ctl restart-device rtc0)" = ok ] || fail "restart-device rtc0 did not say ok"
+	wait_for_err "device rtc0 \\(class rtc, pid $old\\) restart asked for \\(vmm-ctl restart-device\\); killed: replaced by pid [0-9]+"
+	ctl devices | grep -qE "^rtc0 +rtc +[0-9]+ running +strict +1 " ||
+		fail "devices after restart-device: rtc0 not running with 1 restart: $(ctl devices)"
+	out=$(ctl restart-device nosuch0 2>&1) && fail "restart-device nosuch0 succeeded"
+	grep -q "no such device" <<<"$out" || fail "restart-device nosuch0: $out"
+	out=$("$VMM_CTL" "$API" restart-device 2>&1); [ $? = 2 ] || fail "restart-device without an id: not status 2: $out"
 	printf Z >&3
 	wait_for_out "PASS uart" 30
 	# The guest powers off by itself after PASS; if it is still there, stop ends it.
@@ -65,7 +73,7 @@ assert ser["class"] == "serial" and ser["regions"][0]["traps"] > 0, ser
 stats = json.load(open(d + "/stats.json"))
 assert len(stats["vcpus"]) == 2 and stats["vcpus"][0]["exits"] > 0, stats
 PY
-	ok "status, devices, stats (JSON and text), pause (exits frozen at $e1), resume, stop; socket 0600 and removed"
+	ok "status, devices, stats (JSON and text), pause (exits frozen at $e1), resume, restart-device, stop; socket 0600 and removed"
 }
 
 # stop ends a running VM with status 0 and says so.
