@@ -117,6 +117,26 @@ case_deadline() {
 	ok "a stopped device is killed at the deadline and replaced; the guest went on"
 }
 
+# A device that hangs (rtc0) is found - by a vCPU's read that times out or
+# by the monitor's liveness check, whichever comes first - killed and
+# replaced, twice in a row.
+case_hung_twice() {
+	local pid round
+	start_uart_guest --device-timeout-ms 300
+	for round in 1 2; do
+		pid=$(device_pid rtc0)
+		[ -n "$pid" ] || fail "no device process for rtc0 (round $round)"
+		kill -STOP "$pid"
+		wait_for_err "device rtc0 \\(class rtc, pid $pid\\) did not answer (the monitor )?within [0-9]+ ms; killed: replaced by pid [0-9]+" 20
+	done
+	printf Z >&3
+	wait_monitor
+	expect_status 0 "the guest ran to its end"
+	expect_line "PASS uart"
+	expect_no_devices_left
+	ok "rtc0 stopped twice: found and replaced each time"
+}
+
 # Stopping the VM while a vCPU waits on a device that does not answer (here
 # stopped, with a 30 s deadline): the wait ends at once, the vCPUs stop, the
 # monitor shuts down in order (no "did not stop" vCPU, no device report) and
