@@ -65,7 +65,8 @@ make_ext4() {
 # boot_linux CPUS CHECKS [CMDLINE...]: the stock guest with three disks (vda
 # 64 MiB blank, vdb 8 MiB read-only, vdc the ext4) and a virtio-console
 # that answers the guest's line with one of its own. VDA: another path for
-# vda (vda.img is made anyway); MONITOR_ARGS: more monitor options.
+# vda (vda.img is made anyway), VDA_OPTS more of its --disk options
+# (",direct=on"); MONITOR_ARGS: more monitor options.
 MONITOR_ARGS=()
 boot_linux() {
 	local cpus=$1 checks=$2 helper i
@@ -88,7 +89,7 @@ boot_linux() {
 	T_START=$(date +%s)
 	VMM_TIMEOUT=$VMM_LINUX_TIMEOUT run_monitor -v --kernel "$IMG/bzImage" \
 		--initrd "$IMG/initramfs.cpio.gz" --mem 512M --cpus "$cpus" "${MONITOR_ARGS[@]}" \
-		--disk "path=${VDA:-$TMP/vda.img}" --disk "path=$TMP/vdb.img,readonly=on" \
+		--disk "path=${VDA:-$TMP/vda.img}${VDA_OPTS:-}" --disk "path=$TMP/vdb.img,readonly=on" \
 		--disk "path=$TMP/vdc.img" --console "out=$HVC,in=$TMP/hvc0.in" \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet vmm.cpus=$cpus vmm.check=$checks $*"
 	T_END=$(date +%s)
@@ -217,23 +218,32 @@ case_reboot() {
 # holds every read and write 1.5 s; the monitor's device deadline is 300 ms;
 # pci=nomsi puts the guest on INTx, so every interrupt reads virtio-blk0's
 # ISR through its device process while requests are in flight there.
-case_slow_disk() {
+# slow_vda MS: VDA becomes $TMP/vda.img behind dm-delay (every request MS
+# ms late), through a loop device; both go when the test ends. Returns 1
+# with SLOW_WHY set where there is no root, loop device or dm-delay.
+slow_vda() {
 	local loop dm=vmm-slow-$$
-	need_kvm
-	[ "$(id -u)" = 0 ] || skip "needs root for a loop device and dm-delay"
-	command -v dmsetup >/dev/null && command -v losetup >/dev/null || skip "no dmsetup or losetup"
+	SLOW_WHY=
+	[ "$(id -u)" = 0 ] || { SLOW_WHY="needs root for a loop device and dm-delay"; return 1; }
+	command -v dmsetup >/dev/null && command -v losetup >/dev/null ||
+		{ SLOW_WHY="no dmsetup or losetup"; return 1; }
 	modprobe loop 2>/dev/null
 	modprobe dm-delay 2>/dev/null
 	truncate -s 64M "$TMP/vda.img" || fail "truncate"
-	loop=$(losetup -f --show "$TMP/vda.img") || skip "no loop device here (losetup -f failed)"
+	loop=$(losetup -f --show "$TMP/vda.img") || { SLOW_WHY="no loop device here (losetup -f failed)"; return 1; }
 	# no udev here: libdevmapper makes /dev/mapper/$dm itself
 	export DM_DISABLE_UDEV=1
 	trap 'dmsetup remove '"$dm"' 2>/dev/null; losetup -d '"$loop"'; rm -rf "$TMP"' EXIT
-	dmsetup create "$dm" --table "0 131072 delay $loop 0 1500" ||
-		skip "dm-delay is not available in this kernel"
+	dmsetup create "$dm" --table "0 131072 delay $loop 0 $1" ||
+		{ SLOW_WHY="dm-delay is not available in this kernel"; return 1; }
 	dmsetup mknodes "$dm"
 	VDA=/dev/mapper/$dm
 	[ -b "$VDA" ] || fail "dmsetup made no $VDA"
+}
+
+case_slow_disk() {
+	need_kvm
+	slow_vda 1500 || skip "$SLOW_WHY"
 	MONITOR_ARGS=(--device-timeout-ms 300)
 	boot_linux 1 blk pci=nomsi
 	expect_status 0 "the guest powered off"
@@ -441,6 +451,10 @@ case_restart() {
 	local downs med max replays
 	: >"$log"
 	mkfifo "$TMP/console.in" || fail "mkfifo"
+	need_kvm
+	# vda 20 ms per request: fio keeps requests in flight when a kill comes
+	slow_vda 20 || echo "restart: vda at full speed ($SLOW_WHY): few kills find requests in flight"
+	VDA_OPTS=,direct=on	# past the page cache: requests really wait for the disk
 	MONITOR_ARGS=(--device-restart 20)
 	kill_devices "$log" &
 	killer=$!

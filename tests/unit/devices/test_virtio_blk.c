@@ -3,6 +3,7 @@
  * virtio_pci_modern + virtio_blk drivers do it.
  */
 #include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -353,6 +354,7 @@ static void test_readonly(void)
 #define FL_HDR		0x20000ull
 #define FL_STATUS	0x21000ull
 #define FL_DATA		0x30000ull
+#define STATE_BYTES	65536
 
 /* Post NFLIGHT 4 KiB requests of type t (sector 8 * i) at once; answers. */
 static unsigned blk_flight(uint32_t t)
@@ -475,6 +477,94 @@ static void test_read_over_4g(void)
 	mem_size = MEM_SIZE;
 }
 
+/*
+ * A device process killed with requests in flight, as a replacement sees
+ * it: the state saved while 32 writes were taken and unanswered, the model
+ * destroyed without answering them, the disk's copy of them lost; a new
+ * model loaded from the save writes each once more and answers each once.
+ * Then hostile saves: the new model resets and asks for a reset.
+ */
+static void test_resume(const char *aio)
+{
+	static uint8_t saved[STATE_BYTES];
+	uint8_t back[4096], zero[4096] = { 0 }, seen[128] = { 0 };
+	unsigned answered = 0, ok = 0, twice = 0, before;
+	uint16_t used0, le;
+	bool same = true;
+	uint32_t id, len;
+	int n;
+
+	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
+	CHECK(dev.ops->start(&dev) == 0, "start");
+	blk_init(1);
+	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
+		mem[FL_DATA + i] = (uint8_t)(i * 29 + i / 4096);
+	for (unsigned i = 0; i < NFLIGHT; i++) {
+		uint32_t hdr[4] = { htole32(T_OUT), 0, htole32(8 * i), 0 };
+		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
+				     { FL_DATA + 4096 * i, 4096, false }, { FL_STATUS + i, 1, true } };
+
+		memcpy(mem + FL_HDR + 16 * i, hdr, sizeof(hdr));
+		mem[FL_STATUS + i] = 0xee;
+		gvq_add(&rq, b, 3);
+	}
+	dev.ops->notify(&dev, 0);	/* taken; most answers wait for the wake */
+	n = device_save(&dev, saved, sizeof(saved));
+	used0 = gvq_used_idx(&rq);
+	CHECK(n > 0, "saved with %u of %u requests answered (%d bytes)", used0, NFLIGHT, n);
+	/*
+	 * Killed: destroy waits for the requests and answers them, which a
+	 * killed process never does - so what it answered after the save, and
+	 * the disk's copy of the writes, are taken back.
+	 */
+	dev.ops->destroy(&dev);
+	le = htole16(used0);
+	memcpy(mem + rq.used + 2, &le, sizeof(le));
+	for (unsigned i = 0; i < NFLIGHT; i++) {
+		if (pwrite(disk, zero, sizeof(zero), 4096 * i) != (ssize_t)sizeof(zero))
+			same = false;
+		mem[FL_STATUS + i] = 0xee;
+	}
+	CHECK(same, "the disk lost the writes");
+
+	CHECK(blk_new(disk, aio, NULL) == 0, "a new model");
+	CHECK_EQ(device_load(&dev, saved, (size_t)n), 0, "loaded from the save");
+	CHECK(dev.ops->start(&dev) == 0, "start");
+	dev.ops->notify(&dev, 0);	/* the host's first notify of a resumed device */
+	before = 0;
+	do {
+		while (gvq_get_used(&rq, &id, &len)) {
+			if (answered++ < used0) {
+				before++;	/* answered before the save: not again */
+				seen[id % 128] = 2;
+				continue;
+			}
+			twice += id >= 128 || seen[id];
+			seen[id % 128] = 1;
+			ok += id < 128 && mem[FL_STATUS + id / 3] == S_OK;	/* 3 descriptors a chain */
+		}
+	} while (answered < NFLIGHT && fakehost_wake(&dev, 2000));
+	CHECK_EQ(answered, NFLIGHT, "every request answered");
+	CHECK_EQ(twice, 0, "none twice");
+	CHECK_EQ(ok + before, NFLIGHT, "each replayed one OK");
+	for (unsigned i = 0; i < NFLIGHT; i++)	/* seen twice: answered before the save too */
+		same &= seen[3 * i] > 1 || (pread(disk, back, 4096, 4096 * i) == 4096 &&
+					     memcmp(back, mem + FL_DATA + 4096 * i, 4096) == 0);
+	CHECK(same, "each replayed block on the disk again");
+	CHECK_EQ(blk_req(T_IN, 8, 512, true), S_OK, "and the device goes on");
+	n = device_save(&dev, saved, sizeof(saved));
+	dev.ops->destroy(&dev);
+
+	CHECK(blk_new(disk, aio, NULL) == 0, "a new model");
+	saved[39] ^= 0x80;		/* driver features bit 63 (after the 32-byte header): not offered */
+	CHECK_EQ(device_load(&dev, saved, (size_t)n), -EINVAL, "a scribbled save is refused");
+	CHECK(vcfg_read(&dev, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET,
+	      "the device asks for a reset");
+	CHECK_EQ(device_load(&dev, saved, 10), -EINVAL, "a short save is refused");
+	CHECK(device_save(&dev, saved, 20) == -ENOSPC, "a save that does not fit says so");
+	dev.ops->destroy(&dev);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/test_virtio_blk-XXXXXX";
@@ -496,6 +586,8 @@ int main(void)
 	test_read_over_4g();
 	test_parallel("aio=threads");
 	test_parallel("aio=native");
+	test_resume("aio=threads");
+	test_resume("aio=native");
 	close(disk);
 	free(mem);
 	return check_done();
