@@ -208,7 +208,7 @@ static int acpi_pm_load(struct device *dev, struct dev_state *s)
 	pm->sts = v.sts;
 	pm->en = v.en;
 	pm->cnt = v.cnt & (uint16_t)~CNT_SLP_EN;	/* a sleep request was acted on */
-	pm->sci_level = false;	/* a fresh process: raise it again if it is due */
+	pm->sci_level = (pm->sts & pm->en) == 0;	/* a fresh process: drive the line either way */
 	acpi_pm_update_sci(pm);
 	return 0;
 }

@@ -435,8 +435,14 @@ static int i8042_load(struct device *dev, struct dev_state *s)
 	c->ob = v.ob;
 	c->obf = v.obf;
 	c->ob_aux = v.ob_aux;
-	c->irq_level[0] = c->irq_level[1] = false;	/* a fresh process: raise them again */
-	i8042_update(c);
+	c->irq_level[0] = c->irq_level[1] = false;
+	i8042_update(c);	/* refills the output buffer as it would have */
+	for (unsigned l = 0; l < 2; l++) {	/* a fresh process: drive both lines either way */
+		bool want = c->irq_level[l];
+
+		c->irq_level[l] = !want;
+		i8042_set_line(c, l, want);
+	}
 	return 0;
 }
 

@@ -58,8 +58,6 @@ enum {	/* CMOS registers */
 /* Seconds from 1900-01-01 to 9999-12-31 23:59:59: what the clock can hold. */
 #define TIME_MIN	(-2208988800LL)
 #define TIME_MAX	253402300799LL
-#define TIME_MIN_YEAR	(1900 - 1900)	/* struct tm's years, as TIME_MIN and TIME_MAX */
-#define TIME_MAX_YEAR	(9999 - 1900)
 
 struct rtc {
 	struct device *dev;
@@ -368,8 +366,13 @@ static void rtc_save(struct device *dev, struct dev_state *s)
 
 static int rtc_load(struct device *dev, struct dev_state *s)
 {
-	static const int32_t lo[8] = { 0, 0, 0, 0, 0, TIME_MIN_YEAR, 0, 0 };	/* mday 0: never set */
-	static const int32_t hi[8] = { 60, 59, 23, 31, 11, TIME_MAX_YEAR, 6, 365 };
+	/*
+	 * While B.SET the guest writes any byte to any field (rtc_write_time):
+	 * the frozen time holds what rtc_dec makes of a byte - 0..255, a month
+	 * one less, a year from century and year bytes - and nothing beyond.
+	 */
+	static const int32_t lo[8] = { 0, 0, 0, 0, -1, -1900, 0, 0 };
+	static const int32_t hi[8] = { 255, 255, 255, 255, 254, 255 * 100 + 255, 6, 365 };
 	struct rtc *r = dev->priv;
 	struct rtc_saved v;
 

@@ -120,9 +120,14 @@ static uint8_t serial_iir_id(const struct serial *s)
 	return IIR_NONE;
 }
 
+static bool serial_irq_due(const struct serial *s)
+{
+	return serial_iir_id(s) != IIR_NONE && (s->mcr & MCR_OUT2);
+}
+
 static void serial_update_irq(struct serial *s)
 {
-	bool level = serial_iir_id(s) != IIR_NONE && (s->mcr & MCR_OUT2);
+	bool level = serial_irq_due(s);
 
 	if (level == s->irq_level)
 		return;
@@ -440,7 +445,7 @@ static int serial_load(struct device *dev, struct dev_state *st)
 	s->rx_count = v.rx_count;
 	if (s->rx_count > serial_rx_cap(s))
 		return -EINVAL;
-	s->irq_level = false;	/* a fresh process: raise it again if it is due */
+	s->irq_level = !serial_irq_due(s);	/* a fresh process: drive the line either way */
 	serial_update_irq(s);
 	serial_update_poll(s);
 	return 0;

@@ -113,6 +113,7 @@ int virtio_pci_load(struct device *dev, struct dev_state *s)
 	vp->msix_config = v.msix_config;
 	vp->queue_select = v.queue_select;
 	vp->status = v.status;
+	dev->needs_reset = (v.status & VIRTIO_STATUS_NEEDS_RESET) != 0;	/* stopped before: still */
 	vp->isr = v.isr;
 	vp->config_generation = v.config_generation;
 	for (unsigned i = 0; i < vp->nqueues; i++)

@@ -20,6 +20,15 @@
  *   5 reset    ops->reset (the host resets the device)
  *   6 eof      close the writing end of the input (fds[0] reads 0)
  *   7 wake     ops->wake (the device's workers finished what was submitted)
+ *   8 restore  n u8, then n times pos le16, byte u8: the device's state saved
+ *              (device_save), those bytes of it overwritten (pos modulo its
+ *              length), the model destroyed and created anew, and loaded
+ *              from it (device_load) - as a replacement process does with
+ *              what its dead predecessor committed. Untouched (n 0), the
+ *              load must succeed; scribbled on, it may fail, and the device
+ *              must then be reset and run on. A class that keeps no state
+ *              (virtio-vsock) skips it.
+ * (An op byte is taken modulo 16; 9 to 15 are 1 to 7.)
  * virtio-vsock with variant bit 0x80 starts with the driver running (Linux's
  * init on the check rings), so that its ops reach the packet header and the
  * credit accounting at once.
@@ -280,7 +289,51 @@ struct run {
 	unsigned nhost;
 	struct gvq g[DEVICE_MAX_QUEUES];	/* the driver's rings when it was started (0x80) */
 	bool driver;
+	const struct device_spec *spec;	/* what the device was created from (restore) */
 };
+
+#define STATE_MAX 65536
+
+/* Op 8: save, scribble, destroy, create, load (see the top). */
+static void restore_op(struct run *r, struct fz_in *in)
+{
+	static uint8_t state[STATE_MAX];
+	struct device *dev = &r->h.dp.dev;
+	unsigned n = fz_u8(in);
+	int len = device_save(dev, state, sizeof(state)), err;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pos = fz_le(in, 2);
+		uint8_t b = fz_u8(in);
+
+		if (len > 0)
+			state[pos % (unsigned)len] = b;
+	}
+	if (len == -EOPNOTSUPP)
+		return;
+	if (len < 0)
+		fz_fail("device_save: %s", strerror(-len));
+	ops->destroy(dev);
+	/*
+	 * A fixed device's lines are irqfd pulses (devproc/host.c): nothing of
+	 * them outlives its process, so the new model starts with them low.
+	 * A virtio function's INTx is held by KVM: its level stays.
+	 */
+	for (unsigned l = 0; !ident && l < DEVICE_MAX_IRQS; l++)
+		r->h.irq_level[l] = 0;
+	if (device_create(dev, cls, r->spec) != 0)
+		fz_fail("create refused the spec it took before");
+	err = device_load(dev, state, (size_t)len);
+	if (err && n == 0)
+		fz_fail("the device's own saved state did not load: %d", err);
+	if (err && err != -EINVAL)
+		fz_fail("device_load: %d", err);
+	if (err && ident && !(rd(&r->h, VIRTIO_PCI_REGION_COMMON, VIRTIO_PCI_COMMON_STATUS, 1) &
+			      VIRTIO_STATUS_NEEDS_RESET))
+		fz_fail("a virtio device whose state failed validation is not in NEEDS_RESET");
+	for (unsigned q = 0; !err && ident && q < ident->nqueues; q++)
+		fz_notify(&r->h, q);	/* the host's first notify of a resumed device */
+}
 
 #define VSOCK_TX_BUF	0xd000ull	/* a guest packet, up to 0x800 bytes */
 #define VSOCK_RX_BUF	0xe000ull	/* receive buffers: 8 of 0x200 */
@@ -359,10 +412,12 @@ static unsigned op_len(uint8_t lenc)
 static void run_op(struct run *r, struct fz_in *in)
 {
 	struct fz_host *h = &r->h;
-	uint8_t op = fz_u8(in) & 7, region, buf[256];
+	uint8_t op = fz_u8(in) & 15, region, buf[256];
 	uint64_t off, gpa;
 	unsigned len, n;
 
+	if (op > 8)
+		op &= 7;
 	switch (op) {
 	case 0:
 	case 1:
@@ -403,6 +458,9 @@ static void run_op(struct run *r, struct fz_in *in)
 		break;
 	case 7:
 		fz_wake(h);
+		break;
+	case 8:
+		restore_op(r, in);
 		break;
 	}
 }
@@ -466,6 +524,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t v = fz_u8(&in);
 
 	build_spec(&sb, v);
+	r.spec = &sb.fs.spec;
 	fz_host_init(&r.h, &ram, sb.fs.spec.nirqs);
 	snprintf(dev->id, sizeof(dev->id), "%s0", FUZZ_CLASS);
 	give_fds(&r, v);
