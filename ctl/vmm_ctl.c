@@ -170,6 +170,21 @@ static void print_status(const ApiStatus *s, bool json)
 	       s->devices_mode, s->sandbox);
 }
 
+/* ns as people read it: "850ns", "12us", "3.4ms", "1.2s" (buf: 16 bytes). */
+static const char *fmt_ns(uint64_t ns, char *buf)
+{
+	static const char *const unit[] = { "ns", "us", "ms", "s" };
+	double v = (double)ns;
+	unsigned u = 0;
+
+	while (v >= 1000 && u < 3) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, 16, v < 10 && u ? "%.1f%s" : "%.0f%s", v, unit[u]);
+	return buf;
+}
+
 static void print_devices(const ApiDevices *d, bool json)
 {
 	if (json)
@@ -195,9 +210,13 @@ static void print_devices(const ApiDevices *d, bool json)
 			for (size_t k = 0; k < v->n_regions; k++) {
 				printf("%s{\"name\": ", k ? ", " : "");
 				json_str(v->regions[k]->name);
-				printf(", \"traps\": %llu, \"shadowed\": %llu}",
+				printf(", \"traps\": %llu, \"shadowed\": %llu, \"p50_ns\": %llu, "
+				       "\"p99_ns\": %llu, \"max_ns\": %llu}",
 				       (unsigned long long)v->regions[k]->traps,
-				       (unsigned long long)v->regions[k]->shadowed);
+				       (unsigned long long)v->regions[k]->shadowed,
+				       (unsigned long long)v->regions[k]->p50_ns,
+				       (unsigned long long)v->regions[k]->p99_ns,
+				       (unsigned long long)v->regions[k]->max_ns);
 			}
 			printf("]}");
 			continue;
@@ -208,10 +227,16 @@ static void print_devices(const ApiDevices *d, bool json)
 			snprintf(pid, sizeof(pid), "%d", v->pid);
 		printf("%-16s %-15s %7s %-9s %-15s %8u ", v->id, v->class_, pid, v->state,
 		       v->sandbox, v->restarts);
-		for (size_t k = 0; k < v->n_regions; k++)
-			printf(" %s %llu (%llu)", v->regions[k]->name,
-			       (unsigned long long)v->regions[k]->traps,
-			       (unsigned long long)v->regions[k]->shadowed);
+		for (size_t k = 0; k < v->n_regions; k++) {
+			const ApiRegion *g = v->regions[k];
+			char p50[16], p99[16], max[16];
+
+			printf(" %s %llu (%llu)", g->name, (unsigned long long)g->traps,
+			       (unsigned long long)g->shadowed);
+			if (g->traps)
+				printf(" [%s %s %s]", fmt_ns(g->p50_ns, p50), fmt_ns(g->p99_ns, p99),
+				       fmt_ns(g->max_ns, max));
+		}
 		printf("\n");
 	}
 	if (json)
@@ -247,7 +272,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: vmm-ctl [--json] [--timeout S] PATH COMMAND [ID]\n"
 		   "Talk to a vmm-monitor started with --api-socket PATH.\n"
 		   "  status    state (running, paused, stopping), pid, vCPUs, memory, uptime\n"
-		   "  devices   each device: class, process, state, sandbox, restarts, traps per region\n"
+		   "  devices   each device: class, process, state, sandbox, restarts; per region\n"
+		   "            traps (of them from its shadow) [p50 p99 max of the vCPU's wait]\n"
 		   "  stats     each vCPU's exits; unclaimed accesses; API requests and refusals\n"
 		   "  pause     stop running the guest's vCPUs (devices keep their state)\n"
 		   "  resume    run them again\n"

@@ -206,6 +206,10 @@ static void do_devices(struct api *a, struct api_client *c, struct vm *vm)
 								     sizeof(names[i][k]));
 			reg[i][k].traps = atomic_load(&d->traps[k]);
 			reg[i][k].shadowed = atomic_load(&d->shadowed[k]);
+			reg[i][k].has_p50_ns = reg[i][k].has_p99_ns = reg[i][k].has_max_ns = true;
+			reg[i][k].p50_ns = trap_lat_quantile(d->lat[k], 0.5);
+			reg[i][k].p99_ns = trap_lat_quantile(d->lat[k], 0.99);
+			reg[i][k].max_ns = trap_lat_quantile(d->lat[k], 1.0);
 			regp[i][k] = &reg[i][k];
 		}
 		dev[i].n_regions = nreg;

@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #include "log.h"
 
 static struct trapbus_map *map_alloc(unsigned n)
@@ -278,9 +280,14 @@ int trapbus_dispatch(struct trapbus *tb, struct trap *t)
 	if (i >= 0 && t->len <= m->r[i].size - (t->addr - m->r[i].base)) {
 		const struct trap_region *r = &m->r[i];
 
+		uint64_t t0 = r->lat ? now_ns() : 0;
+
 		t->offset = t->addr - r->base;
 		t->region = r->region;
 		ret = r->fn(r->opaque, t);
+		if (r->lat && ret == 0)
+			atomic_fetch_add_explicit(&r->lat[trap_lat_bucket(now_ns() - t0)], 1,
+						  memory_order_relaxed);
 		if (__builtin_expect(tb->record != NULL, 0))
 			record_trap(tb->record, r, t, ret);
 	}
@@ -291,4 +298,34 @@ int trapbus_dispatch(struct trapbus *tb, struct trap *t)
 		return 0;
 	answer_unclaimed(tb, t);
 	return 1;
+}
+
+/* The first ns past bucket b (trap_lat_bucket's inverse). */
+static uint64_t lat_bucket_end(unsigned b)
+{
+	unsigned l;
+
+	if (b < 4)
+		return b + 1;
+	l = b / 4 + 1;
+	return ((4ull + (b % 4) + 1) << (l - 2));
+}
+
+uint64_t trap_lat_quantile(const _Atomic uint64_t *h, double q)
+{
+	uint64_t total = 0, want, seen = 0;
+
+	for (unsigned b = 0; b < TRAP_LAT_BUCKETS; b++)
+		total += atomic_load_explicit(&h[b], memory_order_relaxed);
+	if (total == 0)
+		return 0;
+	want = (uint64_t)(q * (double)total + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned b = 0; b < TRAP_LAT_BUCKETS; b++) {
+		seen += atomic_load_explicit(&h[b], memory_order_relaxed);
+		if (seen >= want)
+			return lat_bucket_end(b);
+	}
+	return lat_bucket_end(TRAP_LAT_BUCKETS - 1);
 }

@@ -41,7 +41,36 @@ struct trap_region {
 	 * region's owner, so the count survives the array swaps; NULL: none.
 	 */
 	_Atomic uint64_t *served;
+	/*
+	 * Optional: TRAP_LAT_BUCKETS counters, how long the handler took to
+	 * serve each access (the vCPU's wait), by trap_lat_bucket. Owned as
+	 * served is; NULL: not timed.
+	 */
+	_Atomic uint64_t *lat;
 };
+
+/*
+ * Latency histograms: 4 buckets per power of two of nanoseconds (within
+ * 25%), from 0 ns to 2^41 ns (36 minutes; longer counts as the last).
+ */
+#define TRAP_LAT_BUCKETS 160
+
+static inline unsigned trap_lat_bucket(uint64_t ns)
+{
+	unsigned l, b;
+
+	if (ns < 4)
+		return (unsigned)ns;
+	l = 63u - (unsigned)__builtin_clzll(ns);
+	b = 4 * (l - 1) + (unsigned)((ns >> (l - 2)) & 3);
+	return b < TRAP_LAT_BUCKETS ? b : TRAP_LAT_BUCKETS - 1;
+}
+
+/*
+ * The q-quantile (0 < q <= 1) of histogram h as the upper bound of its
+ * bucket, in ns; 0 if h counted nothing. q 1: the largest.
+ */
+uint64_t trap_lat_quantile(const _Atomic uint64_t *h, double q);
 
 struct trapbus_map {
 	unsigned n;

@@ -52,6 +52,7 @@ static int vdev_register(struct vdev *d)
 			.base = r->addr, .size = r->size, .bus = (uint8_t)r->bus,
 			.region = (uint8_t)i, .name = d->id,
 			.fn = d->host->trap, .opaque = d, .served = &d->traps[i],
+			.lat = d->lat[i],
 		};
 		int err = trapbus_register(&d->vm->bus, &tr);
 
@@ -79,6 +80,7 @@ static int vdev_create(struct vm *vm, const struct vdev_host *host, struct vdev 
 		d->pci = vpci_new(vm, d->id, d->cls->virtio, host->trap, d, d->traps, &d->spec);
 		if (!d->pci)
 			return -EIO;
+		d->pci->bar0_lat = &d->lat[0][0];
 	}
 	err = host->create(d, md, cfg);
 	if (!err && !d->pci)

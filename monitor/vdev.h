@@ -63,6 +63,7 @@ struct vdev {
 	unsigned nregistered;		/* regions on the trap bus */
 	_Atomic uint64_t traps[DEVICE_MAX_REGIONS];	/* accesses served, per region (-v) */
 	_Atomic uint64_t shadowed[DEVICE_MAX_REGIONS];	/* of those, reads from its shadow */
+	_Atomic uint64_t lat[DEVICE_MAX_REGIONS][TRAP_LAT_BUCKETS];	/* how long each took (vmm-ctl) */
 	void *impl;			/* the host's own state for it */
 };
 

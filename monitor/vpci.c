@@ -239,7 +239,9 @@ static void bar0_map(struct vpci *vp, uint64_t addr)
 					  .size = VIRTIO_PCI_REGION_SIZE, .bus = TRAP_MMIO,
 					  .region = (uint8_t)nreg, .name = vp->id,
 					  .label = vpci_region_name(nreg), .fn = vp->bar0_fn, .opaque = vp->bar0_opaque,
-					  .served = vp->bar0_served ? &vp->bar0_served[nreg] : NULL };
+					  .served = vp->bar0_served ? &vp->bar0_served[nreg] : NULL,
+					  .lat = vp->bar0_lat ? vp->bar0_lat + nreg * TRAP_LAT_BUCKETS
+							      : NULL };
 
 		if ((err = trapbus_register(&vp->vm->bus, &tr)))
 			break;

@@ -51,6 +51,7 @@ struct vpci {
 	trap_fn bar0_fn;		/* the device's host serves BAR0 */
 	void *bar0_opaque;
 	_Atomic uint64_t *bar0_served;	/* per BAR0 region counters, or NULL */
+	_Atomic uint64_t *bar0_lat;	/* per BAR0 region TRAP_LAT_BUCKETS histograms, or NULL */
 	unsigned msix_cap;		/* config offset of the MSI-X capability */
 };
 

@@ -70,6 +70,8 @@ assert len(devs) >= 5, devs
 assert all(x["state"] == "running" and x["sandbox"] == "strict" and x["pid"] > 0 for x in devs), devs
 ser = [x for x in devs if x["id"] == "serial0"][0]
 assert ser["class"] == "serial" and ser["regions"][0]["traps"] > 0, ser
+r0 = ser["regions"][0]
+assert 0 < r0["p50_ns"] <= r0["p99_ns"] <= r0["max_ns"], r0
 stats = json.load(open(d + "/stats.json"))
 assert len(stats["vcpus"]) == 2 and stats["vcpus"][0]["exits"] > 0, stats
 PY

@@ -284,6 +284,35 @@ static void test_table(void)
 	trapbus_destroy(&tb);
 }
 
+/* Latency histograms: buckets within 25%, quantiles as bucket bounds. */
+static void test_latency(void)
+{
+	static _Atomic uint64_t h[TRAP_LAT_BUCKETS];
+	uint64_t prev = 0;
+	bool mono = true, tight = true;
+
+	for (uint64_t ns = 0; ns < 1000000; ns = ns * 5 / 4 + 1) {
+		unsigned b = trap_lat_bucket(ns);
+
+		mono &= b >= prev;
+		prev = b;
+		memset(h, 0, sizeof(h));
+		h[b] = 1;
+		tight &= trap_lat_quantile(h, 1.0) > ns && trap_lat_quantile(h, 1.0) <= ns + ns / 4 + 1;
+	}
+	CHECK(mono, "buckets grow with the time");
+	CHECK(tight, "a bucket's bound is above its times and within 25%% of them");
+	CHECK_EQ(trap_lat_bucket(UINT64_MAX), TRAP_LAT_BUCKETS - 1, "forever: the last bucket");
+	memset(h, 0, sizeof(h));
+	CHECK_EQ(trap_lat_quantile(h, 0.5), 0, "nothing counted: 0");
+	h[trap_lat_bucket(1000)] = 98;
+	h[trap_lat_bucket(50000)] = 1;
+	h[trap_lat_bucket(2000000)] = 1;
+	CHECK(trap_lat_quantile(h, 0.5) > 1000 && trap_lat_quantile(h, 0.5) <= 1250, "p50 ~1 us");
+	CHECK(trap_lat_quantile(h, 0.99) > 50000 && trap_lat_quantile(h, 0.99) <= 62500, "p99 ~50 us");
+	CHECK(trap_lat_quantile(h, 1.0) > 2000000 && trap_lat_quantile(h, 1.0) <= 2500000, "max ~2 ms");
+}
+
 int main(void)
 {
 	struct trapbus tb;
@@ -299,5 +328,6 @@ int main(void)
 	test_many();
 	test_concurrent();
 	test_table();
+	test_latency();
 	return check_done();
 }
