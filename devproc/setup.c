@@ -59,15 +59,27 @@ static int setup_mem(struct devproc *dp, const Setup *s, int memfd)
 	return gmem_map(&dp->mem, memfd);
 }
 
-static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
+/* Map fd, which must be exactly size bytes, shared and writable. */
+static int map_exact(int fd, uint64_t size, void **map)
 {
 	void *p;
 
-	if (fd_size_check(ringfd, s->ring_size))
+	if (fd_size_check(fd, size))
 		return -EINVAL;
-	p = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, ringfd, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	*map = p;
+	return 0;
+}
+
+static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
+{
+	void *p;
+	int err = map_exact(ringfd, s->ring_size, &p);
+
+	if (err)
+		return err;
 	dp->ring = p;
 	dp->ring_size = s->ring_size;
 	dp->shadow = ring_shadow_of(dp->ring, s->nvcpus);
@@ -77,12 +89,10 @@ static int setup_ring(struct devproc *dp, const Setup *s, int ringfd)
 static int setup_state(struct devproc *dp, const Setup *s, int statefd)
 {
 	void *p;
+	int err = map_exact(statefd, s->state_size, &p);
 
-	if (fd_size_check(statefd, s->state_size))
-		return -EINVAL;
-	p = mmap(NULL, s->state_size, PROT_READ | PROT_WRITE, MAP_SHARED, statefd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
+	if (err)
+		return err;
 	dp->state = p;
 	dp->state_size = s->state_size;
 	return state_region_check(p, s->state_size);

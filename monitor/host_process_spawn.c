@@ -50,22 +50,37 @@ static int process_exec(struct process_dev *d)
 
 /* ---- Resources handed to the device ---- */
 
-/* The state region: formatted once, kept across the device's processes. */
-static int state_create(struct process_dev *d)
+/*
+ * A sealed memfd "vmm-KIND-ID" of size bytes shared with the device
+ * (rings, state region), mapped here. 0 or -errno (*fd may be open).
+ */
+static int shm_create(struct process_dev *d, const char *kind, size_t size, int *fd, void **map)
 {
 	char name[48];
 	void *p;
-	int err;
 
-	snprintf(name, sizeof(name), "vmm-state-%s", d->vdev->id);
-	d->state_size = state_region_size();
-	d->state_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (d->state_fd < 0 || ftruncate(d->state_fd, (off_t)d->state_size) < 0 ||
-	    fcntl(d->state_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	snprintf(name, sizeof(name), "vmm-%s-%s", kind, d->vdev->id);
+	*fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0 || ftruncate(*fd, (off_t)size) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return -errno;
-	p = mmap(NULL, d->state_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->state_fd, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	*map = p;
+	return 0;
+}
+
+/* The state region: formatted once, kept across the device's processes (unmapped here). */
+static int state_create(struct process_dev *d)
+{
+	void *p;
+	int err;
+
+	d->state_size = state_region_size();
+	err = shm_create(d, "state", d->state_size, &d->state_fd, &p);
+	if (err)
+		return err;
 	err = state_region_init(p, d->state_size);
 	munmap(p, d->state_size);
 	return err;
@@ -73,18 +88,13 @@ static int state_create(struct process_dev *d)
 
 static int ring_create(struct process_dev *d, unsigned ncpus)
 {
-	char name[48];
 	void *p;
+	int err;
 
-	snprintf(name, sizeof(name), "vmm-ring-%s", d->vdev->id);
 	d->ring_size = ring_shm_size(ncpus);
-	d->ring_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (d->ring_fd < 0 || ftruncate(d->ring_fd, (off_t)d->ring_size) < 0 ||
-	    fcntl(d->ring_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		return -errno;
-	p = mmap(NULL, d->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->ring_fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
+	err = shm_create(d, "ring", d->ring_size, &d->ring_fd, &p);
+	if (err)
+		return err;
 	d->ring = p;
 	d->shadow = ring_shadow_of(d->ring, ncpus);
 	return ring_shm_init(d->ring, d->ring_size, ncpus);

@@ -356,12 +356,9 @@ static void test_readonly(void)
 #define FL_DATA		0x30000ull
 #define STATE_BYTES	65536
 
-/* Post NFLIGHT 4 KiB requests of type t (sector 8 * i) at once; answers. */
-static unsigned blk_flight(uint32_t t)
+/* Make NFLIGHT 4 KiB requests of type t (sector 8 * i) available, no notify. */
+static void blk_post_flight(uint32_t t)
 {
-	unsigned answered = 0;
-	uint32_t id, len;
-
 	for (unsigned i = 0; i < NFLIGHT; i++) {
 		uint32_t hdr[4] = { htole32(t), 0, htole32(8 * i), 0 };
 		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
@@ -372,6 +369,25 @@ static unsigned blk_flight(uint32_t t)
 		mem[FL_STATUS + i] = 0xee;
 		gvq_add(&rq, b, 3);
 	}
+}
+
+/* A started device with aio, its queue set up, FL_DATA filled from mul. */
+static void blk_ready(const char *aio, unsigned mul)
+{
+	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
+	CHECK(dev.ops->start(&dev) == 0, "start");
+	blk_init(1);
+	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
+		mem[FL_DATA + i] = (uint8_t)(i * mul + i / 4096);
+}
+
+/* Post NFLIGHT 4 KiB requests of type t (sector 8 * i) at once; answers. */
+static unsigned blk_flight(uint32_t t)
+{
+	unsigned answered = 0;
+	uint32_t id, len;
+
+	blk_post_flight(t);
 	dev.ops->notify(&dev, 0);
 	while (answered < NFLIGHT) {
 		while (gvq_get_used(&rq, &id, &len))
@@ -389,11 +405,7 @@ static void test_parallel(const char *aio)
 	bool same = true, ok = true;
 	uint16_t used;
 
-	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
-	CHECK(dev.ops->start(&dev) == 0, "start");
-	blk_init(1);
-	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
-		mem[FL_DATA + i] = (uint8_t)(i * 13 + i / 4096);
+	blk_ready(aio, 13);
 	CHECK_EQ(blk_flight(T_OUT), NFLIGHT, "32 writes in flight: all answered");
 	for (unsigned i = 0; i < NFLIGHT; i++) {
 		ok &= mem[FL_STATUS + i] == S_OK;
@@ -408,14 +420,7 @@ static void test_parallel(const char *aio)
 			memcmp(back, mem + FL_DATA + 4096 * i, 4096) == 0;
 	CHECK(same, "and read back what is on the disk");
 	/* A reset with requests in flight waits for them, then drops their answers. */
-	for (unsigned i = 0; i < NFLIGHT; i++) {
-		uint32_t hdr[4] = { htole32(T_IN), 0, htole32(8 * i), 0 };
-		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
-				     { FL_DATA + 4096 * i, 4096, true }, { FL_STATUS + i, 1, true } };
-
-		memcpy(mem + FL_HDR + 16 * i, hdr, sizeof(hdr));
-		gvq_add(&rq, b, 3);
-	}
+	blk_post_flight(T_IN);
 	dev.ops->notify(&dev, 0);
 	/* Some may be answered already (those done by the end of the notify). */
 	used = gvq_used_idx(&rq);
@@ -494,20 +499,8 @@ static void test_resume(const char *aio)
 	uint32_t id, len;
 	int n;
 
-	CHECK(blk_new(disk, aio, NULL) == 0, "create with %s", aio);
-	CHECK(dev.ops->start(&dev) == 0, "start");
-	blk_init(1);
-	for (unsigned i = 0; i < NFLIGHT * 4096; i++)
-		mem[FL_DATA + i] = (uint8_t)(i * 29 + i / 4096);
-	for (unsigned i = 0; i < NFLIGHT; i++) {
-		uint32_t hdr[4] = { htole32(T_OUT), 0, htole32(8 * i), 0 };
-		struct gbuf b[3] = { { FL_HDR + 16 * i, 16, false },
-				     { FL_DATA + 4096 * i, 4096, false }, { FL_STATUS + i, 1, true } };
-
-		memcpy(mem + FL_HDR + 16 * i, hdr, sizeof(hdr));
-		mem[FL_STATUS + i] = 0xee;
-		gvq_add(&rq, b, 3);
-	}
+	blk_ready(aio, 29);
+	blk_post_flight(T_OUT);
 	dev.ops->notify(&dev, 0);	/* taken; most answers wait for the wake */
 	n = device_save(&dev, saved, sizeof(saved));
 	used0 = gvq_used_idx(&rq);
