@@ -88,6 +88,26 @@ case_stop() {
 	ok "vmm-ctl stop: status 0"
 }
 
+# --devices inproc: restart-device saves each model, destroys it, creates it
+# again and loads it (the path of a replacement process); the guest, which
+# polls the UART meanwhile, goes on to pass. A class that keeps no state
+# cannot be restarted; neither can anything with --device-restart 0.
+case_restart_inproc() {
+	local d out
+	start_api_guest --devices inproc
+	for d in serial0 rtc0 i8042-0 acpi_pm0 virtio-rng0; do
+		[ "$(ctl restart-device "$d")" = ok ] || fail "restart-device $d did not say ok"
+		wait_for_err "device $d \\(class [a-z0-9_-]+\\) restarted in the monitor from [0-9]+ bytes of saved state"
+	done
+	printf Z >&3
+	wait_monitor
+	expect_status 0 "the guest went on"
+	expect_line "PASS uart"
+	! grep -aiE "failed validation|power-on state|needs reset" "$ERR" ||
+		fail "a device did not load its own state"
+	ok "--devices inproc: five devices restarted from their saved state; the guest passed"
+}
+
 # Bad clients: the VM and a good client carry on; each bad one is refused.
 case_hostile() {
 	local out n

@@ -189,6 +189,22 @@ forbidden_case() {
 	ok "$class: openat, socket, execve, ptrace, mmap(PROT_EXEC), kill, ftruncate each stop the device, named by the monitor"
 }
 
+# --device-restart-violations: a device its sandbox stopped is replaced too
+# (here each replacement makes the same forbidden call, as the test build
+# does at every start), until --device-restart's limit stops the VM.
+case_violation_restart() {
+	need_kvm
+	need_guest uart.elf
+	[ -x "${VMM_DEVPROC_TEST:-}" ] || fail "VMM_DEVPROC_TEST not set or not executable"
+	run_attempt rtc openat --kernel "$(guest uart.elf)" --cmdline uart_wait=60 \
+		--device-restart 2 --device-restart-violations
+	expect_status 1 "past the restart limit"
+	[ "$(grep -acE 'device rtc0 \(class rtc, pid [0-9]+\) was stopped by its sandbox: forbidden syscall openat \([0-9]+\) \(.*\): replaced by pid' "$ERR")" = 2 ] ||
+		fail "not replaced twice after its violations: $(grep -a 'rtc0' "$ERR" | tail -n 3)"
+	expect_err "device rtc0 \\(class rtc, pid [0-9]+\\) was stopped by its sandbox: forbidden syscall openat .*; not replaced: 2 restarts in the last minute \\(--device-restart 2\\)"
+	ok "--device-restart-violations: a device stopped by its sandbox was replaced twice, then the limit stopped the VM"
+}
+
 case_forbidden_serial() { forbidden_case serial serial0; }
 case_forbidden_rtc() { forbidden_case rtc rtc0; }
 case_forbidden_i8042() { forbidden_case i8042 i8042-0; }
