@@ -63,7 +63,6 @@ struct process_dev {
 	uint64_t lost_at;		/* when (ns), 0: not killed by us */
 	unsigned restarts;		/* processes started after the first */
 	uint64_t restart_at[PROCESS_RESTART_TRACK];	/* when the last ones were (ns), a ring */
-	uint64_t down_ns_last, down_ns_max;	/* how long the last and the worst replacement took */
 	/* Liveness: a StatsRequest each timeout, answered by the device's event loop. */
 	uint64_t ping_sent;		/* ns, 0: none outstanding */
 	uint64_t ping_next;		/* ns: when to send the next */

@@ -58,12 +58,17 @@ void process_fail(struct process_dev *d, const char *why)
 	vm_request_stop(d->vdev->vm, VM_EXIT_FAILED, msg);
 }
 
+/* The policy lets d be replaced at all: restarts on, a class that resumes. */
+static bool process_replaceable(const struct process_dev *d)
+{
+	return d->cfg.restart_max > 0 && device_class_resumes(d->vdev->cls);
+}
+
 bool process_lose(struct process_dev *d, const char *why)
 {
 	struct vm *vm = d->vdev->vm;
 
-	if (d->cfg.restart_max == 0 || !device_class_resumes(d->vdev->cls) ||
-	    atomic_load(&vm->stopping) || atomic_load(&d->dead)) {
+	if (!process_replaceable(d) || atomic_load(&vm->stopping) || atomic_load(&d->dead)) {
 		process_fail(d, why);
 		return false;
 	}
@@ -105,7 +110,7 @@ static void process_reap(struct process_dev *d)
 {
 	siginfo_t si = { 0 };
 	char why[256], cause[96];
-	bool violation = false;
+	bool violation, seccomp_kill;
 
 	if (d->exited || d->pidfd < 0 ||
 	    waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
@@ -115,9 +120,11 @@ static void process_reap(struct process_dev *d)
 		return;	/* a replacement that did not start: process_replace reports it */
 	process_drain(d);
 	describe_exit(&si, cause, sizeof(cause));
+	seccomp_kill = si.si_code != CLD_EXITED && si.si_status == SIGSYS && d->sandbox != SANDBOX_OFF;
+	violation = d->violation[0] || seccomp_kill;
 	if (d->violation[0])
 		snprintf(why, sizeof(why), "was stopped by its sandbox: %s (%s)", d->violation, cause);
-	else if (si.si_code != CLD_EXITED && si.si_status == SIGSYS && d->sandbox != SANDBOX_OFF)
+	else if (seccomp_kill)
 		snprintf(why, sizeof(why), "was killed by its seccomp filter (%s)", cause);
 	else if (d->shutting_down)
 		return;	/* we asked it to go */
@@ -125,7 +132,6 @@ static void process_reap(struct process_dev *d)
 		snprintf(why, sizeof(why), "%s", d->lost_why);
 	else
 		snprintf(why, sizeof(why), "died: %s", cause);
-	violation = d->violation[0] || (si.si_code != CLD_EXITED && si.si_status == SIGSYS);
 	if (d->shutting_down) {
 		/* A sandbox violation on the way out is still one. */
 		char msg[320];
@@ -314,8 +320,7 @@ static void process_replace(struct process_dev *d, const char *why)
 	char msg[400];
 	int err;
 
-	if (d->cfg.restart_max == 0 || !device_class_resumes(d->vdev->cls) ||
-	    atomic_load(&vm->stopping)) {
+	if (!process_replaceable(d) || atomic_load(&vm->stopping)) {
 		process_fail(d, why);
 		return;
 	}
@@ -350,9 +355,6 @@ static void process_replace(struct process_dev *d, const char *why)
 	down = now_ns() - d->lost_at;
 	d->restart_at[d->restarts % PROCESS_RESTART_TRACK] = now;
 	d->restarts++;
-	d->down_ns_last = down;
-	if (down > d->down_ns_max)
-		d->down_ns_max = down;
 	log_warn("device %s (class %s, pid %d) %s: replaced by pid %d, unavailable %llu.%03llu ms "
 		 "(restart %u, %u in the last minute)", d->vdev->id, d->vdev->cls->name, (int)old,
 		 why, (int)d->pid, (unsigned long long)(down / 1000000),
@@ -404,7 +406,7 @@ int process_restart(struct vdev *v)
 {
 	struct process_dev *d = v->impl;
 
-	if (d->cfg.restart_max == 0 || !device_class_resumes(v->cls))
+	if (!process_replaceable(d))
 		return -EOPNOTSUPP;
 	if (process_gone(d) || !d->ready)
 		return -EBUSY;
