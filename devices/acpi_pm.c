@@ -228,8 +228,8 @@ const struct device_class acpi_pm_class = {
 	.name = "acpi_pm",
 	.ops = &acpi_pm_ops,
 	.nregions = 2,
-	.regions = { { "PM1a_EVT", TRAP_PIO, EVT_NPORTS, false },
-		     { "PM1a_CNT", TRAP_PIO, CNT_NPORTS, true } },
+	.regions = { { "PM1a_EVT", EVT_NPORTS, false },
+		     { "PM1a_CNT", CNT_NPORTS, true } },
 	.irqs_min = 0, .irqs_max = 1,	/* the SCI */
 	.events = DEVICE_EVENT_BIT(DEV_EVENT_POWEROFF),
 };

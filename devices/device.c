@@ -24,16 +24,15 @@ static int device_check_fixed(struct device *dev, const struct device_class *cls
 	size_t n = 0;
 
 	for (unsigned i = 0; fits && i < cls->nregions; i++)
-		fits = spec->regions[i].bus == cls->regions[i].bus &&
+		fits = (spec->regions[i].bus == TRAP_PIO || spec->regions[i].bus == TRAP_MMIO) &&
 		       spec->regions[i].size == cls->regions[i].size;
 	if (!fits) {
 		for (unsigned i = 0; i < cls->nregions && n < sizeof(need); i++) {
 			const struct device_region_need *r = &cls->regions[i];
-			bool pio = r->bus == TRAP_PIO;
 
-			n += (size_t)snprintf(need + n, sizeof(need) - n, "%s%s region %s (%u %s)",
-					      i ? ", " : "", pio ? "PIO" : "MMIO", r->name, r->size,
-					      pio ? (r->size == 1 ? "port" : "ports") : "bytes");
+			n += (size_t)snprintf(need + n, sizeof(need) - n, "%sregion %s (%u %s)",
+					      i ? ", " : "", r->name, r->size,
+					      r->size == 1 ? "address" : "addresses");
 		}
 		dev_err(dev, "needs %s", need);
 		return -EINVAL;

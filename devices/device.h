@@ -60,8 +60,7 @@ struct device_host {
 /* One region of a fixed device as its class needs it; the machine places it. */
 struct device_region_need {
 	const char *name;	/* "data", "PM1a_CNT": for errors and -v counts */
-	uint8_t bus;		/* enum trap_bus */
-	uint32_t size;		/* bytes (MMIO) or ports (PIO) */
+	uint32_t size;		/* addresses: bytes (MMIO) or ports (PIO), whichever bus it is placed on */
 	bool sync;		/* its writes wait for the device: they can stop the machine */
 };
 

@@ -461,7 +461,7 @@ const struct device_class i8042_class = {
 	.name = "i8042",
 	.ops = &i8042_ops,
 	.nregions = 2,
-	.regions = { { "data", TRAP_PIO, 1, false }, { "command", TRAP_PIO, 1, true } },
+	.regions = { { "data", 1, false }, { "command", 1, true } },
 	.irqs_min = 0, .irqs_max = 2,
 	.events = DEVICE_EVENT_BIT(DEV_EVENT_RESET),
 };

@@ -408,6 +408,6 @@ const struct device_class rtc_class = {
 	.name = "rtc",
 	.ops = &rtc_ops,
 	.nregions = 1,
-	.regions = { { "index/data", TRAP_PIO, RTC_NPORTS, false } },
+	.regions = { { "index/data", RTC_NPORTS, false } },
 	.irqs_min = 0, .irqs_max = 1,
 };

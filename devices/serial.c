@@ -466,6 +466,6 @@ const struct device_class serial_class = {
 	.name = "serial",
 	.ops = &serial_ops,
 	.nregions = 1,
-	.regions = { { "ports", TRAP_PIO, SERIAL_NPORTS, false } },
+	.regions = { { "ports", SERIAL_NPORTS, false } },
 	.irqs_min = 1, .irqs_max = 1,
 };

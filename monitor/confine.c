@@ -86,7 +86,7 @@ static const struct sandbox_rule vcpu_rules[] = {
 };
 
 static const struct sandbox_rule main_rules[] = {
-	SB_ANY("poll", "the control loop; waits for devices and helpers"),
+	SB_ANY(SB_SYS_POLL, "the control loop; waits for devices and helpers"),
 	SB_ANY("ppoll", "the control loop; waits for devices and helpers"),
 	SB_ANY("recvmsg", "device control messages (READY, events, logs, stats, violations)"),
 	SB_ANY("sendmsg", "Shutdown and stats requests to devices; the spawner's requests"),
@@ -114,7 +114,7 @@ static const struct sandbox_rule api_rules[] = {
 	SB_IF("accept4", "control API clients", 1, SB_EQ(0, FD_API, "fd == the API's listener")),
 	SB_IF("getsockopt", "an API client's uid (SO_PEERCRED)", 2,
 	      SB_EQ(1, SOL_SOCKET, "level == SOL_SOCKET"), SB_EQ(2, SO_PEERCRED, "SO_PEERCRED")),
-	SB_ANY("unlink", "remove the API socket at the end (Landlock: in its directory only)"),
+	SB_ANY(SB_SYS_UNLINK, "remove the API socket at the end (Landlock: in its directory only)"),
 };
 
 struct role {

@@ -151,7 +151,7 @@ static void process_violation(struct process_dev *d, const Violation *v)
 {
 	char name[48];
 
-	if (v->arch == AUDIT_ARCH_X86_64)
+	if (v->arch == SANDBOX_AUDIT_ARCH)
 		sandbox_syscall_name((int)v->nr, name, sizeof(name));
 	else
 		snprintf(name, sizeof(name), "syscall %u of arch 0x%x", v->nr, v->arch);

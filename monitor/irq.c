@@ -6,45 +6,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch.h"
 #include "log.h"
-
-#define PIC_PINS 16
-
-static void route_chip(struct kvm_irq_routing_entry *e, uint32_t gsi, uint32_t chip,
-		       uint32_t pin)
-{
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_IRQCHIP;
-	e->u.irqchip.irqchip = chip;
-	e->u.irqchip.pin = pin;
-}
-
-/* The irqchip part: PIC pins for GSI 0-15, IOAPIC pins with IRQ 0 on pin 2. */
-static unsigned routes_chip(struct kvm_irq_routing_entry *e)
-{
-	unsigned n = 0;
-
-	for (uint32_t gsi = 0; gsi < PIC_PINS; gsi++)
-		route_chip(&e[n++], gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-			   gsi % 8);
-	for (uint32_t gsi = 0; gsi < IRQ_IOAPIC_PINS; gsi++) {
-		if (gsi == 2)
-			continue;	/* pin 2 belongs to IRQ 0 */
-		route_chip(&e[n++], gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi);
-	}
-	return n;
-}
 
 static int routes_commit(struct irq_routes *ir)
 {
-	size_t max = PIC_PINS + IRQ_IOAPIC_PINS + IRQ_MAX_MSI;
+	size_t max = arch_irq_chip_gsis + IRQ_CHIP_ROUTES_EXTRA + IRQ_MAX_MSI;
 	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + max * sizeof(r->entries[0]));
 	int err = 0;
 
 	if (!r)
 		return -ENOMEM;
-	r->nr = routes_chip(r->entries);
+	r->nr = arch_irq_chip_routes(r->entries);
 	for (unsigned i = 0; i < ir->nmsi; i++) {
 		struct kvm_irq_routing_entry *e = &r->entries[r->nr];
 
@@ -56,6 +29,10 @@ static int routes_commit(struct irq_routes *ir)
 		e->u.msi.address_lo = (uint32_t)ir->msi[i].addr;
 		e->u.msi.address_hi = (uint32_t)(ir->msi[i].addr >> 32);
 		e->u.msi.data = ir->msi[i].data;
+		if (arch_pci.msi_devid) {
+			e->flags = KVM_MSI_VALID_DEVID;
+			e->u.msi.devid = ir->msi[i].devid;
+		}
 		r->nr++;
 	}
 	if (ioctl(ir->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
@@ -89,7 +66,7 @@ int irq_msi_alloc(struct irq_routes *ir, uint32_t *gsi)
 
 	pthread_mutex_lock(&ir->lock);
 	if (ir->nmsi < IRQ_MAX_MSI) {
-		*gsi = IRQ_IOAPIC_PINS + ir->nmsi;
+		*gsi = arch_irq_chip_gsis + ir->nmsi;
 		ir->msi[ir->nmsi++] = (struct irq_msi_route){ .gsi = *gsi };
 		err = 0;
 	}
@@ -97,12 +74,13 @@ int irq_msi_alloc(struct irq_routes *ir, uint32_t *gsi)
 	return err;
 }
 
-int irq_msi_set(struct irq_routes *ir, uint32_t gsi, bool active, uint64_t addr, uint32_t data)
+int irq_msi_set(struct irq_routes *ir, uint32_t gsi, bool active, uint64_t addr, uint32_t data,
+		uint32_t devid)
 {
-	unsigned i = gsi - IRQ_IOAPIC_PINS;
+	unsigned i = gsi - arch_irq_chip_gsis;
 	int err;
 
-	if (gsi < IRQ_IOAPIC_PINS)
+	if (gsi < arch_irq_chip_gsis)
 		return -EINVAL;
 	pthread_mutex_lock(&ir->lock);
 	if (i >= ir->nmsi) {
@@ -112,6 +90,7 @@ int irq_msi_set(struct irq_routes *ir, uint32_t gsi, bool active, uint64_t addr,
 	ir->msi[i].active = active;
 	ir->msi[i].addr = addr;
 	ir->msi[i].data = data;
+	ir->msi[i].devid = devid;
 	err = routes_commit(ir);
 	pthread_mutex_unlock(&ir->lock);
 	return err;

@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "boot.h"
+#include "arch.h"
 #include "device.h"
 #include "log.h"
 #include "trap.h"
@@ -21,25 +21,6 @@
 #include "vsock_broker.h"
 
 #define MACHINE_BROKER_STOP_MS 1000	/* the broker's exit once its channel is closed */
-
-/*
- * Where the PC's fixed devices sit: each region's base (its bus, size and
- * whether its writes are synchronous come from the class) and the GSIs of
- * its lines, at the ports and IRQs every OS expects. The serial port
- * (first) gets the console.
- */
-static const struct x86_place {
-	const char *klass;
-	uint64_t base[DEVICE_MAX_REGIONS];
-	unsigned nirqs;
-	uint32_t irqs[DEVICE_MAX_IRQS];
-} x86_devices[] = {
-	{ "serial", { X86_COM1_PORT }, 1, { X86_COM1_IRQ } },
-	{ "rtc", { X86_RTC_PORT }, 1, { X86_RTC_IRQ } },
-	{ "i8042", { X86_I8042_DATA_PORT, X86_I8042_CMD_PORT }, 2,
-	  { X86_I8042_KBD_IRQ, X86_I8042_AUX_IRQ } },
-	{ "acpi_pm", { X86_ACPI_PM1A_EVT, X86_ACPI_PM1A_CNT }, 1, { X86_ACPI_SCI_IRQ } },
-};
 
 void machine_dev_id(const struct machine_dev *md, char *buf, size_t len)
 {
@@ -67,8 +48,8 @@ static struct machine_dev *machine_add(struct machine *m, const char *klass)
 	return md;
 }
 
-/* A fixed device at its place: its class says each region's bus, size and sync. */
-static int machine_fixed(struct machine *m, const struct x86_place *p)
+/* A fixed device at its place: its class says each region's size and sync. */
+static int machine_fixed(struct machine *m, const struct arch_place *p)
 {
 	struct machine_dev *md = machine_add(m, p->klass);
 
@@ -77,7 +58,7 @@ static int machine_fixed(struct machine *m, const struct x86_place *p)
 	md->spec.nregions = md->cls->nregions;
 	for (unsigned r = 0; r < md->spec.nregions; r++)
 		md->spec.regions[r] = (struct device_region){
-			.bus = md->cls->regions[r].bus, .addr = p->base[r],
+			.bus = p->bus, .addr = p->base[r],
 			.size = md->cls->regions[r].size, .sync = md->cls->regions[r].sync };
 	md->spec.nirqs = p->nirqs;
 	memcpy(md->spec.irqs, p->irqs, sizeof(md->spec.irqs));
@@ -274,8 +255,8 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 	int err = 0;
 
 	memset(m, 0, sizeof(*m));
-	for (size_t i = 0; i < ARRAY_SIZE(x86_devices) && !err; i++)
-		err = machine_fixed(m, &x86_devices[i]);
+	for (size_t i = 0; i < arch_fixed_count && !err; i++)
+		err = machine_fixed(m, &arch_fixed_devices[i]);
 	for (unsigned i = 0; i < o->ndisks && !err; i++)
 		err = machine_disk(m, &o->disk[i]);
 	for (unsigned i = 0; i < o->nnics && !err; i++)
@@ -296,7 +277,7 @@ int machine_build(struct machine *m, const struct machine_opts *o)
 void machine_release(struct machine *m)
 {
 	/* The fixed devices' fds (the console) are not the machine's. */
-	for (unsigned i = ARRAY_SIZE(x86_devices); i < m->ndevs; i++)
+	for (unsigned i = arch_fixed_count; i < m->ndevs; i++)
 		for (unsigned f = 0; f < m->dev[i].nfds; f++)
 			if (m->dev[i].fds[f] >= 0)
 				close(m->dev[i].fds[f]);

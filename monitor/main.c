@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "boot.h"
+#include "arch.h"
 #include "cli.h"
 #include "confine.h"
 #include "console.h"
@@ -76,15 +76,10 @@ static int input_read(const char *opt, const char *path, uint8_t **buf, size_t *
 
 static int inputs_load(const struct cli_opts *o, struct inputs *in)
 {
-	enum x86_kernel_kind kind;
-
 	if (input_read("--kernel", o->kernel, &in->kernel, &in->kernel_len))
 		return -EINVAL;
-	if (x86_kernel_probe(in->kernel, in->kernel_len, &kind)) {
-		log_err("--kernel %s: not a bzImage or ELF64 x86-64 kernel",
-			o->kernel);
+	if (arch_kernel_probe(in->kernel, in->kernel_len, o->kernel))
 		return -ENOEXEC;
-	}
 	if (o->initrd && input_read("--initrd", o->initrd, &in->initrd, &in->initrd_len))
 		return -EINVAL;
 	if (machine_build(&in->machine, &o->machine))
@@ -94,15 +89,15 @@ static int inputs_load(const struct cli_opts *o, struct inputs *in)
 }
 
 static int boot_prepare(struct vm *vm, const struct cli_opts *o, const struct inputs *in,
-			struct x86_boot_info *bi)
+			struct arch_boot **boot)
 {
-	struct x86_boot_config bc = {
+	struct arch_boot_config bc = {
 		.kernel = in->kernel, .kernel_len = in->kernel_len,
 		.initrd = in->initrd, .initrd_len = in->initrd_len,
 		.cmdline = o->cmdline, .ncpus = o->ncpus,
 	};
 
-	return x86_boot_setup(&vm->mem, &bc, bi);
+	return arch_boot_load(vm, &bc, boot);
 }
 
 /* The console's input may be read while its pipe has room for a read. */
@@ -214,7 +209,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 			   .sandbox = sandbox_mode_name((enum sandbox_mode)sandbox_mode(o)) };
 	struct confine_opts copts = { .mode = monitor_confine_mode(o), .api_fd = -1,
 				      .api_path = o->api_socket };
-	struct x86_boot_info bi;
+	struct arch_boot *boot = NULL;
 	struct pci_host pci;
 	struct vm vm;
 	int wake_fd, status, err;
@@ -232,7 +227,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 		return VM_EXIT_USAGE;
 	}
 	copts.api_fd = api.lfd;
-	err = boot_prepare(&vm, o, in, &bi);
+	err = boot_prepare(&vm, o, in, &boot);
 	/* Copied into guest RAM: their buffers would cost their size all VM long. */
 	free(in->kernel);
 	free(in->initrd);
@@ -245,14 +240,14 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	stop_signals_install(&vm);
 	err = wake_fd < 0 ? -errno : console_open(&con);
-	if (!err && !(err = pci_host_init(&pci, &vm.bus)))
+	if (!err && !(err = pci_host_init(&pci, &vm.bus, &arch_pci.host)))
 		vm.pci = &pci;
 	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
 	if (!err)
 		err = devices_start(&vm, o, &in->machine, wake_fd, spawner);
 	if (!err) {
 		vm_hugepage_hint();
-		err = vcpus_start(&vm, &bi, &copts);
+		err = vcpus_start(&vm, boot, &copts);
 	}
 	if (!err)
 		err = confine_thread(vm.confine, CONFINE_MAIN);
@@ -280,6 +275,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 	console_close(&con);
 	close(wake_fd);
 	signal_vm = NULL;
+	arch_boot_free(boot);
 	vm_destroy(&vm);
 	return status;
 }

@@ -86,16 +86,6 @@ static void bars_update(struct pci_func *f)
 	}
 }
 
-/* The function the latch selects, or NULL if absent or not enabled. */
-static struct pci_func *pci_selected(struct pci_host *ph)
-{
-	uint32_t a = ph->addr;
-	unsigned bus = (a >> 16) & 0xff, dev = (a >> 11) & 0x1f, fn = (a >> 8) & 7;
-
-	if (!(a & 0x80000000u) || bus != 0 || fn != 0)
-		return NULL;
-	return dev == 0 ? &ph->bridge : ph->slot[dev];
-}
 
 static void pci_cfg_write(struct pci_func *f, unsigned reg, const struct trap *t)
 {
@@ -110,11 +100,9 @@ static void pci_cfg_write(struct pci_func *f, unsigned reg, const struct trap *t
 		f->ops->cfg_written(f->opaque, reg, t->len);
 }
 
-static void pci_data_access(struct pci_host *ph, struct trap *t)
+/* A configuration access to register `reg` of f (NULL: no function there). */
+static void pci_cfg_access(struct pci_func *f, unsigned reg, struct trap *t)
 {
-	struct pci_func *f = pci_selected(ph);
-	unsigned reg = (ph->addr & 0xfc) + (unsigned)t->offset;
-
 	if (!t->is_write) {
 		trap_set_value(t, ~0ULL);
 		if (f && reg + t->len <= PCI_CFG_SIZE)
@@ -123,6 +111,14 @@ static void pci_data_access(struct pci_host *ph, struct trap *t)
 	}
 	if (f && reg + t->len <= PCI_CFG_SIZE)
 		pci_cfg_write(f, reg, t);
+}
+
+/* Function 0 of slot `dev` on bus 0, or NULL. */
+static struct pci_func *pci_func_at(struct pci_host *ph, unsigned bus, unsigned dev, unsigned fn)
+{
+	if (bus != 0 || fn != 0 || dev >= PCI_SLOTS)
+		return NULL;
+	return dev == 0 ? &ph->bridge : ph->slot[dev];
 }
 
 static int pci_addr_trap(void *opaque, struct trap *t)
@@ -147,38 +143,73 @@ static int pci_data_trap(void *opaque, struct trap *t)
 	if (t->offset + t->len > 4)
 		return -EINVAL;
 	pthread_mutex_lock(&ph->lock);
-	pci_data_access(ph, t);
+	uint32_t a = ph->addr;
+	struct pci_func *f = a & 0x80000000u ?
+		pci_func_at(ph, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7) : NULL;
+
+	pci_cfg_access(f, (a & 0xfc) + (unsigned)t->offset, t);
 	pthread_mutex_unlock(&ph->lock);
 	return 0;
 }
 
-int pci_host_init(struct pci_host *ph, struct trapbus *tb)
+/*
+ * ECAM: bus 0's configuration space as memory, 4 KiB per function
+ * (offset = device << 15 | function << 12 | register). Accesses of 1, 2 or
+ * 4 bytes, naturally aligned, as PCI allows; past the 256 bytes of
+ * conventional space reads are all-ones and writes are dropped.
+ */
+static int pci_ecam_trap(void *opaque, struct trap *t)
+{
+	struct pci_host *ph = opaque;
+	unsigned reg = (unsigned)(t->offset & 0xfff);
+
+	if ((t->len != 1 && t->len != 2 && t->len != 4) || (reg & (t->len - 1u)))
+		return -EINVAL;
+	pthread_mutex_lock(&ph->lock);
+	pci_cfg_access(pci_func_at(ph, (unsigned)(t->offset >> 20), (t->offset >> 15) & 0x1f,
+				   (t->offset >> 12) & 7), reg, t);
+	pthread_mutex_unlock(&ph->lock);
+	return 0;
+}
+
+int pci_host_init(struct pci_host *ph, struct trapbus *tb, const struct pci_host_cfg *cfg)
 {
 	struct trap_region addr = { .base = PCI_CONFIG_ADDR_PORT, .size = 4, .bus = TRAP_PIO,
 				    .name = "pci-addr", .label = "port", .fn = pci_addr_trap, .opaque = ph };
 	struct trap_region data = { .base = PCI_CONFIG_DATA_PORT, .size = 4, .bus = TRAP_PIO,
 				    .name = "pci-data", .label = "port", .fn = pci_data_trap, .opaque = ph };
+	struct trap_region ecam = { .base = cfg->ecam_base, .size = PCI_ECAM_BUS_SIZE,
+				    .bus = TRAP_MMIO, .name = "pci-ecam", .label = "config",
+				    .fn = pci_ecam_trap, .opaque = ph };
 	int err;
 
 	memset(ph, 0, sizeof(*ph));
 	if (pthread_mutex_init(&ph->lock, NULL))
 		return -ENOMEM;
 	bridge_init(&ph->bridge);
-	ph->mmio_next = PCI_MMIO_START;
-	ph->mmio_end = PCI_MMIO_END;
-	err = trapbus_register(tb, &addr);
+	ph->cfg = *cfg;
+	ph->mmio_next = cfg->mmio_start;
+	ph->mmio_end = cfg->mmio_end;
+	if (cfg->ecam) {
+		err = trapbus_register(tb, &ecam);
+	} else {
+		err = trapbus_register(tb, &addr);
+		if (!err && (err = trapbus_register(tb, &data)))
+			trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_ADDR_PORT);
+	}
 	if (err)
-		return err;
-	err = trapbus_register(tb, &data);
-	if (err)
-		trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_ADDR_PORT);
+		pthread_mutex_destroy(&ph->lock);
 	return err;
 }
 
 void pci_host_destroy(struct pci_host *ph, struct trapbus *tb)
 {
-	trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_DATA_PORT);
-	trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_ADDR_PORT);
+	if (ph->cfg.ecam) {
+		trapbus_unregister(tb, TRAP_MMIO, ph->cfg.ecam_base);
+	} else {
+		trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_DATA_PORT);
+		trapbus_unregister(tb, TRAP_PIO, PCI_CONFIG_ADDR_PORT);
+	}
 	pthread_mutex_destroy(&ph->lock);
 }
 

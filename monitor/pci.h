@@ -1,8 +1,10 @@
 /*
  * The PCI host bridge and bus 0, kept in the monitor because it owns the
- * bus layout, BAR placement and MSI routing. Configuration mechanism #1:
- * an address latch at port 0xCF8 and a data window at 0xCFC-0xCFF. Slot 0
- * is the host bridge; functions added with pci_func_add take other slots.
+ * bus layout, BAR placement and MSI routing. Configuration space through
+ * mechanism #1 (an address latch at port 0xCF8 and a data window at
+ * 0xCFC-0xCFF: x86) or ECAM (bus 0's 1 MiB of memory: arm64's generic
+ * host bridge). Slot 0 is the host bridge; functions added with
+ * pci_func_add take other slots.
  *
  * BARs are memory BARs (32- or 64-bit) of a power-of-two size, pre-assigned
  * by the monitor and movable by the guest: it sizes them by writing
@@ -17,7 +19,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot.h"
 #include "trapbus.h"
 
 #define PCI_CONFIG_ADDR_PORT 0xcf8
@@ -26,6 +27,15 @@
 #define PCI_CFG_SIZE 256
 #define PCI_BARS 6
 #define PCI_BAR_NONE UINT64_MAX	/* bar_update: not decoded */
+#define PCI_ECAM_BUS_SIZE (1u << 20)	/* 32 devices x 8 functions x 4 KiB */
+
+/* How the host bridge is reached and where BARs go. */
+struct pci_host_cfg {
+	bool ecam;		/* ECAM at ecam_base; else ports 0xCF8/0xCFC */
+	uint64_t ecam_base;
+	uint64_t mmio_start;	/* the window BARs are pre-assigned from */
+	uint64_t mmio_end;	/* exclusive */
+};
 
 struct pci_bar {
 	uint64_t size;		/* power of two >= 16; 0: unused */
@@ -54,6 +64,7 @@ struct pci_func {
 
 struct pci_host {
 	pthread_mutex_t lock;	/* vCPUs share the address latch and config */
+	struct pci_host_cfg cfg;
 	uint32_t addr;		/* last value written to 0xCF8 */
 	struct pci_func bridge;
 	struct pci_func *slot[PCI_SLOTS];	/* function 0 of each slot */
@@ -61,15 +72,12 @@ struct pci_host {
 	uint64_t mmio_end;
 };
 
-/* The window BARs are pre-assigned from: the one the DSDT describes. */
-#define PCI_MMIO_START X86_PCI_MMIO_START
-#define PCI_MMIO_END   X86_PCI_MMIO_END
-
 /*
- * Set up the host bridge at 00:00.0 and claim ports 0xCF8 and 0xCFC on tb.
- * Returns 0 or -errno. ph must outlive the registration.
+ * Set up the host bridge at 00:00.0 and claim its configuration access on
+ * tb (cfg: ports 0xCF8 and 0xCFC, or the ECAM region). Returns 0 or
+ * -errno. ph must outlive the registration.
  */
-int pci_host_init(struct pci_host *ph, struct trapbus *tb)
+int pci_host_init(struct pci_host *ph, struct trapbus *tb, const struct pci_host_cfg *cfg)
 	__attribute__((warn_unused_result));
 
 /* Release what pci_host_init registered. */

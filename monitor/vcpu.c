@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot.h"
+#include "arch.h"
 #include "confine.h"
 #include "log.h"
 #include "util.h"
@@ -65,28 +65,13 @@ static const char *exit_reason_name(uint32_t r)
 	return "unknown exit";
 }
 
-#define RESET_RIP 0xfff0	/* a vCPU's RIP after INIT (CS base 0xffff0000) */
-
-/*
- * Stop the VM as failed, naming the vCPU, what happened and the guest RIP.
- * On AMD, KVM INITs a vCPU before it reports KVM_EXIT_SHUTDOWN (the VMCB is
- * undefined after a shutdown intercept), so a shutdown's RIP there is the
- * reset vector, not where the guest faulted: said so rather than misread.
- */
+/* Stop the VM as failed, naming the vCPU, what happened and where it was. */
 static void vcpu_fail(struct vcpu *v, const char *what)
 {
-	bool reset = v->run->exit_reason == KVM_EXIT_SHUTDOWN;
-	struct kvm_regs regs;
-	char msg[320];
+	char where[240], msg[320];
 
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
-		snprintf(msg, sizeof(msg), "vCPU %u: %s (RIP unknown)", v->index, what);
-	else
-		snprintf(msg, sizeof(msg), "vCPU %u: %s at RIP 0x%llx%s", v->index, what,
-			 (unsigned long long)regs.rip,
-			 reset && regs.rip == RESET_RIP ? " (the reset vector: KVM reset the vCPU "
-			 "before it reported the shutdown, as it does on AMD; where the guest "
-			 "faulted is not known)" : "");
+	arch_vcpu_where(v->fd, v->run->exit_reason == KVM_EXIT_SHUTDOWN, where, sizeof(where));
+	snprintf(msg, sizeof(msg), "vCPU %u: %s%s", v->index, what, where);
 	vm_request_stop(v->vm, VM_EXIT_FAILED, msg);
 }
 
@@ -255,7 +240,7 @@ static void vcpu_kick_handler(int sig)
 }
 
 static int vcpu_create(struct vm *vm, struct vcpu *v, unsigned index,
-		       const struct x86_boot_info *bi)
+		       const struct arch_boot *boot)
 {
 	int mmap_size, err;
 
@@ -273,11 +258,9 @@ static int vcpu_create(struct vm *vm, struct vcpu *v, unsigned index,
 		v->run = NULL;
 		goto fail_errno;
 	}
-	err = x86_cpuid_setup(vm->kvm_fd, v->fd, index, vm->ncpus);
-	if (!err && index == 0)
-		err = x86_vcpu_boot_regs(v->fd, bi);
+	err = arch_vcpu_init(vm, v->fd, index, boot);
 	if (err)
-		log_err("vCPU %u: setting up CPUID/registers: %s", index, strerror(-err));
+		log_err("vCPU %u: setting it up: %s", index, strerror(-err));
 	return err;
 fail_errno:
 	err = errno ? -errno : -EINVAL;
@@ -318,7 +301,7 @@ static int vcpus_confine_prepare(struct vm *vm, const struct confine_opts *co)
 	return err;
 }
 
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, const struct confine_opts *co)
+int vcpus_start(struct vm *vm, struct arch_boot *boot, const struct confine_opts *co)
 {
 	int err = kick_signal_install();
 
@@ -331,7 +314,14 @@ int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, const struct conf
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->ncpus && !err; i++)
-		err = vcpu_create(vm, &vm->vcpus[i], i, bi);
+		err = vcpu_create(vm, &vm->vcpus[i], i, boot);
+	if (!err) {
+		int fds[VM_MAX_CPUS];
+
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			fds[i] = vm->vcpus[i].fd;
+		err = arch_vcpus_ready(vm, fds, vm->ncpus, boot);
+	}
 	if (!err && co->mode != SANDBOX_OFF)
 		err = vcpus_confine_prepare(vm, co);
 	for (unsigned i = 0; i < vm->ncpus && !err; i++) {

@@ -11,12 +11,9 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "confine.h"
 #include "log.h"
-
-/* KVM wants these for VMX real-mode emulation; keep them out of RAM. */
-#define VM_TSS_ADDR          0xfffbd000ULL
-#define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 uint64_t vm_host_mem_limit(void)
 {
@@ -71,8 +68,7 @@ static int kvm_open(struct vm *vm)
 	return 0;
 }
 
-/* Issue a VM ioctl; log and return -errno on failure. */
-static int vm_ioctl(struct vm *vm, unsigned long req, void *arg, const char *what)
+int vm_ioctl(struct vm *vm, unsigned long req, void *arg, const char *what)
 {
 	if (ioctl(vm->vm_fd, req, arg) < 0) {
 		int err = -errno;
@@ -81,28 +77,6 @@ static int vm_ioctl(struct vm *vm, unsigned long req, void *arg, const char *wha
 		return err;
 	}
 	return 0;
-}
-
-static int irqchip_create(struct vm *vm)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	int err;
-
-	err = vm_ioctl(vm, KVM_SET_TSS_ADDR, (void *)(uintptr_t)VM_TSS_ADDR,
-		       "KVM_SET_TSS_ADDR");
-	if (err)
-		return err;
-	uint64_t idmap = VM_IDENTITY_MAP_ADDR;
-	err = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &idmap, "KVM_SET_IDENTITY_MAP_ADDR");
-	if (err)
-		return err;
-	err = vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
-	if (!err)
-		err = irq_routes_init(&vm->irq, vm->vm_fd);
-	if (err)
-		return err;
-	vm->irq_ready = true;
-	return vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
 }
 
 void vm_hugepage_hint(void)
@@ -133,7 +107,7 @@ static int ram_create(struct vm *vm, uint64_t size)
 	if (ftruncate(vm->mem_fd, (off_t)size) < 0 ||
 	    fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	gmem_layout_x86(&vm->mem, size);
+	arch_mem_layout(&vm->mem, size);
 	err = gmem_map(&vm->mem, vm->mem_fd);
 	if (err) {
 		log_err("guest RAM: mmap of %llu MiB: %s",
@@ -192,7 +166,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	err = kvm_open(vm);
 	if (!err)
-		err = irqchip_create(vm);
+		err = arch_vm_init(vm);
 	if (!err)
 		err = ram_create(vm, cfg->mem_size);
 	if (!err)

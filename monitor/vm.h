@@ -28,7 +28,7 @@ struct confine;
 struct confine_opts;
 struct vdev;
 struct pci_host;
-struct x86_boot_info;
+struct arch_boot;
 
 struct vm_config {
 	const char *kernel;
@@ -61,7 +61,7 @@ struct vm {
 
 /*
  * Create the VM for cfg: open /dev/kvm, create the VM with its in-kernel
- * irqchip and PIT, guest RAM, the trap bus. Returns 0 or -errno, having
+ * interrupt controller (arch_vm_init), guest RAM, the trap bus. Returns 0 or -errno, having
  * logged one line that says what failed; on error nothing is left open.
  * -ENODEV means exactly that /dev/kvm is missing or cannot be opened (the
  * line then names the way out).
@@ -75,6 +75,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
  * run: an error before that is the only line a user should see.
  */
 void vm_hugepage_hint(void);
+
+/* A VM ioctl; on failure one line "what: error" is logged and -errno returned. */
+int vm_ioctl(struct vm *vm, unsigned long req, void *arg, const char *what);
 
 /* Undo vm_create (vCPU threads must have ended). */
 void vm_destroy(struct vm *vm);
@@ -97,14 +100,14 @@ void vm_fail_late(struct vm *vm, const char *why);
 void vm_request_stop_signal(struct vm *vm, int status);
 
 /*
- * Create the vCPUs (CPUID, boot registers on vCPU 0) and start one thread
- * each. With co->mode LOG or STRICT (enum sandbox_mode), every thread's
+ * Create the vCPUs (arch_vcpu_init each, then arch_vcpus_ready) and start
+ * one thread each. With co->mode LOG or STRICT (enum sandbox_mode), every thread's
  * filter is built first (vm->confine) and each vCPU thread loads its own
  * before its first KVM_RUN; the caller then confines the main thread
  * (confine.h). Returns 0 or -errno (logged); on error no thread is left
  * running.
  */
-int vcpus_start(struct vm *vm, const struct x86_boot_info *bi, const struct confine_opts *co)
+int vcpus_start(struct vm *vm, struct arch_boot *boot, const struct confine_opts *co)
 	__attribute__((warn_unused_result));
 
 /*

@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "boot.h"
+#include "arch.h"
 #include "log.h"
 #include "machine.h"
 #include "virtio_pci.h"
@@ -86,7 +86,7 @@ static void cfg_build(struct vpci *vp, const struct vpci_ident *id)
 	pci_cfg_put16(f, 0x2e, VIRTIO_SUBSYS_ID);
 	f->cfg[0x34] = CAP_COMMON;
 	f->wmask[0x3c] = 0xff;				/* interrupt line */
-	f->cfg[0x3d] = 1;				/* interrupt pin: INTA */
+	f->cfg[0x3d] = arch_pci.intx;			/* interrupt pin: INTA, or none */
 	f->wmask[0x05] |= PCI_COMMAND_INTX_DISABLE >> 8;
 	cap_virtio(f, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF);
 	cap_virtio(f, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF);
@@ -111,7 +111,7 @@ static void vector_apply(struct vpci *vp, unsigned v)
 
 	if (on)
 		err = irq_msi_set(&vp->vm->irq, vp->gsi[v], true,
-				  (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+				  (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data, vp->devfn);
 	if (!err && on != vp->irqfd_on[v]) {
 		/* A deassigned irqfd keeps counting: unmasking delivers what is pending. */
 		irqfd.flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN;
@@ -166,7 +166,7 @@ static void intx_apply(struct vpci *vp)
 				   .flags = KVM_IRQFD_FLAG_RESAMPLE,
 				   .resamplefd = (uint32_t)vp->intx_resample_fd };
 
-	if (on == vp->intx_on || vp->intx_fd < 0)
+	if (!arch_pci.intx || on == vp->intx_on || vp->intx_fd < 0)
 		return;
 	if (!on)
 		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
@@ -385,9 +385,11 @@ int vpci_create(struct vpci *vp, struct vm *vm, struct pci_host *ph, const char 
 	err = fds_create(vp);
 	if (!err && (slot = pci_func_add(ph, &vp->func)) < 0)
 		err = -ENOSPC;
-	if (!err) {
+	if (!err)
+		vp->devfn = (uint32_t)slot << 3;	/* bus 0, function 0 */
+	if (!err && arch_pci.intx) {
 		/* As firmware would: the line register names the GSI INTA uses. */
-		vp->intx_gsi = x86_pci_intx_gsi((unsigned)slot, 0);
+		vp->intx_gsi = arch_pci_intx_gsi((unsigned)slot, 0);
 		vp->func.cfg[0x3c] = (uint8_t)vp->intx_gsi;
 		pthread_mutex_lock(&vp->lock);
 		intx_apply(vp);

@@ -44,7 +44,7 @@ struct vpci {
 	int ioeventfd[DEVICE_MAX_QUEUES];	/* the device's queue doorbells */
 	int intx_fd;			/* INTA: level-triggered irqfd ... */
 	int intx_resample_fd;		/* ... and its resample fd (the device's) */
-	uint32_t intx_gsi;
+	uint32_t intx_gsi;		/* 0 where there is no INTx (!arch_pci.intx) */
 	bool intx_on;			/* assigned: MSI-X off and INTx not disabled */
 	uint64_t bar0, bar_msix;	/* decoded addresses or PCI_BAR_NONE */
 	bool msix_enabled, msix_masked;	/* the capability's control bits */
@@ -53,6 +53,7 @@ struct vpci {
 	_Atomic uint64_t *bar0_served;	/* per BAR0 region counters, or NULL */
 	_Atomic uint64_t *bar0_lat;	/* per BAR0 region TRAP_LAT_BUCKETS histograms, or NULL */
 	unsigned msix_cap;		/* config offset of the MSI-X capability */
+	uint32_t devfn;			/* its requester id on bus 0: slot << 3 */
 };
 
 struct vpci_ident {

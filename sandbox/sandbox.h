@@ -42,6 +42,29 @@ const char *sandbox_mode_name(enum sandbox_mode m);
 
 /* ---- Profiles ---- */
 
+/*
+ * Profiles name syscalls as libseccomp knows them on the architecture it
+ * is built for. Three that glibc makes differ between the two: arm64 has
+ * no poll, epoll_wait or unlink, and glibc calls ppoll, epoll_pwait and
+ * unlinkat there (their arguments that rules look at are in the same
+ * places: ppoll's nfds is argument 1 like poll's).
+ * SANDBOX_AUDIT_ARCH is the architecture a seccomp report names for a
+ * native syscall.
+ */
+#if defined(__x86_64__)
+#define SB_SYS_POLL       "poll"
+#define SB_SYS_EPOLL_WAIT "epoll_wait"
+#define SB_SYS_UNLINK     "unlink"
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SB_SYS_POLL       "ppoll"
+#define SB_SYS_EPOLL_WAIT "epoll_pwait"
+#define SB_SYS_UNLINK     "unlinkat"
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "sandbox: profiles are written for x86-64 and arm64"
+#endif
+
 /* One condition on a syscall argument: (arg[index] & mask) == value. */
 struct sandbox_arg {
 	uint8_t index;		/* 0..5 */

@@ -34,13 +34,15 @@
 
 #include "sandbox_int.h"
 
-#if !defined(__x86_64__)
-#error "sandbox/seccomp.c: the log-mode stub and register names are x86-64 only"
-#endif
-
-/* long sb_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
+/*
+ * long sb_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+ * The log mode's own syscall instruction: the filter lets through what is
+ * made from just past it (export_prog). Per architecture: the kernel's
+ * syscall convention, and where the signal context keeps the registers.
+ */
 long sb_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 extern const char sb_raw_syscall_after[];
+#if defined(__x86_64__)
 __asm__(".text\n"
 	".globl sb_raw_syscall\n"
 	".type sb_raw_syscall, @function\n"
@@ -57,6 +59,31 @@ __asm__(".text\n"
 	"sb_raw_syscall_after:\n"
 	"	ret\n"
 	".size sb_raw_syscall, . - sb_raw_syscall\n");
+#define SB_REG_RET(uc)     ((uc)->uc_mcontext.gregs[REG_RAX])
+#define SB_REG_ARG(uc, i)  ((uc)->uc_mcontext.gregs[(const int[]){ REG_RDI, REG_RSI, \
+				REG_RDX, REG_R10, REG_R8, REG_R9 }[i]])
+#elif defined(__aarch64__)
+__asm__(".text\n"
+	".globl sb_raw_syscall\n"
+	".type sb_raw_syscall, %function\n"
+	"sb_raw_syscall:\n"
+	"	mov x8, x0\n"
+	"	mov x0, x1\n"
+	"	mov x1, x2\n"
+	"	mov x2, x3\n"
+	"	mov x3, x4\n"
+	"	mov x4, x5\n"
+	"	mov x5, x6\n"
+	"	svc #0\n"
+	".globl sb_raw_syscall_after\n"
+	"sb_raw_syscall_after:\n"
+	"	ret\n"
+	".size sb_raw_syscall, . - sb_raw_syscall\n");
+#define SB_REG_RET(uc)     ((uc)->uc_mcontext.regs[0])
+#define SB_REG_ARG(uc, i)  ((uc)->uc_mcontext.regs[i])
+#else
+#error "sandbox/seccomp.c: the log-mode stub and register names are for x86-64 and arm64"
+#endif
 
 /*
  * In strict mode these kill outright: they could disarm the report path.
@@ -84,7 +111,6 @@ static const char *sb_names[SB_NAMES];
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	greg_t *r = uc->uc_mcontext.gregs;
 	int nr = si->si_syscall;
 	bool first = true;
 
@@ -98,8 +124,9 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	}
 	if (first)
 		sb_trap.report(nr, si->si_arch, true, sb_trap.opaque);
-	r[REG_RAX] = sb_raw_syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10],
-				    r[REG_R8], r[REG_R9]);
+	SB_REG_RET(uc) = sb_raw_syscall(nr, (long)SB_REG_ARG(uc, 0), (long)SB_REG_ARG(uc, 1),
+					(long)SB_REG_ARG(uc, 2), (long)SB_REG_ARG(uc, 3),
+					(long)SB_REG_ARG(uc, 4), (long)SB_REG_ARG(uc, 5));
 }
 
 /* SCMP_CMP64 with both data spelled out (clang flags the macro's missing one). */

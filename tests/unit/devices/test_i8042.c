@@ -77,7 +77,7 @@ static void test_bad_specs(void)
 	fakespec_add_pio(&fs, 0x64, 2);
 	CHECK(fakehost_create(&fh, &dev, &i8042_class, &fs.spec, -1, -1) == -EINVAL,
 	      "2-port command region: -EINVAL");
-	CHECK(fakehost_logged(&fh, "PIO region command (1 port)"), "error logged");
+	CHECK(fakehost_logged(&fh, "region command (1 address)"), "error logged");
 }
 
 /* i8042_controller_check/selftest/init and i8042_check_aux. */

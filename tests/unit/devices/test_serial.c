@@ -33,7 +33,7 @@ static void test_bad_specs(void)
 	fakespec_add_irq(&fs, 4);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "no region: -EINVAL");
-	CHECK(fakehost_logged(&fh, "PIO region"), "no region: error logged");
+	CHECK(fakehost_logged(&fh, "region ports (8 addresses)"), "no region: error logged");
 	fakespec_add_pio(&fs, 0x3F8, 4);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "4-port region: -EINVAL");
@@ -41,10 +41,10 @@ static void test_bad_specs(void)
 	fakespec_add_pio(&fs, 0x3F8, 8);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
 	      "no irq: -EINVAL");
-	fs.spec.regions[0].bus = TRAP_MMIO;
+	fs.spec.regions[0].bus = TRAP_NBUS;
 	fakespec_add_irq(&fs, 4);
 	CHECK(fakehost_create(&fh, &dev, &serial_class, &fs.spec, -1, -1) == -EINVAL,
-	      "MMIO region: -EINVAL");
+	      "a region on no bus: -EINVAL");
 	CHECK(dev.priv == NULL, "failed create leaves nothing allocated");
 }
 
