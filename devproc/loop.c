@@ -36,11 +36,6 @@
  */
 #define DOZE_WINDOW_NS 20000000ull
 
-static inline void cpu_relax(void)
-{
-	__builtin_ia32_pause();
-}
-
 int devproc_serve_trap(void *opaque, struct trap *t)
 {
 	struct devproc *dp = opaque;
@@ -293,7 +288,7 @@ static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
 	for (unsigned i = 1;; i++) {
 		if (ring_pending(dp->ring))
 			return SPIN_WORK;
-		cpu_relax();
+		spin_relax();
 		if (i % SPIN_CLOCK_EVERY)
 			continue;
 		now = now_ns();

@@ -38,17 +38,13 @@
 #include <unistd.h>
 
 #include "ring_int.h"
+#include "spin.h"
 #include "util.h"
 
 #define RING_PAGE        4096u
 #define RING_POLL_NS     30000u		/* nap while waiting for ring space */
 #define RING_SLICE_NS    1000000u	/* longest futex sleep between *dead checks */
 #define RING_MAX_ERRNO   4095
-
-static inline void cpu_relax(void)
-{
-	__builtin_ia32_pause();
-}
 
 static size_t ring_bytes(unsigned nvcpus)
 {
@@ -160,7 +156,7 @@ static int ring_wait_room(struct ring_producer *p, const struct ring_wait_cfg *c
 		if (now - start >= cfg->deadline_ns)
 			return -ETIMEDOUT;
 		if (now - start < cfg->spin_ns) {
-			cpu_relax();
+			spin_relax();
 			continue;
 		}
 		struct timespec ts = ring_ts(RING_POLL_NS);
@@ -233,7 +229,7 @@ static int ring_spin_done(struct ring_producer *p, uint32_t seq, uint64_t spin_e
 		}
 		if (ring_is_dead(p))
 			return -EPIPE;
-		cpu_relax();
+		spin_relax();
 		if (i % SPIN_CLOCK_EVERY)
 			continue;
 		now = now_ns();

@@ -61,4 +61,16 @@ static inline bool spin_gap(uint64_t prev, uint64_t now)
 	return now - prev >= SPIN_GAP_NS;
 }
 
+/* One turn of a spin loop: tell the CPU (x86 PAUSE, arm64 YIELD) we are waiting. */
+static inline void spin_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 #endif

@@ -154,6 +154,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stop_fd = -1;
+	vm->irqchip_fd[0] = vm->irqchip_fd[1] = -1;
 	vm->mem.fd = -1;
 	vm->ncpus = cfg->ncpus;
 	err = trapbus_init(&vm->bus);
@@ -189,6 +190,8 @@ void vm_destroy(struct vm *vm)
 {
 	gmem_unmap(&vm->mem);
 	close_fd(&vm->mem_fd);
+	close_fd(&vm->irqchip_fd[0]);
+	close_fd(&vm->irqchip_fd[1]);
 	close_fd(&vm->vm_fd);
 	close_fd(&vm->kvm_fd);
 	close_fd(&vm->stop_fd);

@@ -42,6 +42,7 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	int mem_fd;		/* guest RAM memfd, sealed against grow/shrink */
+	int irqchip_fd[2];	/* arm64: the vGICv3 and its ITS (KVM devices); -1 elsewhere */
 	struct gmem mem;
 	unsigned ncpus;
 	struct vcpu *vcpus;
