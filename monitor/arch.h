@@ -121,6 +121,15 @@ void arch_boot_free(struct arch_boot *b);
  */
 void arch_vcpu_where(int vcpu_fd, bool shutdown, char *buf, size_t len);
 
+/* The one vCPU ioctl arch_vcpu_where makes (the vCPU threads' profile allows it). */
+#if defined(__x86_64__)
+#define ARCH_VCPU_WHERE_IOCTL KVM_GET_REGS
+#define ARCH_VCPU_WHERE_IOCTL_NAME "KVM_GET_REGS"
+#elif defined(__aarch64__)
+#define ARCH_VCPU_WHERE_IOCTL KVM_GET_ONE_REG
+#define ARCH_VCPU_WHERE_IOCTL_NAME "KVM_GET_ONE_REG"
+#endif
+
 /* What `--kernel` must be, for --help and errors: "a bzImage or ELF64 x86-64 kernel". */
 extern const char arch_kernel_kind[];
 

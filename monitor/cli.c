@@ -15,10 +15,10 @@ void cli_usage(FILE *f)
 	fprintf(f,
 "usage: vmm-monitor --kernel FILE [options]\n"
 "\n"
-"Run one x86-64 virtual machine on KVM. The guest's serial console is this\n"
+"Run one " CLI_ARCH_NAME " virtual machine on KVM. The guest's serial console is this\n"
 "terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
 "\n"
-"  --kernel FILE     Linux bzImage or ELF64 kernel to boot (required)\n"
+"  --kernel FILE     " CLI_KERNEL_HELP "\n"
 "  --initrd FILE     initial ramdisk, placed high in guest RAM\n"
 "  --cmdline STR     kernel command line (default \"%s\")\n"
 "  --mem SIZE        guest RAM, suffix K/M/G (default 256M, at least %lluM,\n"

@@ -12,7 +12,15 @@ enum cli_devices { CLI_DEVICES_INPROC, CLI_DEVICES_PROCESS };
 enum cli_sandbox { CLI_SANDBOX_DEFAULT, CLI_SANDBOX_STRICT, CLI_SANDBOX_LOG, CLI_SANDBOX_OFF };
 
 #define CLI_DEFAULT_MEM     (256ULL << 20)
+#if defined(__aarch64__)	/* the 16550 on MMIO is ttyS0; earlycon finds it by /chosen/stdout-path */
+#define CLI_DEFAULT_CMDLINE "console=ttyS0 earlycon panic=-1"
+#define CLI_ARCH_NAME "arm64"
+#define CLI_KERNEL_HELP "Linux arm64 Image to boot (required)"
+#else
 #define CLI_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+#define CLI_ARCH_NAME "x86-64"
+#define CLI_KERNEL_HELP "Linux bzImage or ELF64 kernel to boot (required)"
+#endif
 /* Spin budgets: see bench/trap.sh for how they were chosen. */
 #define CLI_DEFAULT_VCPU_SPIN_US   50
 #define CLI_DEFAULT_DEV_SPIN_US    100

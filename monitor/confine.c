@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "log.h"
 #include "util.h"
 
@@ -71,7 +72,7 @@ static const struct sandbox_rule vcpu_rules[] = {
 	      SB_EQ(1, KVM_RUN, "request == KVM_RUN")),
 	SB_IF("ioctl", "registers for a guest fault's report", 2,
 	      SB_EQ(0, FD_VCPU, "fd == its own vCPU's"),
-	      SB_EQ(1, KVM_GET_REGS, "request == KVM_GET_REGS")),
+	      SB_EQ(1, ARCH_VCPU_WHERE_IOCTL, "request == " ARCH_VCPU_WHERE_IOCTL_NAME)),
 	SB_IF("ioctl", "the guest programs an MSI-X vector: its route", 2,
 	      SB_EQ(0, FD_VM, "fd == the VM's"),
 	      SB_EQ(1, KVM_SET_GSI_ROUTING, "request == KVM_SET_GSI_ROUTING")),

@@ -5,7 +5,9 @@
  * vCPU's exit hands it over: BAR sizing and moves, the MSI-X table and
  * PBA, MSI-X and INTx switched on and off. KVM is fakekvm.c (ioctl is
  * wrapped at link time); BAR0's regions are served by a stub standing in
- * for the device's host. There is no ECAM: config space is only 0xCF8/0xCFC.
+ * for the device's host. This is the x86 build's PCI (arch_x86.c's
+ * arch_pci): config space through 0xCF8/0xCFC; ECAM, the same accesses
+ * by another decoding, is tested by tests/unit/monitor/test_pci.c.
  *
  * Input (see README.md): function count u8 (1 + b % 4), kinds u8 (2 bits
  * per function: blk, rng, console, one with 4 queues and 5 vectors), then
@@ -43,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "fakekvm.h"
 #include "harness.h"
 #include "log.h"
@@ -646,7 +649,7 @@ static void world_create(uint8_t n, uint8_t k)
 {
 	fakekvm_reset();
 	if (trapbus_init(&vm.bus) || irq_routes_init(&vm.irq, fakekvm.vm_fd) ||
-	    pci_host_init(&ph, &vm.bus))
+	    pci_host_init(&ph, &vm.bus, &arch_pci.host))
 		fz_fail("setting up the bus");
 	vm.vm_fd = fakekvm.vm_fd;
 	vm.pci = &ph;
