@@ -251,7 +251,7 @@ build_initramfs || fail "cannot build the emulated machine's initramfs"
 
 # Said once here, so that every caller (boot.sh, test.sh, bench/) says it alike.
 if [ "$arch" = arm64 ]; then
-    say "${where#emulated: }: running in an emulated arm64 machine (virt, EL2, GICv3) with its built-in KVM (every instruction is emulated: slower; ~15 s to start)"
+    say "${where#emulated: }: running in an emulated arm64 machine (virt, EL2, GICv3) with its built-in KVM (every instruction is emulated: slower; ~8 s to start)"
 else
     say "${where#emulated: }: running in an emulated machine with kvm-amd (every instruction is emulated: slower; ~15 s to start)"
 fi
