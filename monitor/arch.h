@@ -55,6 +55,9 @@ extern const unsigned arch_irq_chip_gsis;
 /* The GSI bus 0 slot `slot` pin `pin` (0 = INTA) raises; only with arch_pci.intx. */
 uint32_t arch_pci_intx_gsi(unsigned slot, unsigned pin);
 
+/* KVM_IRQ_LINE's irq field for irqchip GSI gsi (x86: the GSI; arm64: type SPI, INTID 32 + gsi). */
+uint32_t arch_irq_line(uint32_t gsi);
+
 /* The irqchip part of the GSI routing table, into e (room for arch_irq_chip_gsis + IRQ_CHIP_ROUTES_EXTRA, irq.h). */
 unsigned arch_irq_chip_routes(struct kvm_irq_routing_entry *e);
 

@@ -55,6 +55,11 @@ uint32_t arch_pci_intx_gsi(unsigned slot, unsigned pin)
 	return 0;	/* arch_pci.intx is false: never asked */
 }
 
+uint32_t arch_irq_line(uint32_t gsi)
+{
+	return KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT | (32 + gsi);
+}
+
 /* GSI n is SPI n (INTID 32 + n): KVM's irqchip pin numbering on arm64. */
 unsigned arch_irq_chip_routes(struct kvm_irq_routing_entry *e)
 {

@@ -53,6 +53,11 @@ uint32_t arch_pci_intx_gsi(unsigned slot, unsigned pin)
 	return x86_pci_intx_gsi(slot, pin);
 }
 
+uint32_t arch_irq_line(uint32_t gsi)
+{
+	return gsi;
+}
+
 static void route_chip(struct kvm_irq_routing_entry *e, uint32_t gsi, uint32_t chip,
 		       uint32_t pin)
 {

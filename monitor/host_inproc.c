@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "log.h"
 #include "ring.h"
 #include "state.h"
@@ -71,7 +72,7 @@ static int inproc_irq_set(struct device_host *h, unsigned line, int level)
 			return -errno;
 		return 0;
 	}
-	irq.irq = d->vdev->spec.spec.irqs[line];
+	irq.irq = arch_irq_line(d->vdev->spec.spec.irqs[line]);
 	irq.level = level ? 1 : 0;
 	if (ioctl(d->vdev->vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		return -errno;

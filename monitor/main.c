@@ -240,6 +240,8 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	stop_signals_install(&vm);
 	err = wake_fd < 0 ? -errno : console_open(&con);
+	if (!err)
+		err = vcpus_create(&vm, boot);
 	if (!err && !(err = pci_host_init(&pci, &vm.bus, &arch_pci.host)))
 		vm.pci = &pci;
 	machine_set_console(&in->machine, (int[2]){ con.pipe_r, con.out_fd });
@@ -247,7 +249,7 @@ static int vm_run(const struct cli_opts *o, struct inputs *in, struct spawner *s
 		err = devices_start(&vm, o, &in->machine, wake_fd, spawner);
 	if (!err) {
 		vm_hugepage_hint();
-		err = vcpus_start(&vm, boot, &copts);
+		err = vcpus_start(&vm, &copts);
 	}
 	if (!err)
 		err = confine_thread(vm.confine, CONFINE_MAIN);

@@ -72,36 +72,61 @@ uint64_t pci_bar_addr(const struct pci_func *f, unsigned bar)
 	return addr;
 }
 
-/* Tell the function about every BAR whose decoded address changed. */
-static void bars_update(struct pci_func *f)
+static void bar_tell(struct pci_func *f, unsigned b, uint64_t addr)
 {
+	int err = f->ops && f->ops->bar_update ? f->ops->bar_update(f->opaque, b, addr) : 0;
+
+	f->bar[b].decoded = addr;
+	f->bar[b].pending = addr != PCI_BAR_NONE && err;
+}
+
+/* Tell the function about every BAR whose decoded address changed; true if one did. */
+static bool bars_update(struct pci_func *f)
+{
+	bool changed = false;
+
 	for (unsigned b = 0; b < PCI_BARS; b++) {
 		uint64_t addr = pci_bar_addr(f, b);
 
-		if (!f->bar[b].size || addr == f->bar[b].decoded)
-			continue;
-		f->bar[b].decoded = addr;
-		if (f->ops && f->ops->bar_update)
-			f->ops->bar_update(f->opaque, b, addr);
+		if (f->bar[b].size && addr != f->bar[b].decoded) {
+			bar_tell(f, b, addr);
+			changed = true;
+		}
 	}
+	return changed;
+}
+
+/*
+ * After a BAR moved: every BAR that decodes where its function could not
+ * map it (the range was taken) is offered its address again, slot by
+ * slot, BAR by BAR: the function in the way may have moved. An OS that reassigns every BAR at
+ * boot (Linux on arm64) passes through such overlaps.
+ */
+static void bars_retry(struct pci_host *ph)
+{
+	for (unsigned s = 1; s < PCI_SLOTS; s++)
+		for (unsigned b = 0; ph->slot[s] && b < PCI_BARS; b++)
+			if (ph->slot[s]->bar[b].pending)
+				bar_tell(ph->slot[s], b, ph->slot[s]->bar[b].decoded);
 }
 
 
-static void pci_cfg_write(struct pci_func *f, unsigned reg, const struct trap *t)
+static void pci_cfg_write(struct pci_host *ph, struct pci_func *f, unsigned reg,
+			  const struct trap *t)
 {
 	for (unsigned i = 0; i < t->len; i++) {
 		uint8_t m = f->wmask[reg + i];
 
 		f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (t->data[i] & m));
 	}
-	if (reg < PCI_BAR0 + 4 * PCI_BARS && reg + t->len > PCI_COMMAND)
-		bars_update(f);
+	if (reg < PCI_BAR0 + 4 * PCI_BARS && reg + t->len > PCI_COMMAND && bars_update(f))
+		bars_retry(ph);
 	if (f->ops && f->ops->cfg_written)
 		f->ops->cfg_written(f->opaque, reg, t->len);
 }
 
 /* A configuration access to register `reg` of f (NULL: no function there). */
-static void pci_cfg_access(struct pci_func *f, unsigned reg, struct trap *t)
+static void pci_cfg_access(struct pci_host *ph, struct pci_func *f, unsigned reg, struct trap *t)
 {
 	if (!t->is_write) {
 		trap_set_value(t, ~0ULL);
@@ -110,7 +135,7 @@ static void pci_cfg_access(struct pci_func *f, unsigned reg, struct trap *t)
 		return;
 	}
 	if (f && reg + t->len <= PCI_CFG_SIZE)
-		pci_cfg_write(f, reg, t);
+		pci_cfg_write(ph, f, reg, t);
 }
 
 /* Function 0 of slot `dev` on bus 0, or NULL. */
@@ -147,7 +172,7 @@ static int pci_data_trap(void *opaque, struct trap *t)
 	struct pci_func *f = a & 0x80000000u ?
 		pci_func_at(ph, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7) : NULL;
 
-	pci_cfg_access(f, (a & 0xfc) + (unsigned)t->offset, t);
+	pci_cfg_access(ph, f, (a & 0xfc) + (unsigned)t->offset, t);
 	pthread_mutex_unlock(&ph->lock);
 	return 0;
 }
@@ -166,7 +191,7 @@ static int pci_ecam_trap(void *opaque, struct trap *t)
 	if ((t->len != 1 && t->len != 2 && t->len != 4) || (reg & (t->len - 1u)))
 		return -EINVAL;
 	pthread_mutex_lock(&ph->lock);
-	pci_cfg_access(pci_func_at(ph, (unsigned)(t->offset >> 20), (t->offset >> 15) & 0x1f,
+	pci_cfg_access(ph, pci_func_at(ph, (unsigned)(t->offset >> 20), (t->offset >> 15) & 0x1f,
 				   (t->offset >> 12) & 7), reg, t);
 	pthread_mutex_unlock(&ph->lock);
 	return 0;
@@ -260,6 +285,7 @@ void pci_func_remove(struct pci_host *ph, struct pci_func *f)
 		if (ph->slot[s] == f)
 			ph->slot[s] = NULL;
 	f->cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MEMORY;
-	bars_update(f);
+	if (bars_update(f))
+		bars_retry(ph);
 	pthread_mutex_unlock(&ph->lock);
 }

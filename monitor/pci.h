@@ -41,14 +41,18 @@ struct pci_bar {
 	uint64_t size;		/* power of two >= 16; 0: unused */
 	bool mem64;		/* takes this slot and the next */
 	uint64_t decoded;	/* last address told to bar_update, or PCI_BAR_NONE */
+	bool pending;		/* decoded, but bar_update could not map it: offered again */
 };
 
 struct pci_func_ops {
 	/*
-	 * BAR `bar` now decodes at addr (PCI_BAR_NONE: not at all). Called
-	 * with the PCI lock held, from a vCPU thread; must not take that lock.
+	 * BAR `bar` now decodes at addr (PCI_BAR_NONE: not at all). Returns
+	 * 0, or -errno if it could not be mapped there (the range is taken):
+	 * then it is offered the same address again after every later BAR
+	 * move on the bus, until it maps or moves itself. Called with the PCI lock
+	 * held, from a vCPU thread; must not take that lock.
 	 */
-	void (*bar_update)(void *opaque, unsigned bar, uint64_t addr);
+	int (*bar_update)(void *opaque, unsigned bar, uint64_t addr);
 	/* The guest wrote [off, off + len) of config space (after the write). */
 	void (*cfg_written)(void *opaque, unsigned off, unsigned len);
 };

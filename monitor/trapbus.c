@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +102,12 @@ void trapbus_destroy(struct trapbus *tb)
 	tb->record = NULL;
 	for (int b = 0; b < TRAP_NBUS; b++)
 		free(atomic_exchange(&tb->map[b], NULL));
+	while (tb->retired) {
+		struct trapbus_map *m = tb->retired;
+
+		tb->retired = m->retired;
+		free(m);
+	}
 	if (tb->table)
 		munmap(tb->table, sizeof(*tb->table));
 	tb->table = NULL;
@@ -132,19 +137,45 @@ static int map_find(const struct trapbus_map *m, uint64_t addr)
 }
 
 /*
- * Publish `next` for `bus` and free the array it replaces once no vCPU
- * holds it. Called with tb->lock held. The wait is bounded by the longest
- * handler call in flight, which the ring deadline bounds in turn.
+ * Free the replaced maps no vCPU holds any more; the rest wait for the
+ * next call. A vCPU publishes the map it took in its hazard slot and
+ * checks it is still current before it reads it, so a map no slot holds
+ * is one nobody can read again. Called with tb->lock held.
+ */
+static void maps_reclaim(struct trapbus *tb)
+{
+	struct trapbus_map **link = &tb->retired;
+
+	while (*link) {
+		struct trapbus_map *m = *link;
+		bool held = false;
+
+		for (int v = 0; v < TRAPBUS_MAX_VCPUS && !held; v++)
+			held = atomic_load(&tb->hazard[v]) == m;
+		if (held) {
+			link = &m->retired;
+			continue;
+		}
+		*link = m->retired;
+		free(m);
+	}
+}
+
+/*
+ * Publish `next` for `bus`; the array it replaces is freed once no vCPU
+ * holds it. Never waits: a handler may change the map of its own bus (a
+ * configuration write through ECAM moves a BAR while the MMIO access is
+ * being served), and another vCPU may be waiting, inside a handler, for
+ * a lock the caller holds. Called with tb->lock held.
  */
 static void map_swap(struct trapbus *tb, int bus, struct trapbus_map *next)
 {
 	struct trapbus_map *old = atomic_exchange(&tb->map[bus], next);
 
 	table_publish(tb);
-	for (int v = 0; v < TRAPBUS_MAX_VCPUS; v++)
-		while (atomic_load(&tb->hazard[v]) == old)
-			sched_yield();
-	free(old);
+	old->retired = tb->retired;
+	tb->retired = old;
+	maps_reclaim(tb);
 }
 
 void trapbus_table_freeze(struct trapbus *tb)

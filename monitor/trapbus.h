@@ -74,6 +74,7 @@ uint64_t trap_lat_quantile(const _Atomic uint64_t *h, double q);
 
 struct trapbus_map {
 	unsigned n;
+	struct trapbus_map *retired;	/* replaced, not yet freed: the next such (maps_reclaim) */
 	struct trap_region r[];	/* sorted by base, non-overlapping */
 };
 
@@ -93,6 +94,7 @@ struct trapbus {
 	struct trap_table *table;	/* the regions, published for observers (trap_table.h) */
 	int table_fd;			/* its memfd */
 	bool table_frozen;		/* the VM stopped: teardown is not published */
+	struct trapbus_map *retired;	/* replaced maps a vCPU may still hold */
 };
 
 /*
@@ -110,8 +112,9 @@ int trapbus_init(struct trapbus *tb) __attribute__((warn_unused_result));
 void trapbus_destroy(struct trapbus *tb);
 
 /*
- * Add a region (copied; name and opaque are borrowed and must outlive the
- * registration). Returns 0, -EINVAL for a bad bus, size 0 or a range that
+ * Add a region (copied; name, opaque and the counters are borrowed and
+ * must outlive every vCPU's dispatching: a vCPU that took the map before
+ * the region was removed may still call its handler). Returns 0, -EINVAL for a bad bus, size 0 or a range that
  * wraps, -EBUSY if it overlaps a registered region of the same bus,
  * -ENOMEM.
  */
@@ -119,9 +122,11 @@ int trapbus_register(struct trapbus *tb, const struct trap_region *r)
 	__attribute__((warn_unused_result));
 
 /*
- * Remove the region of `bus` that starts at `base`. When it returns, no
- * vCPU is inside that region's handler any more. Returns 0, -ENOENT if
- * there is no such region, -ENOMEM; teardown paths may ignore the result.
+ * Remove the region of `bus` that starts at `base`: accesses dispatched
+ * from now on do not reach it (one already dispatched may still be in its
+ * handler). Never waits for vCPUs, so a handler may call it. Returns 0,
+ * -ENOENT if there is no such region, -ENOMEM; teardown paths may ignore
+ * the result.
  */
 int trapbus_unregister(struct trapbus *tb, enum trap_bus bus, uint64_t base);
 

@@ -301,9 +301,9 @@ static int vcpus_confine_prepare(struct vm *vm, const struct confine_opts *co)
 	return err;
 }
 
-int vcpus_start(struct vm *vm, struct arch_boot *boot, const struct confine_opts *co)
+int vcpus_create(struct vm *vm, struct arch_boot *boot)
 {
-	int err = kick_signal_install();
+	int fds[VM_MAX_CPUS], err = kick_signal_install();
 
 	if (err)
 		return err;
@@ -315,14 +315,16 @@ int vcpus_start(struct vm *vm, struct arch_boot *boot, const struct confine_opts
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->ncpus && !err; i++)
 		err = vcpu_create(vm, &vm->vcpus[i], i, boot);
-	if (!err) {
-		int fds[VM_MAX_CPUS];
+	for (unsigned i = 0; i < vm->ncpus && !err; i++)
+		fds[i] = vm->vcpus[i].fd;
+	return err ? err : arch_vcpus_ready(vm, fds, vm->ncpus, boot);
+}
 
-		for (unsigned i = 0; i < vm->ncpus; i++)
-			fds[i] = vm->vcpus[i].fd;
-		err = arch_vcpus_ready(vm, fds, vm->ncpus, boot);
-	}
-	if (!err && co->mode != SANDBOX_OFF)
+int vcpus_start(struct vm *vm, const struct confine_opts *co)
+{
+	int err = 0;
+
+	if (co->mode != SANDBOX_OFF)
 		err = vcpus_confine_prepare(vm, co);
 	for (unsigned i = 0; i < vm->ncpus && !err; i++) {
 		err = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);

@@ -101,14 +101,21 @@ void vm_fail_late(struct vm *vm, const char *why);
 void vm_request_stop_signal(struct vm *vm, int status);
 
 /*
- * Create the vCPUs (arch_vcpu_init each, then arch_vcpus_ready) and start
- * one thread each. With co->mode LOG or STRICT (enum sandbox_mode), every thread's
- * filter is built first (vm->confine) and each vCPU thread loads its own
- * before its first KVM_RUN; the caller then confines the main thread
- * (confine.h). Returns 0 or -errno (logged); on error no thread is left
- * running.
+ * Create the vCPUs (arch_vcpu_init each, then arch_vcpus_ready: on arm64
+ * the vGIC is initialised there, which KVM_IRQFD needs, so this comes
+ * before the devices start). No thread runs yet. Returns 0 or -errno
+ * (logged); vcpus_stop releases what was made.
  */
-int vcpus_start(struct vm *vm, struct arch_boot *boot, const struct confine_opts *co)
+int vcpus_create(struct vm *vm, struct arch_boot *boot) __attribute__((warn_unused_result));
+
+/*
+ * Start one thread per vCPU. With co->mode LOG or STRICT (enum
+ * sandbox_mode), every thread's filter is built first (vm->confine) and
+ * each vCPU thread loads its own before its first KVM_RUN; the caller then
+ * confines the main thread (confine.h). Returns 0 or -errno (logged); on
+ * error no thread is left running.
+ */
+int vcpus_start(struct vm *vm, const struct confine_opts *co)
 	__attribute__((warn_unused_result));
 
 /*

@@ -206,6 +206,21 @@ static int ioeventfd_set(struct vpci *vp, unsigned q, uint64_t bar0, bool on)
 	return ioctl(vp->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
+/*
+ * A BAR the guest placed over something mapped: not mapped until it moves
+ * or the range frees (pci.c offers it again). Debug only when the range is
+ * taken: an OS reassigning every BAR passes through such overlaps.
+ */
+static void bar_not_mapped(struct vpci *vp, unsigned bar, uint64_t addr, int err)
+{
+	if (err == -EBUSY)
+		log_debug("%s: BAR%u at 0x%llx overlaps a mapped range; mapped once it is free",
+			  vp->id, bar, (unsigned long long)addr);
+	else
+		vpci_warn(vp, "BAR%u at 0x%llx: %s; not mapped", bar, (unsigned long long)addr,
+			  strerror(-err));
+}
+
 static void bar0_unmap(struct vpci *vp)
 {
 	if (vp->bar0 == PCI_BAR_NONE)
@@ -229,7 +244,7 @@ const char *vpci_region_name(unsigned r)
 	return r < VIRTIO_PCI_NREGIONS ? names[r] : NULL;
 }
 
-static void bar0_map(struct vpci *vp, uint64_t addr)
+static int bar0_map(struct vpci *vp, uint64_t addr)
 {
 	unsigned nreg = 0, nq = 0;
 	int err = 0;
@@ -251,18 +266,20 @@ static void bar0_map(struct vpci *vp, uint64_t addr)
 			break;
 	if (!err) {
 		vp->bar0 = addr;
-		return;
+		return 0;
 	}
-	vpci_warn(vp, "BAR0 at 0x%llx: %s; not mapped", (unsigned long long)addr, strerror(-err));
+	bar_not_mapped(vp, 0, addr, err);
 	while (nq--)
 		ioeventfd_set(vp, nq, addr, false);
 	while (nreg--)
 		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, addr + nreg * VIRTIO_PCI_REGION_SIZE);
 	vp->bar0 = PCI_BAR_NONE;
+	return err;
 }
 
-static void msix_bar_move(struct vpci *vp, uint64_t addr)
+static int msix_bar_move(struct vpci *vp, uint64_t addr)
 {
+	int err;
 	struct trap_region tr = { .base = addr, .size = VPCI_MSIX_BAR_SIZE, .bus = TRAP_MMIO,
 				  .name = vp->id, .label = "msix", .fn = msix_trap, .opaque = vp };
 
@@ -270,25 +287,23 @@ static void msix_bar_move(struct vpci *vp, uint64_t addr)
 		trapbus_unregister(&vp->vm->bus, TRAP_MMIO, vp->bar_msix);
 	vp->bar_msix = PCI_BAR_NONE;
 	if (addr == PCI_BAR_NONE)
-		return;
-	if (trapbus_register(&vp->vm->bus, &tr))
-		vpci_warn(vp, "MSI-X BAR at 0x%llx collides; not mapped",
-			  (unsigned long long)addr);
+		return 0;
+	err = trapbus_register(&vp->vm->bus, &tr);
+	if (err)
+		bar_not_mapped(vp, VPCI_BAR_MSIX, addr, err);
 	else
 		vp->bar_msix = addr;
+	return err;
 }
 
-static void vpci_bar_update(void *opaque, unsigned bar, uint64_t addr)
+static int vpci_bar_update(void *opaque, unsigned bar, uint64_t addr)
 {
 	struct vpci *vp = opaque;
 
-	if (bar == VPCI_BAR_MSIX) {
-		msix_bar_move(vp, addr);
-		return;
-	}
+	if (bar == VPCI_BAR_MSIX)
+		return msix_bar_move(vp, addr);
 	bar0_unmap(vp);
-	if (addr != PCI_BAR_NONE)
-		bar0_map(vp, addr);
+	return addr == PCI_BAR_NONE ? 0 : bar0_map(vp, addr);
 }
 
 static const struct pci_func_ops vpci_ops = {

@@ -125,7 +125,7 @@ struct arm64_fdt_config {
  * redistributors and the ITS, the timer's four PPIs, /chosen (bootargs,
  * the initrd range, stdout-path to the UART), the ns16550a and the
  * mc146818 on MMIO, and a pci-host-ecam-generic bridge for bus 0 with its
- * 32-bit window and msi-parent the ITS. Returns 0, or -E2BIG (buf too
+ * 32-bit window and an msi-map onto the ITS. Returns 0, or -E2BIG (buf too
  * small, or more CPUs than ARM64_MAX_CPUS) or -EINVAL (bad config).
  */
 int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *c)

@@ -196,7 +196,9 @@ static int node_rtc(void *fdt)
  * The generic ECAM host bridge for bus 0: one 32-bit non-prefetchable
  * memory window (phys.hi 0x02000000), identity-mapped; no I/O window
  * (virtio-pci needs none). MSIs go to the ITS, the requester id being the
- * device id (msi-parent without msi-map); no INTx (no interrupt-map).
+ * device id (msi-map: every RID onto the same DeviceID; the ITS has
+ * #msi-cells = 1, which msi-parent alone would leave unset); no INTx (no
+ * interrupt-map).
  */
 static int node_pci(void *fdt)
 {
@@ -218,7 +220,7 @@ static int node_pci(void *fdt)
 	TRY(fdt_property_u32(fdt, "linux,pci-domain", 0));
 	TRY(prop_reg(fdt, ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE));
 	TRY(prop_u32s(fdt, "ranges", ranges, 7));
-	TRY(fdt_property_u32(fdt, "msi-parent", PHANDLE_ITS));
+	TRY(prop_u32s(fdt, "msi-map", (uint32_t[]){ 0, PHANDLE_ITS, 0, 0x10000 }, 4));
 	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
 	return fdt_end_node(fdt);
 }

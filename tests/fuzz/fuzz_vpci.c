@@ -31,7 +31,8 @@
  * region on the bus is a function's and lies where that function's BAR
  * decodes, BAR0 all four regions or none; a BAR whose address did not
  * change keeps its regions (a move of one BAR never unmaps another's); a
- * BAR that moved is mapped exactly when its new range is free; KVM holds
+ * BAR that moved is mapped exactly when its new range is free, and one
+ * left unmapped (its range taken) is mapped once the range frees; KVM holds
  * the function's ioeventfds exactly at its mapped BAR0's doorbells, its
  * irqfds exactly for the vectors (and INTx) vpci says are live, and for
  * each live vector the MSI route of the message the guest wrote; without
@@ -306,14 +307,20 @@ static bool overlaps(const struct span *s, unsigned n, uint64_t base, uint64_t s
 }
 
 /*
- * The BARs whose decoded address changed, in the order pci.c reports them:
- * each loses its old regions and is mapped at its new address exactly when
- * the range does not wrap and nothing mapped overlaps it by then.
+ * What pci.c does after a BAR change, simulated on the layout before it:
+ * first the BARs whose decoded address changed, in the order pci.c
+ * reports them: each loses its old regions and is mapped at its new
+ * address exactly when the range does not wrap and nothing mapped
+ * overlaps it by then; then, if any moved, every BAR that decodes but is
+ * not mapped (its range was taken), slot by slot, BAR by BAR, is mapped
+ * if its range is free by then (bars_retry). The result must be the
+ * layout after.
  */
 static void check_moves(const struct layout *a, const struct layout *b)
 {
 	struct span occ[MAX_SPANS];
 	unsigned n = 0;
+	bool moved = false;
 
 	for (unsigned i = 0; i < nfns; i++)
 		for (unsigned k = 0; k < 2; k++)
@@ -321,20 +328,36 @@ static void check_moves(const struct layout *a, const struct layout *b)
 	for (unsigned i = 0; i < nfns; i++) {
 		for (unsigned k = 0; k < 2; k++) {
 			uint64_t at = b->f[i].decoded[k], size = bar_size[k];
-			struct span now = mapped(&b->f[i], k);
-			bool want;
 
 			if (at == a->f[i].decoded[k])
 				continue;
+			moved = true;
 			occ[2 * i + k].size = 0;
-			want = at != NONE && at + size > at && !overlaps(occ, n, at, size);
-			FZ_CHECK(want == (now.size != 0) && (!want || now.base == at),
-				 "function %u: BAR%u now decodes at 0x%llx (free: %s) but is %s 0x%llx",
-				 i, bar_slot[k], (unsigned long long)at, want ? "yes" : "no",
+			if (at != NONE && at + size > at && !overlaps(occ, n, at, size))
+				occ[2 * i + k] = (struct span){ at, size };
+		}
+	}
+	for (unsigned i = 0; moved && i < nfns; i++) {
+		for (unsigned k = 0; k < 2; k++) {
+			uint64_t at = b->f[i].decoded[k], size = bar_size[k];
+
+			if (at != NONE && !occ[2 * i + k].size && at + size > at &&
+			    !overlaps(occ, n, at, size))
+				occ[2 * i + k] = (struct span){ at, size };
+		}
+	}
+	for (unsigned i = 0; i < nfns; i++) {
+		for (unsigned k = 0; k < 2; k++) {
+			struct span now = mapped(&b->f[i], k), want = occ[2 * i + k];
+
+			FZ_CHECK(now.size == want.size && (!want.size || now.base == want.base),
+				 "function %u: BAR%u decodes at 0x%llx (was 0x%llx): %s 0x%llx, "
+				 "should be %s", i, bar_slot[k],
+				 (unsigned long long)b->f[i].decoded[k],
+				 (unsigned long long)a->f[i].decoded[k],
 				 now.size ? "mapped at" : "not mapped; was at",
-				 (unsigned long long)(now.size ? now.base : mapped(&a->f[i], k).base));
-			if (want)
-				occ[2 * i + k] = now;
+				 (unsigned long long)(now.size ? now.base : mapped(&a->f[i], k).base),
+				 want.size ? "mapped" : "not mapped (its range is taken)");
 		}
 	}
 }
@@ -357,8 +380,10 @@ static void check_step(const struct layout *before, bool failed)
 		for (unsigned k = 0; before && k < 2; k++) {
 			struct span s0 = mapped(&before->f[i], k), s1 = mapped(&after.f[i], k);
 
+			/* Unchanged, or mapped now that its range is free (bars_retry). */
 			FZ_CHECK(before->f[i].decoded[k] != after.f[i].decoded[k] ||
-				 (s0.size == s1.size && s0.base == s1.base),
+				 (s0.size == s1.size && s0.base == s1.base) ||
+				 (!s0.size && s1.size && s1.base == after.f[i].decoded[k]),
 				 "function %u: BAR%u still decodes at 0x%llx but its regions went from 0x%llx (%s) to 0x%llx (%s)",
 				 i, bar_slot[k], (unsigned long long)after.f[i].decoded[k],
 				 (unsigned long long)s0.base, s0.size ? "mapped" : "none",

@@ -313,6 +313,52 @@ static void test_latency(void)
 	CHECK(trap_lat_quantile(h, 1.0) > 2000000 && trap_lat_quantile(h, 1.0) <= 2500000, "max ~2 ms");
 }
 
+/*
+ * A handler that changes the map of its own bus (an ECAM configuration
+ * write moving a BAR, on arm64): it holds that map while it replaces it.
+ * Moving a region twice from inside the access must neither wait for
+ * itself nor free what it is still reading.
+ */
+static struct trapbus *self_tb;
+static struct probe self_moved;
+
+static int self_move_fn(void *opaque, struct trap *t)
+{
+	struct trap_region r = region(TRAP_MMIO, 0x20000, 0x1000, &self_moved);
+	int *moves = opaque;
+
+	if (trapbus_unregister(self_tb, TRAP_MMIO, 0x10000) == 0 &&
+	    trapbus_register(self_tb, &r) == 0 &&
+	    trapbus_unregister(self_tb, TRAP_MMIO, 0x20000) == 0 &&
+	    trapbus_register(self_tb, &r) == 0)
+		(*moves)++;
+	trap_set_value(t, 0x77);
+	return 0;
+}
+
+static void test_change_from_handler(void)
+{
+	struct trapbus tb;
+	struct trap_region cfg = { .base = 0x3f000000, .size = 0x100000, .bus = TRAP_MMIO,
+				   .name = "ecam", .fn = self_move_fn };
+	struct trap_region bar = region(TRAP_MMIO, 0x10000, 0x1000, &self_moved);
+	struct trap t = trap_at(TRAP_MMIO, 0x3f000004, 4, 0);
+	int moves = 0;
+
+	cfg.opaque = &moves;
+	self_tb = &tb;
+	CHECK(trapbus_init(&tb) == 0 && trapbus_register(&tb, &cfg) == 0 &&
+	      trapbus_register(&tb, &bar) == 0, "a config region and a BAR on one bus");
+	CHECK(trapbus_dispatch(&tb, &t) == 0 && trap_value(&t) == 0x77 && moves == 1,
+	      "the handler moved the BAR (4 changes of its own map) and returned");
+	t = trap_at(TRAP_MMIO, 0x20010, 4, 0);
+	self_moved.value = 5;
+	CHECK(trapbus_dispatch(&tb, &t) == 0 && self_moved.calls == 1, "the BAR answers at 0x20000");
+	t = trap_at(TRAP_MMIO, 0x10010, 4, 0);
+	CHECK(trapbus_dispatch(&tb, &t) == 1, "and no longer at 0x10000");
+	trapbus_destroy(&tb);
+}
+
 int main(void)
 {
 	struct trapbus tb;
@@ -324,6 +370,7 @@ int main(void)
 	test_unclaimed(&tb, &p);
 	test_unregister(&tb);
 	trapbus_destroy(&tb);
+	test_change_from_handler();
 	test_served_counter();
 	test_many();
 	test_concurrent();
