@@ -16,6 +16,7 @@
 # Exit status: 0 ready; 1 it could not be made (one line on stderr says why).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../image-lib.sh"
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 RECIPE=1	# bump when what this script puts in the image changes
 fail() { echo "arm64 image: $*" >&2; exit 1; }
@@ -72,14 +73,5 @@ done
 
 mkdir -p "$tmp/out"
 cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/Image" || fail "no vmlinuz in $kpkg"
-(cd "$root" && find . | sort | cpio -o -H newc --quiet -R 0:0 | gzip -6) >"$tmp/out/initramfs.cpio.gz" ||
-    fail "cpio"
 echo "$kpkg busybox-static:arm64=$bbver" >"$tmp/out/packages"
-touch "$tmp/out/ready"
-rm -rf "$out" && mv "$tmp/out" "$out" || fail "cannot move the image into $out"
-# Images of older inputs go once a day old: a run may still be booting one
-# made minutes ago.
-for old in "$CACHE/arm64/$kver"-*; do
-    [ "$old" = "$out" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +1440)" ] || rm -rf "$old"
-done
-echo "$out"
+image_finish "$root" "$tmp/out" "$out" "$CACHE/arm64/$kver-*"

@@ -12,6 +12,7 @@
 # Exit status: 0 ready; 1 it could not be made (one line on stderr says why).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../image-lib.sh"
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
 RECIPE=1	# bump when what this script puts in the image changes
 fail() { echo "linux image: $*" >&2; exit 1; }
@@ -75,14 +76,5 @@ done
 
 mkdir -p "$tmp/out"
 cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/bzImage" || fail "no vmlinuz in $kpkg"
-(cd "$root" && find . | sort | cpio -o -H newc --quiet -R 0:0 | gzip -6) >"$tmp/out/initramfs.cpio.gz" ||
-    fail "cpio"
 echo "$kpkg" >"$tmp/out/kernel-package"
-touch "$tmp/out/ready"
-rm -rf "$out" && mv "$tmp/out" "$out" || fail "cannot move the image into $out"
-# Images of older inputs go once a day old: a run (a benchmark, a test in
-# the emulated machine) may still be booting one made minutes ago.
-for old in "$CACHE/linux/$kver"-*; do
-    [ "$old" = "$out" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +1440)" ] || rm -rf "$old"
-done
-echo "$out"
+image_finish "$root" "$tmp/out" "$out" "$CACHE/linux/$kver-*"
