@@ -1,4 +1,5 @@
-# Shared by tests/linux/image.sh and tests/arm64/image.sh (sourced):
+# Shared by tests/linux/image.sh and tests/arm64/image.sh (sourced).
+#
 # image_finish ROOT STAGE OUT GLOB packs the initramfs tree ROOT into
 # STAGE/initramfs.cpio.gz (owner root, sorted), marks STAGE ready, moves it
 # to OUT (the cache directory named by the hash of the inputs), removes
@@ -16,4 +17,26 @@ image_finish() {
         [ "$old" = "$out" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +1440)" ] || rm -rf "$old"
     done
     echo "$out"
+}
+
+# image_modules PKG KVER ROOT MODULES...: each module of the kernel package
+# unpacked in PKG and what it depends on (modprobe's own resolution, from
+# the package's tree) copied into ROOT/lib/modules/KVER with a modules.dep
+# of their own, so that busybox's modprobe finds them in the guest.
+image_modules() {
+    local pkg=$1 kver=$2 root=$3 kmods=$1/lib/modules/$2 m ko rel
+    shift 3
+    depmod -b "$pkg" "$kver" || fail "depmod on the package's modules"
+    for m in "$@"; do
+        modprobe -d "$pkg" -S "$kver" --show-depends "$m" || fail "module $m is not in the package"
+    done | awk '$1 == "insmod" {print $2}' | sort -u | while read -r ko; do
+        rel=${ko#"$kmods"/}
+        mkdir -p "$root/lib/modules/$kver/$(dirname "$rel")" && cp "$ko" "$root/lib/modules/$kver/$rel"
+    done
+    cp "$kmods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null
+    depmod -b "$root" "$kver" || fail "depmod on the image's modules"
+    for m in "$@"; do
+        modprobe -d "$root" -S "$kver" --show-depends "$m" >/dev/null 2>&1 ||
+            fail "module $m did not make it into the image"
+    done
 }

@@ -57,19 +57,7 @@ cp "$tmp/bb/bin/busybox" "$root/bin/busybox" && ln -s busybox "$root/bin/sh" || 
 cp "$here/init" "$root/init" && chmod 755 "$root/init" || fail "cp init"
 
 # The modules and what they depend on, from the package's own tree.
-kmods=$tmp/pkg/lib/modules/$kver
-depmod -b "$tmp/pkg" "$kver" || fail "depmod on the package's modules"
-for m in $MODULES; do
-    modprobe -d "$tmp/pkg" -S "$kver" --show-depends "$m" || fail "module $m is not in $kpkg"
-done | awk '$1 == "insmod" {print $2}' | sort -u | while read -r ko; do
-    rel=${ko#"$kmods"/}
-    mkdir -p "$root/lib/modules/$kver/$(dirname "$rel")" && cp "$ko" "$root/lib/modules/$kver/$rel"
-done
-cp "$kmods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null
-depmod -b "$root" "$kver" || fail "depmod on the image's modules"
-for m in $MODULES; do
-    modprobe -d "$root" -S "$kver" --show-depends "$m" >/dev/null 2>&1 || fail "module $m did not make it into the image"
-done
+image_modules "$tmp/pkg" "$kver" "$root" $MODULES
 
 mkdir -p "$tmp/out"
 cp "$tmp/pkg/boot/vmlinuz-$kver" "$tmp/out/Image" || fail "no vmlinuz in $kpkg"

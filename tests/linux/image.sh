@@ -54,16 +54,7 @@ cp "$here/inittab" "$root/etc/inittab" && cp "$here/rc" "$root/etc/vmm/rc" && ch
     fail "cp inittab/rc"
 
 # The modules and what they depend on, from the package's own tree.
-kmods=$tmp/pkg/lib/modules/$kver
-depmod -b "$tmp/pkg" "$kver" || fail "depmod on the package's modules"
-for m in $MODULES; do
-    modprobe -d "$tmp/pkg" -S "$kver" --show-depends "$m" || fail "module $m is not in $kpkg"
-done | awk '$1 == "insmod" {print $2}' | sort -u | while read -r ko; do
-    rel=${ko#"$kmods"/}
-    mkdir -p "$root/lib/modules/$kver/$(dirname "$rel")" && cp "$ko" "$root/lib/modules/$kver/$rel"
-done
-cp "$kmods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null
-depmod -b "$root" "$kver" || fail "depmod on the image's modules"
+image_modules "$tmp/pkg" "$kver" "$root" $MODULES
 
 # fio, socat, iperf3 and the libraries they load, at the same paths.
 for p in "${progs[@]}"; do
