@@ -30,7 +30,6 @@
 struct arch_boot {
 	struct arm64_boot_info bi;
 	char *cmdline;
-	unsigned ncpus;
 };
 
 /* The machine's own devices, where the device tree says they are. */
@@ -165,7 +164,6 @@ int arch_boot_load(struct vm *vm, const struct arch_boot_config *cfg, struct arc
 		free(b);
 		return -ENOMEM;
 	}
-	b->ncpus = cfg->ncpus;
 	err = arm64_boot_load(&vm->mem, &bc, &b->bi);
 	if (err) {
 		arch_boot_free(b);
