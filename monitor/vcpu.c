@@ -68,7 +68,7 @@ static const char *exit_reason_name(uint32_t r)
 /* Stop the VM as failed, naming the vCPU, what happened and where it was. */
 static void vcpu_fail(struct vcpu *v, const char *what)
 {
-	char where[240], msg[320];
+	char where[240], msg[480];	/* what: up to 160 bytes */
 
 	arch_vcpu_where(v->fd, v->run->exit_reason == KVM_EXIT_SHUTDOWN, where, sizeof(where));
 	snprintf(msg, sizeof(msg), "vCPU %u: %s%s", v->index, what, where);
@@ -291,12 +291,18 @@ static int kick_signal_install(void)
 }
 
 /* Every thread's filter, built before the first vCPU thread starts. */
+/* The vCPUs' fds, in index order, into fds (room for VM_MAX_CPUS). */
+static void vcpu_fds(const struct vm *vm, int *fds)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		fds[i] = vm->vcpus[i].fd;
+}
+
 static int vcpus_confine_prepare(struct vm *vm, const struct confine_opts *co)
 {
 	int fds[VM_MAX_CPUS], err;
 
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		fds[i] = vm->vcpus[i].fd;
+	vcpu_fds(vm, fds);
 	vm->confine = confine_prepare(co, vm->vm_fd, fds, vm->ncpus, &err);
 	return err;
 }
@@ -315,9 +321,10 @@ int vcpus_create(struct vm *vm, struct arch_boot *boot)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->ncpus && !err; i++)
 		err = vcpu_create(vm, &vm->vcpus[i], i, boot);
-	for (unsigned i = 0; i < vm->ncpus && !err; i++)
-		fds[i] = vm->vcpus[i].fd;
-	return err ? err : arch_vcpus_ready(vm, fds, vm->ncpus, boot);
+	if (err)
+		return err;
+	vcpu_fds(vm, fds);
+	return arch_vcpus_ready(vm, fds, vm->ncpus, boot);
 }
 
 int vcpus_start(struct vm *vm, const struct confine_opts *co)
