@@ -2,7 +2,10 @@
 """Time trapped port accesses: run each command RUNS times, alternating; the
 guest (bench/guest bench-trap) prints a marker line before and after N port
 writes and N port reads; the time between markers, divided by N, is the cost
-of one access. Prints medians per command and ratios against the first.
+of one access. Each command runs once first, not counted (the emulated
+machine's first run of a code path pays for its translation). Prints
+medians per command, each command's fastest and slowest run, and the ratios
+of the medians against the first command.
 
 usage: trapbench.py RUNS N NAME=CMD [NAME=CMD ...]"""
 import shlex, statistics, sys
@@ -31,6 +34,8 @@ def main():
     runs, n = int(sys.argv[1]), int(sys.argv[2])
     cmds = [(s.split("=", 1)[0], shlex.split(s.split("=", 1)[1])) for s in sys.argv[3:]]
     res = {name: [] for name, _ in cmds}
+    for name, argv in cmds:
+        run_once(argv)      # warm-up, not counted
     for _ in range(runs):
         for name, argv in cmds:
             r = run_once(argv)
@@ -45,6 +50,12 @@ def main():
         med[name] = [statistics.median(x[i] for x in res[name]) / n * 1e6
                      for i in range(len(COLUMNS))]
         print("%-16s %4d" % (name, len(res[name])) + "".join("%12.2f" % v for v in med[name]))
+    for name, _ in cmds:
+        for what, f in (("min", min), ("max", max)):
+            if res[name]:
+                print("%-16s %4s" % ("  " + name, what) +
+                      "".join("%12.2f" % (f(x[i] for x in res[name]) / n * 1e6)
+                              for i in range(len(COLUMNS))))
     base = cmds[0][0]
     for other, _ in cmds[1:]:
         if base in med and other in med:

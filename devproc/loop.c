@@ -127,10 +127,11 @@ static bool serve_always_ready(struct devproc *dp)
 	return (dp->always & dp->dev.poll_mask) != 0;
 }
 
-static int serve_rings(struct devproc *dp)
+/* Serve what the rings hold; *waited: how many of them a vCPU waits for. */
+static int serve_rings(struct devproc *dp, unsigned *waited)
 {
 	int n = ring_consume_commit(dp->ring, devproc_serve_trap, devproc_commit, dp,
-				    &dp->resume);
+				    &dp->resume, waited);
 
 	if (n < 0)
 		vmm_log(LOG_ERR, dp->name, "ring: impossible indexes; stopping");
@@ -236,24 +237,29 @@ static int handle_event(struct devproc *dp, uint32_t tag)
 }
 
 /*
- * Wait for fds (timeout_ms, -1 forever) and handle what fired. *busy says
- * whether anything did: a kick or backend event keeps the device spinning
- * as a served ring request does, so that the next kick of a stream of I/O
- * finds it awake.
+ * Wait for fds (timeout_ms, -1 forever) and handle what fired. *rang says
+ * whether the doorbell did (what the rings hold tells whether a vCPU
+ * waits), *busy whether anything else did: a kick or backend event keeps
+ * the device spinning as a waited request does, so that the next kick of
+ * a stream of I/O finds it awake.
  */
-static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy)
+static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy, bool *rang)
 {
 	struct epoll_event ev[8];
 	int n = epoll_wait(dp->epoll_fd, ev, 8, timeout_ms);
 	bool reached_device = false;
 	int err = 0;
 
+	*busy = *rang = false;
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	*busy = n > 0;
 	for (int i = 0; i < n && !err; i++) {
-		err = handle_event(dp, ev[i].data.u32);
-		reached_device |= ev[i].data.u32 != TAG_DOORBELL && ev[i].data.u32 != TAG_CONTROL;
+		uint32_t tag = ev[i].data.u32;
+
+		err = handle_event(dp, tag);
+		*rang |= tag == TAG_DOORBELL;
+		*busy |= tag != TAG_DOORBELL;
+		reached_device |= tag != TAG_DOORBELL && tag != TAG_CONTROL;
 	}
 	if (reached_device) {	/* a kick, a backend or a wake may change registers */
 		commit_now(dp);
@@ -306,10 +312,20 @@ static enum spin_end spin_for_work(struct devproc *dp, uint64_t until)
  * fds every POLL_EVERY_NS; then sleep in epoll until a doorbell, a kick, a
  * wake or a backend fd - dozing (waking every RING_DOZE_NS to look) within
  * DOZE_WINDOW_NS of its last work.
+ *
+ * Only what somebody waits for makes spinning worth a CPU: a vCPU's read or
+ * sync write, a kick, a backend event. The spin is timed from the last of
+ * those (spin_from) and counts as paid only when it catches one; posted
+ * writes it finds are served on the way but neither extend nor pay it (a
+ * dozing device applies them within RING_DOZE_NS with no wake-up: spinning
+ * for them would only take a CPU from the vCPUs). Any work keeps the device
+ * dozing rather than asleep (last_work), so that a stream of posted writes
+ * rings no doorbell.
  */
 int devproc_run(struct devproc *dp)
 {
-	uint64_t last_poll = now_ns(), idle_since = now_ns(), dozed_at = 0;
+	uint64_t last_poll = now_ns(), last_work = last_poll, spin_from = last_poll, rang_at = 0;
+	bool spun = false;	/* the rings' work was found by a spin */
 	int err = 0;
 
 	spin_gov_init(&dp->spin);
@@ -331,39 +347,44 @@ int devproc_run(struct devproc *dp)
 	sync_backend_polls(dp);
 	devproc_shadow_refresh(dp);
 	while (!err && !dp->stop) {
-		int n = serve_rings(dp);
-		bool busy = false;
-		uint64_t now, spin_end, sleep_at;
+		unsigned waited = 0;
+		int n = serve_rings(dp, &waited);
+		bool busy = false, rang = false;
+		uint64_t now, spin_end;
 		bool doze;
 
 		if (n < 0)
 			return n;
 		if (n > 0) {
-			idle_since = now_ns();
-			if (dozed_at)	/* n requests came in a doze: one every (doze / n) */
-				spin_gov_slept(&dp->spin, (idle_since - dozed_at) / (unsigned)n,
-					       dp->spin_ns, idle_since);
-			dozed_at = 0;
-			continue;
+			last_work = now_ns();
+			if (waited && spun)
+				spin_gov_paid(&dp->spin);
+			else if (waited && rang_at)	/* a spin this long would have caught it */
+				spin_gov_slept(&dp->spin, rang_at - spin_from, dp->spin_ns, rang_at);
+			if (waited)
+				spin_from = last_work;
 		}
-		dozed_at = 0;
+		spun = false;
+		rang_at = 0;
+		if (n > 0)
+			continue;
 		now = now_ns();
-		spin_end = idle_since + spin_gov_budget(&dp->spin, dp->spin_ns, now);
+		spin_end = spin_from + spin_gov_budget(&dp->spin, dp->spin_ns, now);
 		if (now < spin_end) {
 			/* Spin to the next look at the fds, or to the budget's end. */
 			bool last = last_poll + POLL_EVERY_NS >= spin_end;
 			enum spin_end r = spin_for_work(dp, last ? spin_end : last_poll + POLL_EVERY_NS);
 
 			if (r == SPIN_WORK) {
-				spin_gov_paid(&dp->spin);
+				spun = true;
 				continue;
 			}
 			if (r == SPIN_PREEMPTED)	/* budget 0: the next turn sleeps */
 				spin_gov_preempted(&dp->spin, now_ns());
-			err = poll_fds(dp, 0, &busy);
+			err = poll_fds(dp, 0, &busy, &rang);
 			last_poll = now_ns();
 			if (busy) {
-				idle_since = last_poll;
+				spin_from = last_work = last_poll;
 				spin_gov_paid(&dp->spin);
 			} else if (r == SPIN_TIMEOUT && last) {
 				spin_gov_wasted(&dp->spin, dp->spin_ns);	/* the next turn sleeps */
@@ -371,33 +392,31 @@ int devproc_run(struct devproc *dp)
 			continue;
 		}
 		if (serve_always_ready(dp)) {
-			err = poll_fds(dp, 0, &busy);	/* a file to read: never sleep */
+			err = poll_fds(dp, 0, &busy, &rang);	/* a file to read: never sleep */
 			last_poll = now_ns();
 			if (busy)
-				idle_since = last_poll;
+				spin_from = last_work = last_poll;
 			continue;
 		}
-		sleep_at = now_ns();
-		doze = sleep_at - idle_since < DOZE_WINDOW_NS;
+		doze = now_ns() - last_work < DOZE_WINDOW_NS;
 		if (!ring_dev_sleep_begin(dp->ring, doze))
 			continue;
 		dp->sleeps++;
-		err = poll_fds(dp, doze ? (int)(RING_DOZE_NS / 1000000) : -1, &busy);
+		err = poll_fds(dp, doze ? (int)(RING_DOZE_NS / 1000000) : -1, &busy, &rang);
 		ring_dev_sleep_end(dp->ring);
 		last_poll = now_ns();
-		if (!busy && doze) {
-			dozed_at = sleep_at;	/* the rings may hold posted writes: see above */
-			continue;	/* idle_since stays */
+		if (rang)	/* judged once the rings tell whether a vCPU waits */
+			rang_at = last_poll;
+		if (busy) {	/* work came spin_from + gap: a spin that long would have caught it */
+			spin_gov_slept(&dp->spin, last_poll - spin_from, dp->spin_ns, last_poll);
+			spin_from = last_work = last_poll;
 		}
-		/* Work came idle_since + gap: a spin that long would have caught it. */
-		spin_gov_slept(&dp->spin, last_poll - idle_since, dp->spin_ns, last_poll);
-		idle_since = last_poll;
 	}
 	/*
 	 * Shutdown can overtake posted writes to this device (the stop came
 	 * from another device): apply them, e.g. console bytes, before leaving.
 	 */
-	if (!err && dp->stop && serve_rings(dp) < 0)
+	if (!err && dp->stop && serve_rings(dp, NULL) < 0)
 		err = -EPROTO;
 	return err;
 }

@@ -103,14 +103,11 @@ static struct timespec ring_ts(uint64_t ns)
 void ring_producer_init(struct ring_producer *p, struct ring_header *h, unsigned vcpu,
 			int doorbell_fd, const _Atomic bool *dead)
 {
-	p->h = h;
-	p->r = &h->vcpu[vcpu];
-	p->vcpu = vcpu;
+	*p = (struct ring_producer){ .h = h, .r = &h->vcpu[vcpu], .vcpu = vcpu,
+				     .doorbell_fd = doorbell_fd, .dead = dead };
 	/* Start past whatever completion is there, so a reused ring never matches early. */
 	p->seq = atomic_load_explicit(&p->r->done.seq, memory_order_relaxed);
 	p->head = atomic_load_explicit(&p->r->head, memory_order_relaxed);
-	p->doorbell_fd = doorbell_fd;
-	p->dead = dead;
 	spin_gov_init(&p->spin);
 }
 
@@ -199,6 +196,7 @@ static void ring_doorbell(struct ring_producer *p, bool waited)
 		return;
 	if (p->doorbell_fd < 0)
 		return;
+	p->rung++;
 	while (write(p->doorbell_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 }
@@ -330,8 +328,10 @@ int ring_send(struct ring_producer *p, struct trap *t, bool sync, const struct r
 		seq = ++p->seq;
 	ring_publish(p, t, waited ? RING_F_WAIT : 0, seq);
 	ring_doorbell(p, waited);
-	if (!waited)
+	if (!waited) {
+		p->posted++;
 		return 0;
+	}
 	err = ring_wait_done(p, t, seq, cfg, start ? start : now_ns());
 	p->timed_out = err == -ETIMEDOUT;
 	p->published = true;

@@ -184,6 +184,7 @@ struct ring_producer {
 	bool timed_out;			/* the last ring_send gave up waiting... */
 	bool published;			/* ...after publishing its request */
 	struct spin_gov spin;		/* how long it spins for a completion now */
+	uint64_t posted, rung;		/* posted writes; doorbells rung (any request) */
 };
 
 /* Bind producer p to vCPU vcpu's ring of h. dead may be NULL. */
@@ -268,9 +269,12 @@ typedef void (*ring_commit_fn)(void *opaque, const struct ring_resume *rs);
 /*
  * ring_consume, committing each batch (commit may be NULL). rs holds the
  * rings' position across calls (ring_resume_init first; NULL: a local copy).
+ * *waited (if not NULL) gets how many of the served requests a vCPU waits
+ * for (reads, sync writes): the rest were posted writes.
  */
 int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_fn commit,
-			void *opaque, struct ring_resume *rs) __attribute__((warn_unused_result));
+			void *opaque, struct ring_resume *rs, unsigned *waited)
+	__attribute__((warn_unused_result));
 
 /* Requests posted after rs's tails (a resumed device serves them): for logs. */
 unsigned ring_resume_pending(struct ring_header *h, const struct ring_resume *rs);
@@ -300,5 +304,6 @@ void ring_dev_sleep_end(struct ring_header *h);
 
 /* True if any ring of h has a request posted. */
 bool ring_pending(struct ring_header *h);
+
 
 #endif

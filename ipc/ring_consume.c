@@ -153,7 +153,7 @@ int ring_resume_apply(struct ring_header *h, const struct ring_resume *rs)
  * every request of the batch in its ring, to be served again.
  */
 int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_fn commit,
-			void *opaque, struct ring_resume *rs)
+			void *opaque, struct ring_resume *rs, unsigned *waited)
 {
 	uint32_t prev[RING_MAX_VCPUS], cur[RING_MAX_VCPUS];
 	bool complete[RING_MAX_VCPUS] = { false };
@@ -161,6 +161,7 @@ int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_
 	struct ring_shadow *sh = ring_shadow_of(h, n);
 	struct ring_resume local;
 	int served = 0, err;
+	unsigned nwaited = 0;
 
 	if (!rs) {
 		ring_resume_init(h, &local);
@@ -177,7 +178,10 @@ int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_
 		if (prev[m] != rs->tail[m]) {
 			if (served == 0)
 				ring_shadow_begin(sh);	/* before any tail moves */
-			complete[m] |= ring_serve_one(h, (unsigned)m, rs, serve, opaque);
+			if (ring_serve_one(h, (unsigned)m, rs, serve, opaque)) {
+				complete[m] = true;
+				nwaited++;
+			}
 			served++;
 		}
 		memcpy(prev, cur, n * sizeof(cur[0]));
@@ -186,12 +190,14 @@ int ring_consume_commit(struct ring_header *h, ring_serve_fn serve, ring_commit_
 		commit(opaque, rs);
 	if (served)
 		ring_retire(h, n, rs, complete);
+	if (waited)
+		*waited = nwaited;
 	return err ? err : served;
 }
 
 int ring_consume(struct ring_header *h, ring_serve_fn serve, void *opaque)
 {
-	return ring_consume_commit(h, serve, NULL, opaque, NULL);
+	return ring_consume_commit(h, serve, NULL, opaque, NULL, NULL);
 }
 
 bool ring_pending(struct ring_header *h)

@@ -178,16 +178,20 @@ static void process_quiesce(struct vm *vm)
 /* -v: how the vCPUs' waits for this device went (ipc/spin.h). */
 static void process_log_spins(const struct vdev *v, const struct process_dev *d)
 {
-	uint64_t paid = 0, wasted = 0, preempted = 0;
+	uint64_t paid = 0, wasted = 0, preempted = 0, posted = 0, rung = 0;
 
 	for (unsigned i = 0; d->prod && i < v->vm->ncpus; i++) {
 		paid += d->prod[i].spin.paid;
 		wasted += d->prod[i].spin.wasted;
 		preempted += d->prod[i].spin.preempted;
+		posted += d->prod[i].posted;
+		rung += d->prod[i].rung;
 	}
 	log_debug("device %s: vCPUs waiting for it: %llu answers came while they spun, "
-		  "%llu spins ran out, %llu were preempted", v->id, (unsigned long long)paid,
-		  (unsigned long long)wasted, (unsigned long long)preempted);
+		  "%llu spins ran out, %llu were preempted; %llu writes posted; %llu doorbells rung",
+		  v->id, (unsigned long long)paid, (unsigned long long)wasted,
+		  (unsigned long long)preempted, (unsigned long long)posted,
+		  (unsigned long long)rung);
 }
 
 static void process_release_dev(struct vdev *v)

@@ -48,7 +48,9 @@
 #    VMM_MACHINE_QEMU: the qemu-system-x86_64 that runs the machine, by
 #    default the system's (firmware beside another one is found);
 #    VMM_MACHINE_KVM_AMD: kvm_amd's module parameters, comma-separated;
-#    default npt=0, see below)
+#    default npt=0, see below;
+#    VMM_MACHINE_CLOCK: the machine kernel's clock source, tsc (default) or
+#    hpet, see below; VMM_MACHINE_APPEND: more of its command line)
 #   --timeout SEC   kill the machine after SEC s; 0 = never
 #                   (VMM_MACHINE_TIMEOUT; 3600, or 0 when stdin is a terminal)
 #   (VMM_MACHINE_STALL=SEC: a machine that shows no sign of life for SEC s,
@@ -80,6 +82,8 @@ mem=${VMM_MACHINE_MEM:-4G}
 tcg=${VMM_MACHINE_TCG:-multi}
 qemu=${VMM_MACHINE_QEMU:-qemu-system-x86_64}
 kvm_amd_params=${VMM_MACHINE_KVM_AMD-npt=0}	# why: where it is passed on, below
+clock=${VMM_MACHINE_CLOCK:-tsc}			# why: where it is passed on, below
+case $clock in tsc|hpet) ;; *) echo "kvm-machine: VMM_MACHINE_CLOCK=$clock: tsc or hpet" >&2; exit 2;; esac
 timeout=${VMM_MACHINE_TIMEOUT:-}
 stall=${VMM_MACHINE_STALL:-300}
 mode=${VMM_KVM:-auto}
@@ -301,7 +305,7 @@ else {
         [ -n "${!v+set}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     # what the command runs in, for benchmarks to print beside their figures
-    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $("$qemu" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG ($tcg-threaded) -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd ${kvm_amd_params:-(default parameters)}, no transparent huge pages, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
+    printf 'export VMM_MACHINE=%q\n' "emulated machine: QEMU $("$qemu" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG ($tcg-threaded) -cpu max, $cpus CPUs, $mem, linux-image-$kver with kvm-amd ${kvm_amd_params:-(default parameters)}, clock source $clock, no transparent huge pages, on $(nproc) host CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
     printf 'cd %q || exit 125\n' "$PWD"
     printf 'exec'; printf ' %q' "$@"; printf '\n'
 } fi >"$run/cmd"
@@ -326,6 +330,14 @@ append+=" vmm.keep=$PWD:$here:$CACHE"
 # and tiny test guests now and then. With npt=0: see README.md, "The
 # emulated machine". VMM_MACHINE_KVM_AMD= (empty) loads kvm_amd as it is.
 [ -n "$kvm_amd_params" ] && append+=" vmm.kvm_amd=$kvm_amd_params"
+# The clock: the machine's kernel finds its TCG CPUs' TSCs "unsynchronized"
+# at start-up and falls back to the HPET. Then every clock read in the
+# machine - each VMM's, each spin loop's - is a system call and an
+# emulated device access under QEMU's big lock, which no real host pays
+# (bench/trap.sh's posted writes: 1.2-1.3x in-monitor with the HPET). QEMU
+# gives every CPU the host's TSC, so the machine is told to trust it.
+[ "$clock" = tsc ] && append+=" tsc=reliable clocksource=tsc"
+append+="${VMM_MACHINE_APPEND:+ $VMM_MACHINE_APPEND}"
 
 machine=("$qemu" "${qemu_data[@]}" -accel tcg,thread=$tcg -cpu max -smp "$cpus" -m "$mem"
     -nodefaults -no-user-config -display none -vga none -no-reboot

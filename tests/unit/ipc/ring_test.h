@@ -49,6 +49,7 @@ struct rt_consumer {
 	void *opaque;
 	_Atomic bool stop;
 	int err;			/* last negative ring_consume result */
+	_Atomic unsigned served, waited;	/* requests served; of them waited for */
 };
 
 static inline void *rt_consumer_main(void *arg)
@@ -56,8 +57,13 @@ static inline void *rt_consumer_main(void *arg)
 	struct rt_consumer *c = arg;
 
 	while (!atomic_load(&c->stop)) {
-		int n = ring_consume(c->h, c->serve, c->opaque);
+		unsigned w = 0;
+		int n = ring_consume_commit(c->h, c->serve, NULL, c->opaque, NULL, &w);
 
+		if (n > 0) {
+			atomic_fetch_add(&c->served, (unsigned)n);
+			atomic_fetch_add(&c->waited, w);
+		}
 		if (n < 0)
 			c->err = n;
 		if (n <= 0)
@@ -72,6 +78,8 @@ static inline int rt_consumer_start(struct rt_consumer *c, struct ring_header *h
 	c->h = h;
 	c->serve = serve;
 	c->opaque = opaque;
+	atomic_store(&c->served, 0);
+	atomic_store(&c->waited, 0);
 	c->err = 0;
 	atomic_store(&c->stop, false);
 	return pthread_create(&c->thread, NULL, rt_consumer_main, c);

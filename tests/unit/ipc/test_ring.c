@@ -99,9 +99,15 @@ static void test_post_write(void)
 	if (rt_mem_open(&m, 1))
 		{ CHECK(0, "rt_mem_open"); return; }
 	ring_producer_init(&p, m.h, 0, m.efd, NULL);
+	unsigned waited = 99;
+
 	CHECK_EQ(ring_send(&p, &t, false, &cfg_fast), 0, "posted write returns at once");
 	CHECK(ring_pending(m.h), "a request is pending");
-	CHECK_EQ(ring_consume(m.h, rec_serve, &d), 1, "consume serves one");
+	CHECK_EQ(p.posted, 1, "counted as posted");
+	CHECK_EQ(p.rung, 0, "no doorbell for a device awake");
+	CHECK_EQ(ring_consume_commit(m.h, rec_serve, NULL, &d, NULL, &waited), 1,
+		 "consume serves one");
+	CHECK_EQ(waited, 0, "nobody waits for a posted write");
 	CHECK_EQ(atomic_load(&d.n), 1, "serve called once");
 	CHECK(memcmp(&d.seen[0], &t, sizeof(t)) == 0, "serve sees the trap exactly");
 	CHECK(!ring_pending(m.h), "nothing pending after");
@@ -141,6 +147,9 @@ static void test_read(void)
 	CHECK_EQ(ring_send(&p, &t, false, &cfg_fast), -EPROTO, "absurd errno is -EPROTO");
 	rt_consumer_stop(&c);
 	CHECK_EQ(c.err, 0, "consumer saw no error");
+	CHECK_EQ(atomic_load(&c.served), 6, "six served");
+	CHECK_EQ(atomic_load(&c.waited), 6, "each read and sync write counted as waited");
+	CHECK_EQ(p.posted, 0, "none posted");
 	rt_mem_close(&m);
 }
 
