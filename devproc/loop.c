@@ -239,9 +239,12 @@ static int handle_event(struct devproc *dp, uint32_t tag)
 /*
  * Wait for fds (timeout_ms, -1 forever) and handle what fired. *rang says
  * whether the doorbell did (what the rings hold tells whether a vCPU
- * waits), *busy whether anything else did: a kick or backend event keeps
- * the device spinning as a waited request does, so that the next kick of
- * a stream of I/O finds it awake.
+ * waits), *busy whether the device itself had work: a kick, a backend or a
+ * wake keeps it spinning as a waited request does, so that the next kick
+ * of a stream of I/O finds it awake. A control message (the monitor's
+ * liveness ping, once a --device-timeout-ms) is neither: after it the
+ * device neither spins nor dozes, or every idle device would wake 20 times
+ * a second for it.
  */
 static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy, bool *rang)
 {
@@ -258,13 +261,13 @@ static int poll_fds(struct devproc *dp, int timeout_ms, bool *busy, bool *rang)
 
 		err = handle_event(dp, tag);
 		*rang |= tag == TAG_DOORBELL;
-		*busy |= tag != TAG_DOORBELL;
 		reached_device |= tag != TAG_DOORBELL && tag != TAG_CONTROL;
 	}
 	if (reached_device) {	/* a kick, a backend or a wake may change registers */
 		commit_now(dp);
 		devproc_shadow_refresh(dp);	/* (a doorbell's requests: serve_rings does) */
 	}
+	*busy = reached_device;
 	return err;
 }
 
