@@ -290,7 +290,6 @@ static int kick_signal_install(void)
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* Every thread's filter, built before the first vCPU thread starts. */
 /* The vCPUs' fds, in index order, into fds (room for VM_MAX_CPUS). */
 static void vcpu_fds(const struct vm *vm, int *fds)
 {
@@ -298,6 +297,7 @@ static void vcpu_fds(const struct vm *vm, int *fds)
 		fds[i] = vm->vcpus[i].fd;
 }
 
+/* Every thread's filter, built before the first vCPU thread starts. */
 static int vcpus_confine_prepare(struct vm *vm, const struct confine_opts *co)
 {
 	int fds[VM_MAX_CPUS], err;
