@@ -303,6 +303,8 @@ static void do_request(struct api *a, struct api_client *c, struct vm *vm, const
 		err = vdevs_input(vm, DEV_INPUT_POWER_BUTTON);
 		if (err)
 			reply_error(a, c, err, err == -ENODEV ? "this machine has no power button"
+				    : err == -EAGAIN ? "the power button could not be pressed: its "
+				    "device is not reading its input (busy or hung)"
 				    : "the power button could not be pressed");
 		else
 			reply_ok(a, c);

@@ -106,6 +106,8 @@ static const struct sandbox_rule main_rules[] = {
 	      SB_EQ(1, SOCK_SEQPACKET | SOCK_CLOEXEC, "type == SOCK_SEQPACKET | SOCK_CLOEXEC")),
 	SB_IF("fcntl", "the console input pipe's size", 1,
 	      SB_EQ(1, F_GETPIPE_SZ, "cmd == F_GETPIPE_SZ")),
+	SB_IF("fcntl", "a replacement device process's control socket never blocks", 2,
+	      SB_EQ(1, F_SETFL, "cmd == F_SETFL"), SB_EQ(2, O_NONBLOCK, "flags == O_NONBLOCK")),
 	SB_IF("ioctl", "how much console input waits in its pipe", 1,
 	      SB_EQ(1, FIONREAD, "request == FIONREAD")),
 };

@@ -30,7 +30,13 @@
 #include "util.h"
 #include "vm.h"
 
-/* The device's control socket, and vmm-devproc started by the spawner with the other end. */
+/*
+ * The device's control socket, and vmm-devproc started by the spawner with
+ * the other end. The monitor's end does not block: a device that stops
+ * reading its socket fills its queue (net.unix.max_dgram_qlen packets),
+ * and a blocking send would then hold the control loop - console input,
+ * other devices' stop events, vmm-ctl - for as long as it liked.
+ */
 static int process_exec(struct process_dev *d)
 {
 	int sv[2], err;
@@ -38,6 +44,12 @@ static int process_exec(struct process_dev *d)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
 	err = spawner_spawn(d->cfg.spawner, d->vdev->id, d->vm_name, d->sandbox, sv[1],
 			    &pid, &d->pidfd);
 	atomic_store(&d->pid, pid);

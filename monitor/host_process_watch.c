@@ -393,7 +393,10 @@ int process_tick(struct vdev *v, uint64_t now)
 		return -1;
 	}
 	if (!d->ping_sent && now >= d->ping_next) {
-		if (control_send_simple(d->sock, CONTROL_MSG__BODY_STATS_REQUEST) == 0)
+		int err = control_send_simple(d->sock, CONTROL_MSG__BODY_STATS_REQUEST);
+
+		/* A full queue: it has not read what it had; judged as an unanswered ping. */
+		if (err == 0 || err == -EAGAIN)
 			d->ping_sent = now;
 		d->ping_next = now + period;
 	}

@@ -108,6 +108,57 @@ case_restart_inproc() {
 	ok "--devices inproc: five devices restarted from their saved state; the guest passed"
 }
 
+# A device process that stops reading its control socket (SIGSTOP; a long
+# --device-timeout-ms keeps the monitor from replacing it) must not hold the
+# monitor: once its queue is full, each further powerdown is refused at once
+# (EAGAIN) rather than blocking the control loop, and console input still
+# reaches the guest.
+case_stalled_device() {
+	local pid out
+	start_api_guest --device-timeout-ms 600000
+	pid=$(pgrep -f -- "vmm-devproc --control-fd 3 --name acpi_pm0 --vm vm$MON_PID\$" | head -n 1)
+	[ -n "$pid" ] || fail "no device process for acpi_pm0"
+	kill -STOP "$pid"
+	# One client, powerdowns one after another, each answered within 10 s.
+	out=$(python3 - "$API" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def recv(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            sys.exit("the monitor closed the connection")
+        b += c
+    return b
+POWERDOWN = struct.pack("<I", 2) + b"\x3a\x00"    # ApiRequest{powerdown: {}}
+ok = refused = 0
+for i in range(2000):
+    s.sendall(POWERDOWN)
+    try:
+        body = recv(struct.unpack("<I", recv(4))[0])
+    except socket.timeout:
+        sys.exit("powerdown %d: no answer within 10 s (%d ok, %d refused before)" % (i, ok, refused))
+    if b"not reading its input" in body:
+        refused += 1
+        if refused == 20:
+            break
+    else:
+        ok += 1
+print(ok, refused)
+PY
+	) || { kill -CONT "$pid"; fail "powerdowns to a stopped acpi_pm0: $out"; }
+	[ "${out#* }" = 20 ] || { kill -CONT "$pid"; fail "2000 powerdowns to a stopped device: $out (ok, refused)"; }
+	printf Z >&3
+	wait_for_out "PASS uart" 30
+	kill -CONT "$pid"
+	ctl stop >/dev/null 2>&1
+	wait_monitor
+	ok "acpi_pm0 stopped: ${out% *} powerdowns queued, then each refused at once; the guest got its input"
+}
+
 # Bad clients: the VM and a good client carry on; each bad one is refused.
 case_hostile() {
 	local out n

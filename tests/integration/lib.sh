@@ -49,6 +49,22 @@ dump() {
 	echo "----"
 }
 
+# threads_dump PID: where every thread of PID and of its children is (state,
+# CPU, kernel wait channel, system call, kernel stack): printed before a hung
+# monitor is killed, so that an intermittent hang leaves its evidence.
+threads_dump() {
+	local p t
+	for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+		echo "---- pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"
+		for t in /proc/"$p"/task/*; do
+			[ -r "$t/stat" ] || continue
+			echo "  tid ${t##*/} $(cut -d' ' -f2,3 "$t/stat" 2>/dev/null) cpu $(cut -d' ' -f39 "$t/stat" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+			sed -n '1,6s/^/      /p' "$t/stack" 2>/dev/null
+		done
+	done
+}
+
 fail() {
 	echo "FAIL: $*"
 	dump
@@ -149,6 +165,7 @@ wait_for_out() {
 		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before \"$1\""
 		sleep 0.05
 	done
+	threads_dump "$MON_PID"
 	kill -9 "$MON_PID" 2>/dev/null
 	fail "no \"$1\" within $2 s"
 }
@@ -162,6 +179,7 @@ wait_for_err() {
 		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before stderr matched /$1/: $(tail -n 3 "$ERR")"
 		sleep 0.05
 	done
+	threads_dump "$MON_PID"
 	kill -9 "$MON_PID" 2>/dev/null
 	fail "stderr did not match /$1/ within ${2:-15} s: $(tail -n 3 "$ERR")"
 }
@@ -189,6 +207,7 @@ wait_pid() {
 		sleep 0.05
 	done
 	if kill -0 "$1" 2>/dev/null; then
+		threads_dump "$1"
 		kill -9 "$1"
 		fail "monitor still running 10 s later"
 	fi
