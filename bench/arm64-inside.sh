@@ -109,13 +109,13 @@ echo "arm64-bench: $runs rounds, alternating; $(cat "$img/packages"); vmm cmdlin
 began=$(now)
 r=1
 while [ $r -le "$runs" ]; do
-    run vmm-strict $r "$mon" --kernel "$img/Image" --initrd "$img/initramfs.cpio.gz" --cpus 2 \
+    run vmm-strict $r "$mon" --kernel "$img/Image" --initrd "$img/initramfs.cpio.zst" --cpus 2 \
         --mem ${RAM_MB}M --disk "path=$work/vmm-strict.img" --sandbox strict --cmdline "$VCMD"
-    run vmm-inproc $r "$mon" --kernel "$img/Image" --initrd "$img/initramfs.cpio.gz" --cpus 2 \
+    run vmm-inproc $r "$mon" --kernel "$img/Image" --initrd "$img/initramfs.cpio.zst" --cpus 2 \
         --mem ${RAM_MB}M --disk "path=$work/vmm-inproc.img" --devices inproc --cmdline "$VCMD"
     run qemu-virt $r sh "$qemu" -M virt,gic-version=3 -enable-kvm -cpu host -smp 2 -m ${RAM_MB}M \
         -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-        -kernel "$img/Image" -initrd "$img/initramfs.cpio.gz" -append "$QCMD" \
+        -kernel "$img/Image" -initrd "$img/initramfs.cpio.zst" -append "$QCMD" \
         -device virtio-blk-pci,drive=d0,disable-legacy=on \
         -drive if=none,id=d0,format=raw,file="$work/qemu-virt.img" \
         -device virtio-rng-pci,disable-legacy=on

@@ -54,11 +54,11 @@ head -c "${DISK_MB}M" /dev/urandom >"$IMG"   # real blocks: nothing sparse to re
 sync "$IMG"
 
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=fiobench vmm.fio_runtime=$FIO_RUNTIME"
-VMM="$BUILD/monitor/vmm-monitor --kernel $IMGDIR/bzImage --initrd $IMGDIR/initramfs.cpio.gz
+VMM="$BUILD/monitor/vmm-monitor --kernel $IMGDIR/bzImage --initrd $IMGDIR/initramfs.cpio.zst
      --cpus 2 --mem 512M --sandbox strict --cmdline '$CMDLINE' --disk path=$IMG"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
       -no-user-config -nographic -serial stdio -no-reboot -kernel $IMGDIR/bzImage
-      -initrd $IMGDIR/initramfs.cpio.gz -append '$CMDLINE'
+      -initrd $IMGDIR/initramfs.cpio.zst -append '$CMDLINE'
       -device virtio-blk-pci,drive=d0,disable-legacy=on
       -drive if=none,id=d0,format=raw,file=$IMG"
 

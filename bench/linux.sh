@@ -30,10 +30,10 @@ trap 'rm -rf "$WORK"' EXIT
 truncate -s 64M "$WORK/disk.img"
 Q=; [ "${QUIET:-1}" = 0 ] || Q=quiet
 CMDLINE="console=ttyS0 reboot=k panic=-1 $Q vmm.check=cpus vmm.cpus=2"
-VMM="$BUILD/monitor/vmm-monitor --kernel $IMG/bzImage --initrd $IMG/initramfs.cpio.gz
+VMM="$BUILD/monitor/vmm-monitor --kernel $IMG/bzImage --initrd $IMG/initramfs.cpio.zst
      --cpus 2 --mem 512M --disk path=$WORK/disk.img --cmdline '$CMDLINE'"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 512M -nodefaults -no-user-config
-      -nographic -serial stdio -no-reboot -kernel $IMG/bzImage -initrd $IMG/initramfs.cpio.gz
+      -nographic -serial stdio -no-reboot -kernel $IMG/bzImage -initrd $IMG/initramfs.cpio.zst
       -append '$CMDLINE' -drive if=none,id=d0,format=raw,file=$WORK/disk.img"
 
 echo "linux: $RUNS runs each, alternating; $(cat "$IMG/kernel-package"), cmdline: $CMDLINE"
@@ -46,7 +46,7 @@ IDLE_S=${IDLE_S:-60}
 if [ "$IDLE_S" -gt 0 ]; then
 	ICMD="console=ttyS0 reboot=k panic=-1 $Q vmm.check=idle vmm.idle=$IDLE_S"
 	eval "python3 bench/idlecpu.py $BUILD/monitor/vmm-monitor --kernel $IMG/bzImage \
-		--initrd $IMG/initramfs.cpio.gz --cpus 2 --mem 512M --disk path=$WORK/disk.img \
+		--initrd $IMG/initramfs.cpio.zst --cpus 2 --mem 512M --disk path=$WORK/disk.img \
 		--sandbox strict --cmdline '$ICMD'"
 fi
 echo "reproduce: QUIET=${QUIET:-1} IDLE_S=$IDLE_S bench/linux.sh $RUNS"

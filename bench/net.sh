@@ -36,11 +36,11 @@ trap 'kill $server 2>/dev/null' EXIT
 [ -c /dev/vhost-net ] || echo "net: no /dev/vhost-net here: qemu-vhost-on will fail" >&2
 
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=netbench vmm.net_time=$NET_TIME"
-VMM="$BUILD/monitor/vmm-monitor --kernel $IMG/bzImage --initrd $IMG/initramfs.cpio.gz
+VMM="$BUILD/monitor/vmm-monitor --kernel $IMG/bzImage --initrd $IMG/initramfs.cpio.zst
      --cpus 2 --mem 512M --sandbox strict --cmdline '$CMDLINE' --net tap=vmmtap0"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
       -no-user-config -nographic -serial stdio -no-reboot -kernel $IMG/bzImage
-      -initrd $IMG/initramfs.cpio.gz -append '$CMDLINE'
+      -initrd $IMG/initramfs.cpio.zst -append '$CMDLINE'
       -device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56
       -netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no"
 

@@ -19,4 +19,4 @@ img=$(tests/linux/image.sh)
 cmdline="console=ttyS0 reboot=k panic=-1 quiet"
 [ -t 0 ] || cmdline+=" vmm.check=cpus,rng,irqs"
 exec ./scripts/kvm-machine.sh "$BUILD/monitor/vmm-monitor" --kernel "$img/bzImage" \
-    --initrd "$img/initramfs.cpio.gz" --cpus 2 --mem 512M --cmdline "$cmdline" "$@"
+    --initrd "$img/initramfs.cpio.zst" --cpus 2 --mem 512M --cmdline "$cmdline" "$@"

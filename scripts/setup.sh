@@ -10,7 +10,7 @@ PKGS=(build-essential meson ninja-build pkg-config clang llvm lld
       binutils cpio python3 time acpica-tools
       kmod util-linux  # scripts/kvm-machine.sh: depmod/modprobe, flock, setsid, unshare
       libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for tests/fuzz
-      e2fsprogs xz-utils
+      e2fsprogs xz-utils zstd  # zstd: the guest images' initramfs
       socat iproute2 iperf3  # tests/linux net and bench/net.sh: in the guest and on the host
       gcc-aarch64-linux-gnu qemu-system-arm device-tree-compiler  # the arm64 cross build and machine
       libseccomp-dev:arm64 libprotobuf-c-dev:arm64)  # multiarch: beside the amd64 ones

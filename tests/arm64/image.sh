@@ -9,7 +9,7 @@
 # off; the lines are listed there). No kernel is built.
 #
 #   tests/arm64/image.sh      prints the directory holding Image and
-#                             initramfs.cpio.gz (made once, into
+#                             initramfs.cpio.zst (made once, into
 #                             $VMM_CACHE/arm64/<kernel version>-<hash of
 #                             the inputs>/)
 #
@@ -18,7 +18,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../image-lib.sh"
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
-RECIPE=1	# bump when what this script puts in the image changes
+RECIPE=2	# bump when what this script puts in the image changes
 fail() { echo "arm64 image: $*" >&2; exit 1; }
 
 # Modules the guest loads (with what modules.dep pulls in).
@@ -26,7 +26,7 @@ MODULES="virtio_pci virtio_blk virtio-rng"
 
 newest() {	# offline: the newest image already made
     local d
-    d=$(ls -td "$CACHE"/arm64/*/ready 2>/dev/null | head -n 1)
+    d=$(ls -td "$CACHE"/arm64/*/initramfs.cpio.zst 2>/dev/null | head -n 1)
     [ -n "$d" ] || fail "$1"
     dirname "$d"; exit 0
 }

@@ -9,7 +9,7 @@
 mon=$1 dir=$2 disk=$3
 shift 3
 echo "arm64-run: clock before $(date -u +%s)"
-timeout 600 "$mon" --kernel "$dir/Image" --initrd "$dir/initramfs.cpio.gz" \
+timeout 600 "$mon" --kernel "$dir/Image" --initrd "$dir/initramfs.cpio.zst" \
     --disk "path=$disk" "$@" </dev/null 2>&1
 st=$?
 echo "arm64-run: clock after $(date -u +%s)"

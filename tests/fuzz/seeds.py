@@ -144,7 +144,7 @@ def run_linux(monitor, img, rec_dir):
     if os.path.exists(rec):
         os.unlink(rec)
     cmd = [monitor, "--kernel", os.path.join(img, "bzImage"),
-           "--initrd", os.path.join(img, "initramfs.cpio.gz"), "--mem", "512M", "--cpus", "2",
+           "--initrd", os.path.join(img, "initramfs.cpio.zst"), "--mem", "512M", "--cpus", "2",
            "--disk", "path=%s" % d0, "--disk", "path=%s,readonly=on" % d1,
            "--console", "out=%s" % os.path.join(tmp, "hvc0.out"),
            "--record-traps", rec, "--cmdline",

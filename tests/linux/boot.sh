@@ -88,7 +88,7 @@ boot_linux() {
 	helper=$!
 	T_START=$(date +%s)
 	VMM_TIMEOUT=$VMM_LINUX_TIMEOUT run_monitor -v --kernel "$IMG/bzImage" \
-		--initrd "$IMG/initramfs.cpio.gz" --mem 512M --cpus "$cpus" "${MONITOR_ARGS[@]}" \
+		--initrd "$IMG/initramfs.cpio.zst" --mem 512M --cpus "$cpus" "${MONITOR_ARGS[@]}" \
 		--disk "path=${VDA:-$TMP/vda.img}${VDA_OPTS:-}" --disk "path=$TMP/vdb.img,readonly=on" \
 		--disk "path=$TMP/vdc.img" --console "out=$HVC,in=$TMP/hvc0.in" \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet vmm.cpus=$cpus vmm.check=$checks $*"
@@ -275,8 +275,8 @@ case_tty() {
 	need_kvm
 	image
 	mkfifo "$TMP/in" || fail "mkfifo"
-	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --cpus 2 (stdin: the test typing)"
-	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.zst --cpus 2 (stdin: the test typing)"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.zst" --mem 512M \
 		--cpus 2 --cmdline "console=ttyS0 reboot=k panic=-1 quiet" <"$TMP/in" >"$OUT" 2>"$ERR" &
 	MON_PID=$!
 	exec 3>"$TMP/in"
@@ -301,8 +301,8 @@ case_ctl() {
 	[ -x "$ctl" ] || fail "VMM_CTL not set or not executable"
 	image
 	mkfifo "$TMP/in" || fail "mkfifo"
-	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --cpus 2 --api-socket api.sock (stdin: the test typing)"
-	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.zst --cpus 2 --api-socket api.sock (stdin: the test typing)"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.zst" --mem 512M \
 		--cpus 2 --api-socket "$api" --cmdline "console=ttyS0 reboot=k panic=-1 quiet" \
 		<"$TMP/in" >"$OUT" 2>"$ERR" &
 	MON_PID=$!
@@ -489,7 +489,7 @@ the monitor's last words on devices: $(grep -aE 'vmm-monitor: device [a-z0-9-]+ 
 restart_limit_boot() {
 	local i pid
 	mkfifo "$TMP/in2" || fail "mkfifo"
-	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.zst" --mem 512M \
 		--device-restart 3 --cmdline "console=ttyS0 reboot=k panic=-1 quiet" \
 		<"$TMP/in2" >"$OUT" 2>"$ERR" &
 	MON_PID=$!
@@ -515,8 +515,8 @@ case_net_kill() {
 	tap vmmtap0 10.77.0.1
 	image
 	mkfifo "$TMP/in" || fail "mkfifo"
-	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.gz --net tap=vmmtap0"
-	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" --mem 512M \
+	CMD="$VMM_MONITOR --kernel bzImage --initrd initramfs.cpio.zst --net tap=vmmtap0"
+	"$VMM_MONITOR" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.zst" --mem 512M \
 		--net tap=vmmtap0 --cmdline "console=ttyS0 reboot=k panic=-1 quiet" \
 		<"$TMP/in" >"$OUT" 2>"$ERR" &
 	MON_PID=$!

@@ -6,7 +6,7 @@
 # /etc/vmm/rc (tests/linux/rc). No kernel is built.
 #
 #   tests/linux/image.sh      prints the directory holding bzImage and
-#                             initramfs.cpio.gz (made once, into
+#                             initramfs.cpio.zst (made once, into
 #                             $VMM_CACHE/linux/<hash of the inputs>/)
 #
 # Exit status: 0 ready; 1 it could not be made (one line on stderr says why).
@@ -14,14 +14,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../image-lib.sh"
 CACHE=${VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}
-RECIPE=1	# bump when what this script puts in the image changes
+RECIPE=2	# bump when what this script puts in the image changes
 fail() { echo "linux image: $*" >&2; exit 1; }
 
 # Modules the guest loads (with what modules.dep pulls in).
 MODULES="virtio_pci virtio_mmio virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport button evdev"
 
 if ! kpkg=$("$here/../../scripts/kernel-package.sh" linux-image-cloud-amd64); then	# offline: the newest image already made
-    d=$(ls -td "$CACHE"/linux/*/ready 2>/dev/null | head -n 1)
+    d=$(ls -td "$CACHE"/linux/*/initramfs.cpio.zst 2>/dev/null | head -n 1)
     [ -n "$d" ] || fail "linux-image-cloud-amd64 is not in the package archive and no image is cached"
     dirname "$d"; exit 0
 fi

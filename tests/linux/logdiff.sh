@@ -20,12 +20,12 @@ trap 'rm -rf "$WORK"' EXIT
 truncate -s 64M "$WORK/vmm.img" "$WORK/qemu.img"
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=cpus,dmesg vmm.cpus=2"
 
-timeout 300 "$BUILD/monitor/vmm-monitor" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.gz" \
+timeout 300 "$BUILD/monitor/vmm-monitor" --kernel "$IMG/bzImage" --initrd "$IMG/initramfs.cpio.zst" \
     --cpus 2 --mem 512M --sandbox strict --disk "path=$WORK/vmm.img" --cmdline "$CMDLINE" \
     </dev/null >"$WORK/vmm.out" 2>"$WORK/vmm.err" || { echo "logdiff: vmm-monitor failed (status $?):"; tail "$WORK/vmm.err" "$WORK/vmm.out"; exit 1; }
 timeout 300 qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults \
     -no-user-config -nographic -serial stdio -no-reboot -kernel "$IMG/bzImage" \
-    -initrd "$IMG/initramfs.cpio.gz" -append "$CMDLINE" \
+    -initrd "$IMG/initramfs.cpio.zst" -append "$CMDLINE" \
     -drive "if=none,id=d0,format=raw,file=$WORK/qemu.img" \
     -device virtio-blk-pci,drive=d0,disable-legacy=on -device virtio-rng-pci,disable-legacy=on \
     </dev/null >"$WORK/qemu.out" 2>"$WORK/qemu.err" || { echo "logdiff: QEMU failed (status $?):"; tail "$WORK/qemu.err" "$WORK/qemu.out"; exit 1; }
