@@ -6,7 +6,7 @@ for. With TIMERUN_RAM_MB=N (the guest's RAM), also the memory the VMM costs
 beyond guest RAM as the marker arrives: Pss summed over the whole process
 tree minus the Pss of its guest-RAM mappings (those of about N MiB), as
 Firecracker counts its overhead. Prints a table and the ratios of every
-command against the first.
+command against the first, and each run's time to the marker.
 
 usage: timerun.py RUNS MARKER NAME=CMD [NAME=CMD ...]
 (CMD is split by the shell's rules.)"""
@@ -65,6 +65,12 @@ def main():
         print("%-22s %5d %10.1f ms %10.1f ms %7.1f MiB%s" %
               (name, len(rs), m[0] * 1e3, m[1] * 1e3, m[2],
                " %10.1f MiB" % m[3] if RAM_KIB else ""))
+    # Every run's time to the marker, in the order run: the spread the medians
+    # come from (a bimodal command - some boots waiting on something - shows here).
+    for name, _ in cmds:
+        if res[name]:
+            print("%-22s each run, first line: %s s" %
+                  (name, " ".join("%.1f" % x[0] for x in res[name])))
     base = cmds[0][0]
     if base in med:
         for name, _ in cmds[1:]:
