@@ -103,7 +103,12 @@ int virtio_pci_load(struct device *dev, struct dev_state *s)
 	struct vp_saved v;
 
 	dev_state_get(s, &v, sizeof(v));
-	if (s->err || (v.status & ~VP_STATUS_KNOWN) || (v.driver_features & ~vp->features) ||
+	/*
+	 * Before FEATURES_OK the driver may write any bits (the device then
+	 * refuses FEATURES_OK); after it, only offered ones can be there.
+	 */
+	if (s->err || (v.status & ~VP_STATUS_KNOWN) ||
+	    ((v.status & VIRTIO_STATUS_FEATURES_OK) && (v.driver_features & ~vp->features)) ||
 	    !vp_vector_ok(vp, v.msix_config) || (v.isr & ~(VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG)) ||
 	    v.intx_level > 1 || (v.intx_level && vp->intx_line < 0))
 		return -EINVAL;

@@ -97,6 +97,19 @@ static void test_features(void)
 	vdrv_add_status(&dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	vcfg_write(&dev, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
 	vcfg_write(&dev, VIRTIO_PCI_COMMON_GF, 4, 3);	/* VERSION_1 + ACCESS_PLATFORM */
+	{
+		/* The guest can leave unoffered bits there: a replacement must load them. */
+		uint8_t saved[4096];
+		int n = device_save(&dev, saved, sizeof(saved));
+
+		CHECK(n > 0, "saved with a feature not offered written (%d bytes)", n);
+		dev.ops->destroy(&dev);
+		CHECK(rng_new(true) == 0, "a new model");
+		CHECK_EQ(device_load(&dev, saved, (size_t)n), 0,
+			 "loaded: unoffered driver features before FEATURES_OK");
+		CHECK_EQ(vcfg_read(&dev, VIRTIO_PCI_COMMON_GF, 4), 3, "the same driver features");
+		CHECK(!needs_reset(), "no reset asked for");
+	}
 	CHECK(!(vdrv_add_status(&dev, VIRTIO_STATUS_FEATURES_OK) & VIRTIO_STATUS_FEATURES_OK),
 	      "a feature not offered (ACCESS_PLATFORM): FEATURES_OK refused");
 	CHECK_EQ(vdrv_negotiate(&dev, 1ull << VIRTIO_F_VERSION_1), 1ull << VIRTIO_F_VERSION_1,
