@@ -33,9 +33,10 @@
 /*
  * The device's control socket, and vmm-devproc started by the spawner with
  * the other end. The monitor's end does not block: a device that stops
- * reading its socket fills its queue (net.unix.max_dgram_qlen packets),
- * and a blocking send would then hold the control loop - console input,
- * other devices' stop events, vmm-ctl - for as long as it liked.
+ * reading its socket fills it (a connected pair is bounded by the send
+ * buffer only: some 280 small packets), and a blocking send would then
+ * hold the control loop - console input, other devices' stop events,
+ * vmm-ctl - for as long as it liked.
  */
 static int process_exec(struct process_dev *d)
 {
