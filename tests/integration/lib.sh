@@ -50,8 +50,7 @@ dump() {
 }
 
 # threads_dump PID: where every thread of PID and of its children is (state,
-# CPU, kernel wait channel, system call, kernel stack): printed before a hung
-# monitor is killed, so that an intermittent hang leaves its evidence.
+# CPU, kernel wait channel, system call, kernel stack).
 threads_dump() {
 	local p t
 	for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
@@ -63,6 +62,13 @@ threads_dump() {
 			sed -n '1,6s/^/      /p' "$t/stack" 2>/dev/null
 		done
 	done
+}
+
+# kill_hung PID: a hung monitor, killed after its threads are printed, so
+# that an intermittent hang leaves its evidence.
+kill_hung() {
+	threads_dump "$1"
+	kill -9 "$1" 2>/dev/null
 }
 
 fail() {
@@ -165,8 +171,7 @@ wait_for_out() {
 		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before \"$1\""
 		sleep 0.05
 	done
-	threads_dump "$MON_PID"
-	kill -9 "$MON_PID" 2>/dev/null
+	kill_hung "$MON_PID"
 	fail "no \"$1\" within $2 s"
 }
 
@@ -179,8 +184,7 @@ wait_for_err() {
 		kill -0 "$MON_PID" 2>/dev/null || fail "monitor exited before stderr matched /$1/: $(tail -n 3 "$ERR")"
 		sleep 0.05
 	done
-	threads_dump "$MON_PID"
-	kill -9 "$MON_PID" 2>/dev/null
+	kill_hung "$MON_PID"
 	fail "stderr did not match /$1/ within ${2:-15} s: $(tail -n 3 "$ERR")"
 }
 
@@ -207,8 +211,7 @@ wait_pid() {
 		sleep 0.05
 	done
 	if kill -0 "$1" 2>/dev/null; then
-		threads_dump "$1"
-		kill -9 "$1"
+		kill_hung "$1"
 		fail "monitor still running 10 s later"
 	fi
 	STATUS=0
