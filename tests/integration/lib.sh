@@ -39,6 +39,9 @@ guest() {
 	echo "$GUEST_DIR/$1"
 }
 
+# dump: the failed command, its status, the ends of its stdout and stderr,
+# what became of its device processes, and the end of each file named in
+# DUMP_FILES (a test's own logs).
 dump() {
 	echo "---- command: ${CMD:-?}"
 	echo "---- exit status: ${STATUS:-?}"
@@ -46,6 +49,12 @@ dump() {
 	cat -v "$OUT" 2>/dev/null | tail -n 80
 	echo "---- stderr:"
 	cat -v "$ERR" 2>/dev/null | tail -n 40
+	echo "---- what happened to device processes (stderr):"
+	grep -aE 'vmm-monitor: device [a-z0-9-]+ \(|did not answer|not replaced' "$ERR" 2>/dev/null | tail -n 16
+	for f in ${DUMP_FILES:-}; do
+		echo "---- ${f##*/}:"
+		tail -n 20 "$f" 2>/dev/null
+	done
 	echo "----"
 }
 

@@ -450,6 +450,7 @@ case_restart() {
 	local checks=restart,blk,rng,console,rtc,i8042 log=$TMP/kills.log killer ticks last lost
 	local downs med max replays
 	: >"$log"
+	DUMP_FILES=$log
 	mkfifo "$TMP/console.in" || fail "mkfifo"
 	need_kvm
 	# vda 20 ms per request: fio keeps requests in flight when a kill comes
