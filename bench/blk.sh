@@ -21,9 +21,12 @@
 #                                 where there is no real KVM)
 #   FIO_RUNTIME=S  seconds per fio job (default 4, after a 1 s ramp)
 #   DISK_MB=N      image size (default 512)
+#   CONFIGS="NAME ..."  only these configurations (default: all eight)
+#   FIO_JOBS=RW:BS:QD,...  only these fio jobs (default: the six above;
+#                  e.g. read:1m:4,write:1m:4)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-BENCH_KNOBS="FIO_RUNTIME DISK_MB BENCH_DIR"
+BENCH_KNOBS="FIO_RUNTIME DISK_MB BENCH_DIR CONFIGS FIO_JOBS"
 bench_enter "$0" "$@"
 RUNS=${1:-3}
 FIO_RUNTIME=${FIO_RUNTIME:-4}
@@ -53,7 +56,7 @@ IMG=$DIR/disk.img
 head -c "${DISK_MB}M" /dev/urandom >"$IMG"   # real blocks: nothing sparse to read for free
 sync "$IMG"
 
-CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=fiobench vmm.fio_runtime=$FIO_RUNTIME"
+CMDLINE="console=ttyS0 reboot=k panic=-1 quiet vmm.check=fiobench vmm.fio_runtime=$FIO_RUNTIME${FIO_JOBS:+ vmm.fio_jobs=$FIO_JOBS}"
 VMM="$BUILD/monitor/vmm-monitor --kernel $IMGDIR/bzImage --initrd $IMGDIR/initramfs.cpio.zst
      --cpus 2 --mem 512M --sandbox strict --cmdline '$CMDLINE' --disk path=$IMG"
 QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
@@ -64,13 +67,18 @@ QEMU="qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 2 -m 512M -nodefaults
 
 echo "blk: $RUNS runs each, alternating; $(cat "$IMGDIR/kernel-package"); fio ${FIO_RUNTIME} s per job;" \
      "${DISK_MB} MiB image on $(df -T "$DIR" | awk 'NR==2 {print $2}')${VMM_MACHINE:+ (loop device over tmpfs)}"
-python3 bench/guestbench.py fio "$RUNS" \
-    "vmm-thr=$VMM,aio=threads" \
-    "vmm-thr-direct=$VMM,aio=threads,direct=on" \
-    "vmm-native=$VMM,aio=native" \
-    "vmm-native-direct=$VMM,aio=native,direct=on" \
-    "qemu-thr-none=$QEMU,aio=threads,cache=none" \
-    "qemu-thr-wb=$QEMU,aio=threads,cache=writeback" \
-    "qemu-uring-none=$QEMU,aio=io_uring,cache=none" \
-    "qemu-uring-wb=$QEMU,aio=io_uring,cache=writeback"
-echo "reproduce: FIO_RUNTIME=$FIO_RUNTIME DISK_MB=$DISK_MB bench/blk.sh $RUNS"
+ALL=("vmm-thr=$VMM,aio=threads"
+     "vmm-thr-direct=$VMM,aio=threads,direct=on"
+     "vmm-native=$VMM,aio=native"
+     "vmm-native-direct=$VMM,aio=native,direct=on"
+     "qemu-thr-none=$QEMU,aio=threads,cache=none"
+     "qemu-thr-wb=$QEMU,aio=threads,cache=writeback"
+     "qemu-uring-none=$QEMU,aio=io_uring,cache=none"
+     "qemu-uring-wb=$QEMU,aio=io_uring,cache=writeback")
+PICKED=()
+for c in "${ALL[@]}"; do
+    [ -z "${CONFIGS:-}" ] || [[ " $CONFIGS " == *" ${c%%=*} "* ]] && PICKED+=("$c")
+done
+[ "${#PICKED[@]}" -gt 0 ] || { echo "blk: CONFIGS=$CONFIGS names none of: ${ALL[*]%%=*}" >&2; exit 2; }
+python3 bench/guestbench.py fio "$RUNS" "${PICKED[@]}"
+echo "reproduce: FIO_RUNTIME=$FIO_RUNTIME DISK_MB=$DISK_MB${CONFIGS:+ CONFIGS=\"$CONFIGS\"}${FIO_JOBS:+ FIO_JOBS=$FIO_JOBS} bench/blk.sh $RUNS"
