@@ -1,7 +1,7 @@
 /*
  * The Linux native AIO block backend (aio=native; contract in
  * blk_backend.h): io_submit per batch, completions from the kernel's AIO
- * ring; large requests through the page cache to a worker pool.
+ * ring, no threads.
  */
 #include "blk_backend_int.h"
 
@@ -35,7 +35,6 @@ struct aio {
 	unsigned nheld;
 	struct blk_io *done_head, **done_tail;	/* finished, not yet reaped */
 	unsigned inflight;			/* submitted, not yet reaped */
-	struct blk_pool *pool;			/* large buffered requests; NULL: none */
 };
 
 static void aio_wake(struct blk_backend *be)
@@ -60,16 +59,6 @@ static void aio_run_here(struct blk_backend *be, struct aio *a, struct blk_io *i
 	aio_wake(be);
 }
 
-/* Bytes a read or write moves. */
-static uint64_t io_bytes(const struct blk_io *io)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < io->iovcnt; i++)
-		n += io->iov[i].iov_len;
-	return n;
-}
-
 static int aio_submit(struct blk_backend *be, struct blk_io *io)
 {
 	struct aio *a = be->priv;
@@ -78,11 +67,6 @@ static int aio_submit(struct blk_backend *be, struct blk_io *io)
 	bool rw = io->op == BLK_OP_READ || io->op == BLK_OP_WRITE;
 
 	a->inflight++;
-	if (rw && a->pool && (be->buffered_fd < 0 || !blk_backend_direct_ok(be, io)) &&
-	    io_bytes(io) >= BLK_AIO_POOL_MIN) {
-		blk_pool_submit(a->pool, io);
-		return 0;
-	}
 	while (s < AIO_SLOTS && a->cb_io[s])
 		s++;
 	if (s == AIO_SLOTS || !(rw || io->op == BLK_OP_FLUSH)) {
@@ -123,6 +107,16 @@ static void aio_unplug(struct blk_backend *be)
 		aio_run_here(be, a, io);
 	}
 	a->nheld = 0;
+}
+
+/* Bytes a read or write moves. */
+static uint64_t io_bytes(const struct blk_io *io)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < io->iovcnt; i++)
+		n += io->iov[i].iov_len;
+	return n;
 }
 
 static void aio_event(struct blk_backend *be, const struct io_event *ev)
@@ -180,10 +174,6 @@ static unsigned aio_reap(struct blk_backend *be)
 	if (read(be->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return 0;
 	aio_collect(be, 0, &zero);
-	for (struct blk_io *next, *p = a->pool ? blk_pool_take(a->pool) : NULL; p; p = next) {
-		next = p->next_;
-		aio_finished(a, p);
-	}
 	io = a->done_head;
 	a->done_head = NULL;
 	a->done_tail = &a->done_head;
@@ -196,13 +186,6 @@ static int aio_drain(struct blk_backend *be, unsigned timeout_ms)
 	uint64_t until = now_ns() + timeout_ms * 1000000ull, now;
 
 	aio_unplug(be);
-	/* The pool's first (it need not wake this thread), then the kernel's. */
-	if (a->pool) {
-		struct timespec at = blk_backend_timespec(until);
-
-		if (blk_pool_wait(a->pool, true, &at))
-			return -ETIMEDOUT;
-	}
 	for (aio_reap(be); a->inflight; aio_reap(be)) {
 		struct timespec left;
 
@@ -221,19 +204,11 @@ static void aio_destroy(struct blk_backend *be)
 
 	if (!a)
 		return;
-	blk_pool_free(a->pool);
 	syscall(SYS_io_destroy, a->ctx);	/* waits for what is in flight */
 	close(be->notify_fd);
 	free(a);
 	be->priv = NULL;
 	be->notify_fd = -1;
-}
-
-static int aio_start(struct blk_backend *be)
-{
-	struct aio *a = be->priv;
-
-	return a->pool ? blk_pool_start(a->pool) : 0;
 }
 
 static const struct blk_backend_ops aio_ops = {
@@ -242,11 +217,10 @@ static const struct blk_backend_ops aio_ops = {
 	.unplug = aio_unplug,
 	.reap = aio_reap,
 	.drain = aio_drain,
-	.start = aio_start,
 	.destroy = aio_destroy,
 };
 
-int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd, unsigned nthreads)
+int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd)
 {
 	struct aio *a;
 	int err = blk_backend_raw_init(be, fd, buffered_fd);
@@ -257,13 +231,8 @@ int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd, unsign
 	if (!a)
 		return -ENOMEM;
 	a->done_tail = &a->done_head;
-	if (nthreads && (err = blk_pool_new(be, nthreads, &a->pool))) {
-		free(a);
-		return err;
-	}
 	if (syscall(SYS_io_setup, (long)AIO_SLOTS, &a->ctx) < 0) {
 		err = -errno;
-		blk_pool_free(a->pool);
 		free(a);
 		return err;
 	}
@@ -271,7 +240,6 @@ int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd, unsign
 	if (be->notify_fd < 0) {
 		err = -errno;
 		syscall(SYS_io_destroy, a->ctx);
-		blk_pool_free(a->pool);
 		free(a);
 		return err;
 	}

@@ -203,11 +203,6 @@ unsigned blk_backend_finish_list(struct blk_io *io, unsigned *inflight)
 	return count;
 }
 
-int blk_backend_start(struct blk_backend *be)
-{
-	return be->ops->start ? be->ops->start(be) : 0;
-}
-
 /* A CLOCK_MONOTONIC instant or span of ns as a timespec. */
 struct timespec blk_backend_timespec(uint64_t ns)
 {

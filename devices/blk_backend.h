@@ -61,11 +61,6 @@ struct blk_backend_ops {
 	 * a later reap). NULL for synchronous backends.
 	 */
 	int (*drain)(struct blk_backend *be, unsigned timeout_ms);
-	/*
-	 * Start the backend's threads (see blk_backend_start). May be NULL
-	 * (no threads).
-	 */
-	int (*start)(struct blk_backend *be) __attribute__((warn_unused_result));
 	/* Stop and free what init started (waits for requests in flight). May be NULL. */
 	void (*destroy)(struct blk_backend *be);
 };
@@ -102,22 +97,21 @@ int blk_backend_raw_init(struct blk_backend *be, int fd, int buffered_fd)
  * The worker-pool backend: the raw backend's operations run by nthreads
  * (1..64) threads, so requests overlap and complete out of order. The
  * caller polls be->notify_fd (an eventfd made here) and calls ops->reap
- * when it is readable. Until blk_backend_start, the caller's thread runs
- * each request inside submit (done still comes from reap). Returns 0 or
- * -errno.
+ * when it is readable. Until blk_backend_pool_start, the caller's thread
+ * runs each request inside submit (done still comes from reap). Returns 0
+ * or -errno.
  */
 int blk_backend_pool_init(struct blk_backend *be, int fd, int buffered_fd, unsigned nthreads)
 	__attribute__((warn_unused_result));
 
 /*
- * Start the backend's threads, if it has any (ops->start); returns once
- * each is running, so that each has made its start-up system calls (a
- * caller about to install a seccomp filter relies on that). Their only
- * system calls from then on: the raw backend's, futex and write on
- * notify_fd, and exit when destroyed. Returns 0 or -errno (-EALREADY if
- * started before; threads that did start keep serving).
+ * Start the pool's threads; returns once each is running, so that each has
+ * made its start-up system calls (a caller about to install a seccomp
+ * filter relies on that). Their only system calls from then on: the raw
+ * backend's, futex and write on notify_fd, and exit when destroyed.
+ * Returns 0 or -errno (threads that did start keep serving).
  */
-int blk_backend_start(struct blk_backend *be) __attribute__((warn_unused_result));
+int blk_backend_pool_start(struct blk_backend *be) __attribute__((warn_unused_result));
 
 /*
  * The Linux native AIO backend: reads, writes and flushes go to the kernel
@@ -126,15 +120,10 @@ int blk_backend_start(struct blk_backend *be) __attribute__((warn_unused_result)
  * its layout is the known one (else with io_getevents); the caller polls
  * be->notify_fd (an eventfd the kernel signals, made here) and calls
  * ops->reap. With O_DIRECT they run asynchronously; through the page cache
- * the kernel copies inside io_submit, on the caller's thread: so with
- * nthreads > 0 (1..64), a read or write of BLK_AIO_POOL_MIN bytes or more
- * that goes through the page cache goes to a pool of that many threads
- * instead (started by blk_backend_start; until then it runs inside
- * submit), where the copies of several overlap. DISCARD and WRITE_ZEROES
- * run inside submit (fallocate). Returns 0 or -errno.
+ * the kernel does them inside io_submit. DISCARD and WRITE_ZEROES run
+ * inside submit (fallocate). No threads. Returns 0 or -errno.
  */
-#define BLK_AIO_POOL_MIN (128u * 1024)
-int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd, unsigned nthreads)
+int blk_backend_aio_init(struct blk_backend *be, int fd, int buffered_fd)
 	__attribute__((warn_unused_result));
 
 #endif

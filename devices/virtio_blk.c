@@ -10,10 +10,9 @@
  * (fdatasync), GET_ID, DISCARD (punch hole) and WRITE_ZEROES (zero range, or
  * punch hole with the unmap flag), one segment each. Every available chain
  * is taken per notify, and the interrupt decided once per batch of answers.
- * Params also: "aio=native" (default: Linux AIO; without O_DIRECT, reads
- * and writes of 128 KiB or more go to VBLK_AIO_THREADS worker threads) or
- * "aio=threads" (a pool of VBLK_THREADS worker threads); the threads are
- * started by ops->start; see blk_backend.h. Up to VBLK_INFLIGHT requests are in flight at once and
+ * Params also: "aio=native" (default: Linux AIO, no threads) or
+ * "aio=threads" (a pool of VBLK_THREADS worker threads, started by
+ * ops->start); see blk_backend.h. Up to VBLK_INFLIGHT requests are in flight at once and
  * complete in any order: what is done by the end of a notify is answered in
  * it, the rest by ops->wake. A reset waits for those in flight (at most
  * VBLK_DRAIN_MS; answers that come later are dropped).
@@ -119,7 +118,7 @@ static void vblk_reset(struct virtio_pci *vp)
 static int vblk_start_threads(struct device *dev)
 {
 	struct vblk *vb = virtio_pci_of(dev)->model;
-	int err = blk_backend_start(&vb->be);
+	int err = vb->native ? 0 : blk_backend_pool_start(&vb->be);
 
 	if (err)
 		dev_err(dev, "cannot start its I/O threads: %s", strerror(-err));
@@ -187,14 +186,12 @@ static int vblk_parse_params(struct device *dev, const struct device_spec *spec,
 static int vblk_open_backend(struct device *dev, struct vblk *vb)
 {
 	int bfd = dev->nfds >= 2 ? dev->fds[1] : -1;
-	/* Through the page cache, native AIO's large copies go to threads. */
-	unsigned threads = !vb->native ? VBLK_THREADS : bfd < 0 ? VBLK_AIO_THREADS : 0;
 	int err = -EBADF;
 
 	if (dev->nfds >= 1 && vb->native)
-		err = blk_backend_aio_init(&vb->be, dev->fds[0], bfd, threads);
+		err = blk_backend_aio_init(&vb->be, dev->fds[0], bfd);
 	else if (dev->nfds >= 1)
-		err = blk_backend_pool_init(&vb->be, dev->fds[0], bfd, threads);
+		err = blk_backend_pool_init(&vb->be, dev->fds[0], bfd, VBLK_THREADS);
 	if (err) {
 		dev_err(dev, "fds[0] must be the disk image (regular file or block device), "
 			"and fds[1] the same without O_DIRECT if fds[0] has it: %s", strerror(-err));
@@ -203,7 +200,7 @@ static int vblk_open_backend(struct device *dev, struct vblk *vb)
 	vb->capacity = vb->be.size / VBLK_SECTOR;
 	dev->file_size_max = vb->be.size;	/* nothing past the image (see vblk_range_ok) */
 	dev->wake_fd = vb->be.notify_fd;
-	dev->threads = threads;
+	dev->threads = vb->native ? 0 : VBLK_THREADS;
 	return 0;
 }
 

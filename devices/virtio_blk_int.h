@@ -19,8 +19,7 @@
 #define VBLK_CHAIN_MAX		VBLK_QUEUE_MAX		/* buffers per request */
 #define VBLK_SEG_MAX		(VBLK_CHAIN_MAX - 2)	/* less header and status */
 #define VBLK_INFLIGHT		32
-#define VBLK_THREADS		8			/* aio=threads */
-#define VBLK_AIO_THREADS	4			/* aio=native's large buffered requests */
+#define VBLK_THREADS		8
 #define VBLK_DRAIN_MS		30000
 #define VBLK_ID_BYTES		20
 #define VBLK_MAX_DZ_SECTORS	0x400000u		/* 2 GiB per discard / zeroes */

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	printf("raw (sync)        qd 1 : %8.0f IOPS\n", run(&raw, 1, total, mib * 256, bufs));
 	for (unsigned t = 1; t <= 16; t *= 4) {
 		if (blk_backend_pool_init(&pool, fd, direct ? bfd : -1, t) ||
-		    blk_backend_start(&pool))
+		    blk_backend_pool_start(&pool))
 			return 1;
 		printf("pool %2u threads   qd 1 : %8.0f IOPS\n", t, run(&pool, 1, total, mib * 256, bufs));
 		printf("pool %2u threads   qd 32: %8.0f IOPS\n", t, run(&pool, 32, total, mib * 256, bufs));

@@ -104,7 +104,7 @@ static void test_direct(const char *path, int fd)
 	io = (struct blk_io){ .op = BLK_OP_READ, .offset = 8192, .iov = v, .iovcnt = 1, .done = done };
 	CHECK(be.ops->submit(&be, &io) == 0 && last_result == 0 && al[0] == 0xa5 && al[4095] == 0xa5,
 	      "aligned read (direct) sees the buffered write");
-	CHECK(blk_backend_aio_init(&be, dfd, fd, 0) == 0, "native AIO over the direct fd");
+	CHECK(blk_backend_aio_init(&be, dfd, fd) == 0, "native AIO over the direct fd");
 	CHECK(cross(&be, &be, 40), "AIO, direct: 32 writes in flight, read back");
 	be.ops->destroy(&be);
 	close(dfd);
@@ -119,7 +119,7 @@ static void test_aio(int fd)
 	struct blk_io io = { .op = BLK_OP_READ, .offset = DISK, .iov = &v, .iovcnt = 1, .done = done };
 
 	CHECK(blk_backend_raw_init(&raw, fd, -1) == 0, "raw");
-	CHECK(blk_backend_aio_init(&aio, fd, -1, 0) == 0 && aio.notify_fd >= 0, "native AIO");
+	CHECK(blk_backend_aio_init(&aio, fd, -1) == 0 && aio.notify_fd >= 0, "native AIO");
 	CHECK(cross(&aio, &raw, 9), "AIO writes 32 blocks, raw reads them");
 	CHECK(cross(&raw, &aio, 99), "raw writes, AIO reads");
 	ndone = 0;
@@ -145,73 +145,6 @@ static void test_aio(int fd)
 	CHECK(aio.notify_fd == -1, "AIO destroyed");
 }
 
-/*
- * Native AIO with a pool: requests of BLK_AIO_POOL_MIN bytes and more go to
- * its threads, smaller ones to the kernel, completions from both through
- * the one eventfd; before start the pool's run inside submit.
- */
-static bool aio_pool_round(struct blk_backend *aio, struct blk_backend *raw, uint8_t seed)
-{
-	enum { BIG = BLK_AIO_POOL_MIN * 2, NBIG = 3, NSMALL = 8 };
-	static uint8_t big[NBIG][BIG], small[NSMALL][4096], back[BIG];
-	struct iovec iov[NBIG + NSMALL];
-	struct blk_io io[NBIG + NSMALL];
-	bool ok = true;
-	int n = 0;
-
-	ndone = 0;
-	for (int i = 0; i < NBIG + NSMALL; i++) {
-		bool b = i % 3 == 0 && i / 3 < NBIG;	/* big ones among the small */
-		uint8_t *buf = b ? big[i / 3] : small[n];
-
-		memset(buf, seed + i, b ? BIG : 4096);
-		iov[i] = (struct iovec){ buf, b ? BIG : 4096 };
-		io[i] = (struct blk_io){ .op = BLK_OP_WRITE, .iov = &iov[i], .iovcnt = 1, .done = done,
-					 .offset = b ? (uint64_t)BIG * (i / 3) : (uint64_t)BIG * NBIG + 4096u * n++ };
-		ok &= aio->ops->submit(aio, &io[i]) == 0;
-	}
-	ok &= aio->ops->drain(aio, 5000) == 0 && ndone == NBIG + NSMALL && last_result == 0;
-	for (int i = 0; i < NBIG + NSMALL && ok; i++) {
-		struct iovec v = { back, iov[i].iov_len };
-		struct blk_io rd = { .op = BLK_OP_READ, .offset = io[i].offset, .iov = &v,
-				     .iovcnt = 1, .done = done };
-
-		ndone = 0;
-		ok &= raw->ops->submit(raw, &rd) == 0 && ndone == 1 && last_result == 0 &&
-		      memcmp(back, iov[i].iov_base, v.iov_len) == 0;
-		/* and the big ones read back through the pool */
-		if (ok && v.iov_len == BIG) {
-			memset(back, 0, BIG);
-			ndone = 0;
-			ok &= aio->ops->submit(aio, &rd) == 0;
-			wait_all(aio, 1);
-			ok &= ndone == 1 && last_result == 0 && memcmp(back, iov[i].iov_base, BIG) == 0;
-		}
-	}
-	return ok;
-}
-
-static void test_aio_pool(int fd)
-{
-	static uint8_t b[BLK_AIO_POOL_MIN];
-	struct iovec v = { b, sizeof(b) };
-	struct blk_io io = { .op = BLK_OP_READ, .offset = DISK - 4096, .iov = &v, .iovcnt = 1, .done = done };
-	struct blk_backend aio, raw;
-
-	CHECK(blk_backend_raw_init(&raw, fd, -1) == 0, "raw");
-	CHECK(blk_backend_aio_init(&aio, fd, -1, 2) == 0, "native AIO with 2 threads for large requests");
-	CHECK(aio_pool_round(&aio, &raw, 3), "before start: 3 large and 8 small writes, drained, read back");
-	CHECK(blk_backend_start(&aio) == 0, "threads started");
-	CHECK(blk_backend_start(&aio) == -EALREADY, "and only once");
-	CHECK(aio_pool_round(&aio, &raw, 60), "started: 3 large writes on the threads among 8 small ones");
-	ndone = 0;
-	CHECK(aio.ops->submit(&aio, &io) == 0, "a large read across the end submitted");
-	wait_all(&aio, 1);
-	CHECK(ndone == 1 && last_result == -EIO, "-EIO, via reap");
-	aio.ops->destroy(&aio);
-	CHECK(aio.notify_fd == -1, "destroyed, threads joined");
-}
-
 int main(void)
 {
 	char path[] = "/var/tmp/test_blk_backend-XXXXXX";
@@ -231,8 +164,8 @@ int main(void)
 	      "raw again, not direct");
 	CHECK(blk_backend_pool_init(&pool, fd, -1, 4) == 0 && pool.notify_fd >= 0, "pool of 4 threads");
 	CHECK(cross(&pool, &raw, 5), "before start, the pool runs requests in submit, done at reap");
-	CHECK(blk_backend_start(&pool) == 0, "pool started");
-	CHECK(blk_backend_start(&pool) == -EALREADY, "and only once");
+	CHECK(blk_backend_pool_start(&pool) == 0, "pool started");
+	CHECK(blk_backend_pool_start(&pool) == -EALREADY, "and only once");
 	CHECK(cross(&pool, &raw, 1), "pool writes 32 blocks in flight, raw reads them");
 	CHECK(cross(&raw, &pool, 77), "raw writes, pool reads");
 	ndone = 0;
@@ -251,7 +184,6 @@ int main(void)
 	pool.ops->destroy(&pool);
 	CHECK(pool.notify_fd == -1, "pool destroyed");
 	test_aio(fd);
-	test_aio_pool(fd);
 	close(fd);
 	return check_done();
 }
