@@ -43,8 +43,9 @@ sign = re.compile(r"Kernel panic|Oops|BUG: |general protection fault|rcu: INFO: 
 for line in sys.stdin:
     t = json.loads(line)
     out = (t.get("stdout") or "") + (t.get("stderr") or "")
-    if t.get("result") == "FAIL" and t["name"].startswith("linux-") and sign.search(out):
-        print(t["name"])'
+    name = t["name"].split(" / ")[-1]	# "vmm:linux+kvm / linux-restart"
+    if t.get("result") == "FAIL" and name.startswith("linux-") and sign.search(out):
+        print(name)'
 }
 failed_count() {
     kvm_json | python3 -c '
@@ -112,7 +113,8 @@ for line in sys.stdin:
         vmm = [l for l in lines if re.match(r"vmm[:\[-]", l)]
         print("FAILED %s (%s%s):" % (t["name"], t["result"],
               ", its second run" if log == "retry.json" else
-              ", then run once more" if log == "kvm.json" and t["name"] in retried else ""))
+              ", then run once more" if log == "kvm.json" and t["name"].split(" / ")[-1] in retried
+              else ""))
         for l in (verdict[-8:] + vmm[-8:]) if verdict or vmm else lines[-12:]:
             print("    " + l[:200])
 '
