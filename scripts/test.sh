@@ -62,17 +62,19 @@ if [ -s "$tmp/host" ]; then
 fi
 if [ -s "$tmp/kvm" ]; then
     echo "test: the $(wc -l <"$tmp/kvm") tests that need KVM, through scripts/kvm-machine.sh"
+    # kvm_tests LIST: the tests named in $tmp/LIST, in the emulated machine,
+    # logged as testlog-LIST (meson) and $tmp/log-LIST (counted below).
     kvm_tests() {
-        ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-kvm $(cat "$tmp/kvm") 2>&1 | tee "$tmp/log-kvm"
+        ./scripts/kvm-machine.sh "${mtest[@]}" --logbase "testlog-$1" $(cat "$tmp/$1") 2>&1 | tee "$tmp/log-$1"
         return "${PIPESTATUS[0]}"
     }
-    kvm_tests; st=$?
+    kvm_tests kvm; st=$?
     # 125: the emulated machine itself failed (its kernel's last lines are
     # above), which says nothing of the tests: they run once more.
     if [ "$st" = 125 ]; then
         echo "test: the emulated machine failed, not a test; running the $(wc -l <"$tmp/kvm") KVM tests once more"
         mv "$tmp/log-kvm" "$tmp/machine-failed"
-        kvm_tests; st=$?
+        kvm_tests kvm; st=$?
     fi
     # A stock-Linux test whose guest kernel crashed or froze runs once more:
     # the emulated CPU itself has been seen to corrupt a guest's state (a
@@ -82,9 +84,8 @@ if [ -s "$tmp/kvm" ]; then
     [ "$st" = 0 ] || [ "$st" = 125 ] || retry_list >"$tmp/retry"
     if [ -s "$tmp/retry" ]; then
         echo "test: the guest's kernel crashed or froze in $(tr '\n' ' ' <"$tmp/retry")- running once more"
-        ./scripts/kvm-machine.sh "${mtest[@]}" --logbase testlog-retry $(cat "$tmp/retry") 2>&1 | tee "$tmp/log-retry"
         # all the first run's failures retried, and passed now
-        [ "${PIPESTATUS[0]}" = 0 ] && [ "$(wc -l <"$tmp/retry")" = "$(failed_count)" ] && st=0
+        kvm_tests retry && [ "$(wc -l <"$tmp/retry")" = "$(failed_count)" ] && st=0
     fi
     [ "$st" = 0 ] || rc=1
 fi

@@ -50,7 +50,7 @@ dump() {
 	echo "---- stderr:"
 	cat -v "$ERR" 2>/dev/null | tail -n 40
 	echo "---- what happened to device processes (stderr):"
-	grep -aE 'vmm-monitor: device [a-z0-9-]+ \(|did not answer|not replaced' "$ERR" 2>/dev/null | tail -n 16
+	grep -aE 'vmm-monitor: device [a-z0-9-]+ \(' "$ERR" 2>/dev/null | tail -n 16
 	for f in ${DUMP_FILES:-}; do
 		echo "---- ${f##*/}:"
 		tail -n 20 "$f" 2>/dev/null
